@@ -1,0 +1,149 @@
+"""Annotation data model: fields, constraints and small invariants only (no jobs started here)."""
+from django.conf import settings
+from django.db import models
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The SAM model whose embeddings and decoder this project uses; null = the default model.
+    sam_model = models.ForeignKey(
+        "segmentation.SamModel", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")]
+        ordering = ["project_id", "user_id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} as {self.role}"
+
+
+class LabelClass(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="label_classes")
+    name = models.CharField(max_length=100)
+    color = models.CharField(max_length=7, default="#e6194b")  # "#rrggbb"
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="labelclass_unique_name")]
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EmbeddingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Image(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
+    # The uploaded file, byte for byte (named by content hash).
+    file = models.FileField(max_length=300)
+    # 8-bit RGB PNG/JPEG as a person sees it (EXIF applied, DICOM windowed): what the browser
+    # shows and the encoder reads.
+    display = models.FileField(max_length=300)
+    thumbnail = models.FileField(max_length=300)
+    original_name = models.CharField(max_length=255)
+    # Size as displayed (after EXIF orientation).
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=16)  # JPEG, PNG, WEBP, TIFF, BMP, GIF, DICOM
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    # Format-specific facts (DICOM UIDs, frame number, window, …).
+    metadata = models.JSONField(default=dict, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Embedding state for the project's active model (kept in step by segmentation services).
+    embedding_status = models.CharField(
+        max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING
+    )
+    embedding_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_unique_content")]
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "embedding_status"])]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class AnnotationSource(models.TextChoices):
+    MANUAL = "manual", "Manual polygon"
+    SAM_CLICK = "sam_click", "SAM click"
+    SAM_BOX = "sam_box", "SAM box"
+    AUTO = "auto", "Segment everything"
+    IMPORT = "import", "Imported"
+
+
+class AnnotationStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Annotation(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="annotations")
+    # Polygons in image pixels: [[outer ring, hole ring, ...], ...] — one entry per separate part,
+    # each ring a flat [x0, y0, x1, y1, ...] list.
+    polygons = models.JSONField(default=list)
+    # COCO compressed RLE of the mask: {"size": [height, width], "counts": "..."}.
+    rle = models.JSONField(default=dict)
+    bbox = models.JSONField(default=list)  # [x, y, width, height] from the mask
+    area = models.PositiveBigIntegerField(default=0)  # mask pixels
+    source = models.CharField(max_length=16, choices=AnnotationSource.choices)
+    # The prompts that produced a SAM mask: {"points": [[x, y, label], ...], "box": [x0, y0, x1, y1]}.
+    prompts = models.JSONField(default=dict, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    click_count = models.PositiveIntegerField(default=0)
+    # True once the geometry was changed after SAM produced it.
+    edited_after_sam = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=AnnotationStatus.choices, default=AnnotationStatus.DRAFT)
+    review_comment = models.TextField(blank=True)
+    # Optimistic locking: every update must name the version it was based on.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["image", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.label_class} on {self.image_id}"

@@ -1,0 +1,221 @@
+"""Django settings.
+
+Every value comes from the environment with an embedded default for one machine (SQLite, files and a
+filesystem Celery broker under ./var/). Production sets DATABASE_URL, CELERY_BROKER_URL, S3 settings
+and DJANGO_DEBUG=0. Nothing here touches the disk at import: the generated secret key is read lazily.
+"""
+from pathlib import Path
+
+import environ
+from django.utils.functional import lazy
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# Root of everything the embedded setup writes (database, media, broker queue, secret key).
+VAR_DIR = Path(env.str("ANNOTATOR_VAR_DIR", default=str(BASE_DIR / "var")))
+
+
+def _generated_secret_key() -> str:
+    """Read ./var/secret_key, creating it on first use (called lazily, never at import)."""
+    from config.secret import load_or_create_secret_key
+
+    return load_or_create_secret_key(VAR_DIR / "secret_key")
+
+
+# Signing key; default: a random key generated once and kept in ./var/secret_key.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or lazy(_generated_secret_key, str)()
+# Debug pages and verbose errors; default off.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Host names this server answers to; default: loopback only.
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# Origins trusted for CSRF behind a proxy (https://example.org); default none.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "annotator",
+    "segmentation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database; default: SQLite file ./var/db.sqlite3. Example: postgres://postgres@127.0.0.1:5432/annotator
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file-backed test database, so a Celery worker process can open the same one in tests.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-db.sqlite3")
+    # Wait for the other process (web vs. worker) instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "project-list"
+LOGOUT_REDIRECT_URL = "login"
+
+# Static files: the Vite build writes into static/dist; collectstatic gathers into ./var/static.
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")))
+# Media (uploads, renditions, embeddings, exports); default ./var/media.
+MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"  # never served directly: files go through permission-checked views
+
+# S3-compatible storage for media when a bucket is named; default: local files under MEDIA_ROOT.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default=None)
+    AWS_DEFAULT_ACL = None
+    AWS_S3_FILE_OVERWRITE = False
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# whitenoise serves the built frontend; these types matter for onnxruntime-web.
+WHITENOISE_MIMETYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".onnx": "application/octet-stream"}
+# Serve files straight from STATICFILES_DIRS too, so the app runs without collectstatic in dev.
+WHITENOISE_USE_FINDERS = True
+
+# Upload limits.
+# Largest single uploaded file in bytes; default 512 MiB.
+ANNOTATOR_MAX_UPLOAD_BYTES = env.int("ANNOTATOR_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
+# Largest total uncompressed size of one zip archive's members; default 2 GiB.
+ANNOTATOR_MAX_ZIP_UNCOMPRESSED_BYTES = env.int("ANNOTATOR_MAX_ZIP_UNCOMPRESSED_BYTES", default=2 * 1024**3)
+# Largest image in pixels before Pillow's decompression-bomb guard refuses it; default 180 megapixels.
+ANNOTATOR_MAX_IMAGE_PIXELS = env.int("ANNOTATOR_MAX_IMAGE_PIXELS", default=180_000_000)
+# Longest side of thumbnails in pixels; default 256.
+ANNOTATOR_THUMBNAIL_SIZE = env.int("ANNOTATOR_THUMBNAIL_SIZE", default=256)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("ANNOTATOR_MAX_FILES_PER_REQUEST", default=1000)
+
+# Segmentation engine.
+# Directory holding checkpoints registered from settings; default ./var/checkpoints.
+SEGMENTATION_CHECKPOINT_DIR = Path(env.str("SAM_CHECKPOINT_DIR", default=str(VAR_DIR / "checkpoints")))
+# Official checkpoint to register at startup, e.g. /models/sam_vit_b_01ec64.pth; default none
+# (the project's own default model, committed under segmentation/default_model/, is always there).
+SEGMENTATION_CHECKPOINT = env.str("SAM_CHECKPOINT", default="")
+# Architecture of SAM_CHECKPOINT: vit_h, vit_l, vit_b or vit_t; default vit_b.
+SEGMENTATION_CHECKPOINT_TYPE = env.str("SAM_CHECKPOINT_TYPE", default="vit_b")
+# Device for the image encoder: "auto" (CUDA when present), "cuda" or "cpu"; default auto.
+SEGMENTATION_DEVICE = env.str("SAM_DEVICE", default="auto")
+# Images encoded together on a GPU worker; default 4.
+SEGMENTATION_GPU_BATCH_SIZE = env.int("SAM_GPU_BATCH_SIZE", default=4)
+
+# Celery. Default broker: kombu's filesystem transport under ./var/broker (no server process).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+# Result backend; default none (tasks write their results to the database themselves).
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
+# Run tasks inline in the calling process (tests of services only); default off.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Embeddings go to their own queue so GPU workers can take only them.
+CELERY_TASK_ROUTES = {
+    "segmentation.tasks.embedding_compute": {"queue": "embeddings"},
+    "segmentation.tasks.auto_masks_compute": {"queue": "embeddings"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "annotator.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SAM Annotator API",
+    "DESCRIPTION": "Projects, images, label classes, annotations, review and SAM segmentation.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI assets come from our own static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Production hardening (manage.py check --deploy passes with DJANGO_DEBUG=0 and these on).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_SSL_REDIRECT else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}

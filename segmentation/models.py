@@ -1,0 +1,72 @@
+"""Segmentation engine records: registered SAM models and computed image embeddings."""
+from django.db import models
+
+
+class Architecture(models.TextChoices):
+    VIT_H = "vit_h", "SAM ViT-H"
+    VIT_L = "vit_l", "SAM ViT-L"
+    VIT_B = "vit_b", "SAM ViT-B"
+    VIT_T = "vit_t", "MobileSAM ViT-T"
+    DEFAULT = "default", "Project default (small, self-trained)"
+
+
+class SamModel(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    architecture = models.CharField(max_length=16, choices=Architecture.choices)
+    # Where the checkpoint lives on the worker's disk (settings or the register command name it).
+    checkpoint_path = models.CharField(max_length=500)
+    # Identity of the weights: every embedding records it, so it never meets another model's decoder.
+    checkpoint_sha256 = models.CharField(max_length=64, unique=True)
+    encoder_input_size = models.PositiveIntegerField()  # longest side fed to the encoder (1024 for SAM)
+    embedding_shape = models.JSONField()  # [channels, height, width], e.g. [256, 64, 64]
+    decoder_fp32 = models.FileField(max_length=300, blank=True)
+    decoder_fp32_sha256 = models.CharField(max_length=64, blank=True)
+    decoder_int8 = models.FileField(max_length=300, blank=True)
+    decoder_int8_sha256 = models.CharField(max_length=64, blank=True)
+    # The model new projects use when they name none.
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="sammodel_one_default"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.architecture})"
+
+
+class EmbeddingState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Embedding(models.Model):
+    """One image's embedding under one model, shared by every project holding the same image."""
+
+    image_sha256 = models.CharField(max_length=64)
+    model = models.ForeignKey(SamModel, on_delete=models.CASCADE, related_name="embeddings")
+    # Copied from the model at creation: the key is (image content, weights), never a mutable name.
+    model_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=EmbeddingState.choices, default=EmbeddingState.PENDING)
+    # float16 tensor with a small header (shape, dtype, model sha256); named by the key.
+    file = models.FileField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    compute_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image_sha256", "model_sha256"], name="embedding_unique_key")
+        ]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"{self.image_sha256[:12]} @ {self.model_sha256[:12]} ({self.status})"
