@@ -1,4 +1,5 @@
 """Segmentation engine records: registered SAM models and computed image embeddings."""
+from django.conf import settings
 from django.db import models
 
 
@@ -70,3 +71,40 @@ class Embedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_sha256[:12]} @ {self.model_sha256[:12]} ({self.status})"
+
+
+class AutoMaskJobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class AutoMaskJob(models.Model):
+    """A "segment everything" run over one image or a whole project, with progress and cancel."""
+
+    project = models.ForeignKey("annotator.Project", on_delete=models.CASCADE, related_name="auto_mask_jobs")
+    # One image, or null for every image of the project (those present when the job started).
+    image = models.ForeignKey("annotator.Image", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    label_class = models.ForeignKey("annotator.LabelClass", on_delete=models.CASCADE, related_name="+")
+    # SamAutomaticMaskGenerator knobs: points_per_side, pred_iou_thresh, stability_score_thresh,
+    # box_nms_thresh, min_mask_region_area.
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=AutoMaskJobStatus.choices, default=AutoMaskJobStatus.PENDING)
+    image_ids = models.JSONField(default=list)  # the work list, fixed at creation
+    # Images finished, committed together with their annotations, so a redelivered task skips them.
+    done_image_ids = models.JSONField(default=list)
+    annotations_created = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"auto masks #{self.pk} in project {self.project_id} ({self.status})"

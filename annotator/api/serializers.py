@@ -1,0 +1,190 @@
+"""API shapes. Output serializers render rows; input serializers only check types and ranges —
+the services do every rule that needs the database."""
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from annotator.models import (
+    Annotation,
+    AnnotationSource,
+    AnnotationStatus,
+    EmbeddingStatus,
+    Image,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    image_count = serializers.IntegerField(read_only=True, default=None)
+    annotation_count = serializers.IntegerField(read_only=True, default=None)
+    my_role = serializers.CharField(read_only=True, default=None)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "created_at", "image_count", "annotation_count", "my_role"]
+
+
+class ProjectWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "username", "role", "created_at"]
+
+
+class MembershipCreateSerializer(serializers.Serializer):
+    # Either the user's id or username names the new member.
+    user = serializers.IntegerField(required=False, min_value=1)
+    username = serializers.CharField(required=False, max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    def validate(self, attrs: dict) -> dict:
+        if ("user" in attrs) == ("username" in attrs):
+            raise serializers.ValidationError("Give exactly one of user (id) or username.")
+        return attrs
+
+
+class MembershipUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class LabelClassSerializer(serializers.ModelSerializer):
+    annotation_count = serializers.IntegerField(read_only=True, default=None)
+
+    class Meta:
+        model = LabelClass
+        fields = ["id", "name", "color", "order", "annotation_count"]
+
+
+class LabelClassWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    color = serializers.CharField(max_length=7, required=False, default="#e6194b")
+    order = serializers.IntegerField(min_value=0, required=False, default=None)
+
+
+class LabelClassUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    color = serializers.CharField(max_length=7, required=False)
+    order = serializers.IntegerField(min_value=0, required=False)
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    annotation_count = serializers.IntegerField(read_only=True, default=None)
+    file_url = serializers.SerializerMethodField()
+    original_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    annotate_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = [
+            "id", "project", "original_name", "width", "height", "format", "size_bytes", "sha256",
+            "metadata", "embedding_status", "embedding_error", "annotation_count", "created_at",
+            "file_url", "original_url", "thumbnail_url", "annotate_url",
+        ]
+
+    def get_file_url(self, image: Image) -> str:
+        return reverse("api-image-file", args=[image.pk])
+
+    def get_original_url(self, image: Image) -> str:
+        return reverse("api-image-file", args=[image.pk]) + "?original=1"
+
+    def get_thumbnail_url(self, image: Image) -> str:
+        return reverse("api-image-thumbnail", args=[image.pk])
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_annotate_url(self, image: Image) -> str | None:
+        return annotate_url(image)
+
+
+def annotate_url(image: Image) -> str | None:
+    """The annotator page for this image, once that page's URL ("image-annotate") exists."""
+    try:
+        return reverse("image-annotate", args=[image.pk])
+    except NoReverseMatch:
+        return None
+
+
+class ImageBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Image
+        fields = ["id", "original_name", "width", "height"]
+
+
+class UploadRejectedSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class UploadReportSerializer(serializers.Serializer):
+    accepted = ImageBriefSerializer(many=True)
+    rejected = UploadRejectedSerializer(many=True)
+
+
+class UploadSerializer(serializers.Serializer):
+    files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    author_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id", "image", "label_class", "polygons", "rle", "bbox", "area", "source", "prompts",
+            "author", "author_name", "time_spent_ms", "click_count", "edited_after_sam", "status",
+            "review_comment", "version", "created_at", "updated_at",
+        ]
+
+    def get_author_name(self, annotation: Annotation) -> str | None:
+        return annotation.author.username if annotation.author else None
+
+
+class AnnotationCreateSerializer(serializers.Serializer):
+    label_class = serializers.IntegerField(min_value=1)
+    source = serializers.ChoiceField(choices=AnnotationSource.choices)
+    rle = serializers.JSONField(required=False, default=None)
+    polygons = serializers.JSONField(required=False, default=None)
+    prompts = serializers.DictField(required=False, default=dict)
+    status = serializers.ChoiceField(choices=AnnotationStatus.choices, required=False, default=AnnotationStatus.DRAFT)
+    time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
+    click_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
+
+
+class AnnotationUpdateSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version this edit was based on.")
+    label_class = serializers.IntegerField(min_value=1, required=False)
+    rle = serializers.JSONField(required=False)
+    polygons = serializers.JSONField(required=False)
+    prompts = serializers.DictField(required=False)
+    status = serializers.ChoiceField(choices=AnnotationStatus.choices, required=False)
+    review_comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    click_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    current_version = serializers.IntegerField()
+    current = AnnotationSerializer()
+
+
+class ImageFilterSerializer(serializers.Serializer):
+    embedding_status = serializers.ChoiceField(choices=EmbeddingStatus.choices, required=False)
+    annotated = serializers.BooleanField(required=False, allow_null=True, default=None)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=255)

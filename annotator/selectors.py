@@ -1,0 +1,111 @@
+"""Reads: every query the API and pages run, with the joins and counts they need (no N+1)."""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from annotator.access import projects_visible_to, role_in_project
+from annotator.models import Annotation, EmbeddingStatus, Image, LabelClass, Membership, Project, Role
+
+
+def project_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+    """Projects the user sees, each with image_count, annotation_count and the user's role."""
+    if user.is_authenticated and user.is_superuser:
+        role = Value(Role.MANAGER.value)
+    else:
+        role = Subquery(Membership.objects.filter(project=OuterRef("pk"), user=user.pk).values("role")[:1])
+    # Subquery counts, not joins, so two counts do not multiply each other.
+    images = Image.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    annotations = Annotation.objects.filter(image__project=OuterRef("pk")).order_by().values("image__project")
+    return projects_visible_to(user).annotate(
+        image_count=Coalesce(Subquery(images.annotate(n=Count("pk")).values("n")), 0),
+        annotation_count=Coalesce(Subquery(annotations.annotate(n=Count("pk")).values("n")), 0),
+        my_role=role,
+    ).order_by("name")
+
+
+def embedding_status_counts(*, project: Project) -> dict[str, int]:
+    """{status: number of images}, every status present (0 when none)."""
+    counts = {status: 0 for status in EmbeddingStatus.values}
+    rows = Image.objects.filter(project=project).order_by().values("embedding_status").annotate(n=Count("pk"))
+    for row in rows:
+        counts[row["embedding_status"]] = row["n"]
+    return counts
+
+
+def image_list_for_project(
+    *,
+    project: Project,
+    embedding_status: str | None = None,
+    annotated: bool | None = None,
+    search: str | None = None,
+) -> QuerySet[Image]:
+    images = Image.objects.filter(project=project).annotate(annotation_count=Count("annotations"))
+    if embedding_status:
+        images = images.filter(embedding_status=embedding_status)
+    if annotated is not None:
+        has_annotations = Exists(Annotation.objects.filter(image=OuterRef("pk")))
+        images = images.filter(has_annotations if annotated else ~has_annotations)
+    if search:
+        images = images.filter(original_name__icontains=search)
+    return images.order_by("id")
+
+
+def image_for_user(user: AbstractBaseUser | AnonymousUser, image_id: int) -> tuple[Image, str]:
+    """(image, role) when the user is a member of the image's project; Http404 otherwise."""
+    image = (
+        Image.objects.select_related("project")
+        .annotate(annotation_count=Count("annotations"))
+        .filter(pk=image_id, project__in=projects_visible_to(user))
+        .first()
+    )
+    if image is None:
+        raise Http404("No such image.")
+    return image, role_in_project(user, image.project)
+
+
+def annotation_for_user(user: AbstractBaseUser | AnonymousUser, annotation_id: int) -> tuple[Annotation, str]:
+    annotation = (
+        Annotation.objects.select_related("image__project", "label_class", "author")
+        .filter(pk=annotation_id, image__project__in=projects_visible_to(user))
+        .first()
+    )
+    if annotation is None:
+        raise Http404("No such annotation.")
+    return annotation, role_in_project(user, annotation.image.project)
+
+
+def annotation_list_for_image(*, image: Image) -> QuerySet[Annotation]:
+    return Annotation.objects.filter(image=image).select_related("label_class", "author").order_by("id")
+
+
+def label_class_list(*, project: Project) -> QuerySet[LabelClass]:
+    return LabelClass.objects.filter(project=project).annotate(annotation_count=Count("annotations"))
+
+
+def membership_list(*, project: Project) -> QuerySet[Membership]:
+    return Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
+
+
+def membership_in_project(*, project: Project, membership_id: int) -> Membership:
+    membership = Membership.objects.select_related("user", "project").filter(project=project, pk=membership_id).first()
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
+
+
+def label_class_in_project(*, project: Project, label_class_id: int) -> LabelClass:
+    label_class = LabelClass.objects.select_related("project").filter(project=project, pk=label_class_id).first()
+    if label_class is None:
+        raise Http404("No such label class.")
+    return label_class
+
+
+def image_counts_for_grid(*, project: Project) -> dict[str, int]:
+    """Totals for the project page header."""
+    totals = Image.objects.filter(project=project).aggregate(
+        images=Count("pk", distinct=True), annotated=Count("pk", filter=Q(annotations__isnull=False), distinct=True)
+    )
+    return {"images": totals["images"], "annotated": totals["annotated"]}

@@ -1,0 +1,167 @@
+"""Annotation writes: validated, geometry derived (polygons <-> RLE, bbox, area), optimistic locking."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotator.models import Annotation, AnnotationSource, AnnotationStatus, Image, LabelClass
+from segmentation import geometry
+
+SAM_SOURCES = frozenset({AnnotationSource.SAM_CLICK, AnnotationSource.SAM_BOX, AnnotationSource.AUTO})
+GEOMETRY_FIELDS = frozenset({"rle", "polygons"})
+UPDATABLE_FIELDS = frozenset(
+    {"label_class", "rle", "polygons", "prompts", "status", "review_comment", "time_spent_ms", "click_count"}
+)
+
+
+class AnnotationConflict(Exception):
+    """The update was based on an old version; `current` is the annotation as it is now."""
+
+    def __init__(self, current: Annotation):
+        super().__init__(
+            f"Annotation {current.pk} was changed by someone else (now version {current.version}); "
+            "reload it and apply your change again."
+        )
+        self.current = current
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    rle: dict
+    polygons: list
+    bbox: list[float]
+    area: int
+
+
+def _derive_geometry(*, image: Image, rle: dict | None, polygons: list | None) -> _Geometry:
+    """Validate what was given and derive the rest; the RLE is the mask of record when both are given."""
+    if rle is None and polygons is None:
+        raise ValidationError({"geometry": "Give a mask as rle, polygons, or both."})
+    try:
+        if polygons is not None:
+            polygons = geometry.validate_polygons(polygons, width=image.width, height=image.height)
+        if rle is not None:
+            rle = geometry.rle_normalize(rle)
+            if rle["size"] != [image.height, image.width]:
+                raise ValidationError(
+                    {"rle": f"RLE size {rle['size']} does not match the image [height, width] "
+                            f"[{image.height}, {image.width}]."}
+                )
+        else:
+            rle = geometry.polygons_to_rle(polygons, width=image.width, height=image.height)
+        if polygons is None:
+            polygons = geometry.rle_to_polygons(rle)
+    except geometry.GeometryError as exc:
+        raise ValidationError({"geometry": str(exc)}) from exc
+    area = geometry.rle_area(rle)
+    if area == 0:
+        raise ValidationError({"geometry": "The mask is empty."})
+    return _Geometry(rle=rle, polygons=polygons, bbox=geometry.rle_bbox(rle), area=area)
+
+
+def _check_label_class(image: Image, label_class: LabelClass) -> None:
+    if label_class.project_id != image.project_id:
+        raise ValidationError({"label_class": "The label class belongs to another project."})
+
+
+def _check_choices(*, source: str | None = None, status: str | None = None) -> None:
+    if source is not None and source not in AnnotationSource.values:
+        raise ValidationError({"source": f"Unknown source {source!r}; one of {AnnotationSource.values}."})
+    if status is not None and status not in AnnotationStatus.values:
+        raise ValidationError({"status": f"Unknown status {status!r}; one of {AnnotationStatus.values}."})
+
+
+def _check_prompts(prompts: Any) -> None:
+    if not isinstance(prompts, dict):
+        raise ValidationError({"prompts": 'Prompts must be an object: {"points": [[x, y, label], ...], "box": [...]}.'})
+
+
+@transaction.atomic
+def annotation_create(
+    *,
+    image: Image,
+    label_class: LabelClass,
+    source: str,
+    rle: dict | None = None,
+    polygons: list | None = None,
+    prompts: dict | None = None,
+    author: AbstractBaseUser | None = None,
+    status: str = AnnotationStatus.DRAFT,
+    time_spent_ms: int = 0,
+    click_count: int = 0,
+) -> Annotation:
+    _check_label_class(image, label_class)
+    _check_choices(source=source, status=status)
+    prompts = prompts or {}
+    _check_prompts(prompts)
+    shape = _derive_geometry(image=image, rle=rle, polygons=polygons)
+    annotation = Annotation(
+        image=image,
+        label_class=label_class,
+        source=source,
+        rle=shape.rle,
+        polygons=shape.polygons,
+        bbox=shape.bbox,
+        area=shape.area,
+        prompts=prompts,
+        author=author,
+        status=status,
+        time_spent_ms=time_spent_ms,
+        click_count=click_count,
+    )
+    annotation.save()
+    return annotation
+
+
+def annotation_update(*, annotation: Annotation, version: int, **changes: Any) -> Annotation:
+    """Apply changes if `version` is still current; AnnotationConflict otherwise. Returns the fresh row.
+
+    The write is one conditional UPDATE (WHERE version = given), so two concurrent editors cannot both
+    win on any database, and the loser learns the current version instead of overwriting silently.
+    """
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValidationError({"version": "The version this edit was based on is required (an integer)."})
+    image = annotation.image
+    values: dict[str, Any] = {}
+    if "label_class" in changes:
+        _check_label_class(image, changes["label_class"])
+        values["label_class"] = changes["label_class"]
+    if "status" in changes:
+        _check_choices(status=changes["status"])
+        values["status"] = changes["status"]
+    if "prompts" in changes:
+        _check_prompts(changes["prompts"])
+        values["prompts"] = changes["prompts"]
+    for name in ("review_comment", "time_spent_ms", "click_count"):
+        if name in changes:
+            values[name] = changes[name]
+    if GEOMETRY_FIELDS & set(changes):
+        # New polygons without an RLE replace the mask; a new RLE without polygons re-derives them.
+        shape = _derive_geometry(image=image, rle=changes.get("rle"), polygons=changes.get("polygons"))
+        values.update(rle=shape.rle, polygons=shape.polygons, bbox=shape.bbox, area=shape.area)
+        if annotation.source in SAM_SOURCES and shape.rle != geometry.rle_normalize(annotation.rle or shape.rle):
+            values["edited_after_sam"] = True
+    with transaction.atomic():
+        updated = Annotation.objects.filter(pk=annotation.pk, version=version).update(
+            **values, version=F("version") + 1, updated_at=timezone.now()
+        )
+        current = Annotation.objects.select_related("label_class", "author", "image").filter(pk=annotation.pk).first()
+    if current is None:
+        raise Annotation.DoesNotExist(f"Annotation {annotation.pk} no longer exists.")
+    if not updated:
+        raise AnnotationConflict(current)
+    return current
+
+
+@transaction.atomic
+def annotation_delete(*, annotation: Annotation) -> None:
+    annotation.delete()

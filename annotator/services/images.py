@@ -1,0 +1,276 @@
+"""Image ingest (single files, many files, zip archives) and deletion.
+
+Each file is decoded outside any transaction (CPU-bound), then stored and recorded in its own
+`transaction.atomic()`: one bad or failing file never blocks the others, and nothing is half-stored —
+when a file fails after its blobs were written, the blobs this call wrote that no row references are
+deleted again. Blobs are named by content hash, so identical content is stored once and shared by
+every row (in any project) that holds it; a blob is only deleted when no Image row references it.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import stat
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from annotator.media import SNIFF_BYTES, MediaError, decode_image, original_extension, sniff_format
+from annotator.models import Image, Project
+from segmentation.storage import save_atomically
+
+logger = logging.getLogger(__name__)
+
+# Most members one zip archive may hold (a guard against archives of millions of empty entries).
+MAX_ZIP_MEMBERS = 10_000
+# Archive entries that are operating-system litter, skipped without a report line.
+_IGNORED_ZIP_PARTS = ("__MACOSX",)
+_IGNORED_ZIP_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+@dataclass
+class IngestReport:
+    accepted: list[Image] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One file to ingest: its name as reported, and its bytes or the reason it was refused early."""
+
+    name: str
+    data: bytes | None = None
+    refusal: str | None = None
+
+
+def images_ingest(
+    *, project: Project, files: Iterable[tuple[str, IO[bytes]]], user: AbstractBaseUser | None
+) -> IngestReport:
+    """Add files (images or zip archives of images) to a project; report every file's outcome.
+
+    Names of zip members are reported as "<archive name>/<member path>". Embeddings are requested
+    for the accepted images once their rows are committed. Call it outside a transaction: each file
+    commits on its own, and the clean-up of a failed file relies on that.
+    """
+    report = IngestReport()
+    seen_in_upload: dict[str, str] = {}  # sha256 -> name, for duplicates inside this upload
+    for name, stream in files:
+        for candidate in _expand(name, stream):
+            if candidate.refusal is not None:
+                report.rejected.append((candidate.name, candidate.refusal))
+                continue
+            try:
+                image = _ingest_one(project, candidate.name, candidate.data, user, seen_in_upload)
+            except MediaError as exc:
+                report.rejected.append((candidate.name, exc.reason))
+            else:
+                report.accepted.append(image)
+    if report.accepted:
+        _request_embeddings(report.accepted)
+    return report
+
+
+def image_delete(*, image: Image) -> None:
+    """Delete an image row, then the blobs that no other row references (after the commit)."""
+    names = [n for n in (image.file.name, image.display.name, image.thumbnail.name) if n]
+    with transaction.atomic():
+        image.delete()
+        # After commit: a rolled-back delete must keep its files.
+        transaction.on_commit(lambda: _delete_unreferenced(names))
+
+
+def _ingest_one(
+    project: Project, name: str, data: bytes, user: AbstractBaseUser | None, seen_in_upload: dict[str, str]
+) -> Image:
+    sha256 = hashlib.sha256(data).hexdigest()
+    if sha256 in seen_in_upload:
+        raise MediaError(f"duplicate of {seen_in_upload[sha256]} in this upload")
+    existing = _existing_duplicate(project, sha256)
+    if existing is not None:
+        raise MediaError(existing)
+    decoded = decode_image(data, name=name)
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            original = _store(f"originals/{sha256[:2]}/{sha256}.{original_extension(decoded.format)}", data, written)
+            display = _store_by_hash("display", decoded.display, decoded.display_extension, written)
+            thumbnail = _store_by_hash("thumbnails", decoded.thumbnail, "jpg", written)
+            image = Image.objects.create(
+                project=project,
+                file=original,
+                display=display,
+                thumbnail=thumbnail,
+                original_name=name[:255],
+                width=decoded.width,
+                height=decoded.height,
+                sha256=sha256,
+                format=decoded.format,
+                size_bytes=len(data),
+                metadata=decoded.metadata,
+                uploaded_by=user,
+            )
+    except IntegrityError as exc:
+        # A concurrent upload of the same content won the race for (project, sha256).
+        _delete_unreferenced(written)
+        raise MediaError(_existing_duplicate(project, sha256) or "duplicate of an image in this project") from exc
+    except Exception as exc:
+        _delete_unreferenced(written)
+        logger.exception("Storing %s failed", name)
+        raise MediaError(f"could not be stored ({type(exc).__name__}); nothing was kept") from exc
+    seen_in_upload[sha256] = name
+    return image
+
+
+def _existing_duplicate(project: Project, sha256: str) -> str | None:
+    existing = Image.objects.filter(project=project, sha256=sha256).only("id", "original_name").first()
+    if existing is None:
+        return None
+    return f"duplicate of {existing.original_name} (image {existing.id})"
+
+
+def _store_by_hash(folder: str, data: bytes, extension: str, written: list[str]) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    return _store(f"{folder}/{digest[:2]}/{digest}.{extension}", data, written)
+
+
+def _store(name: str, data: bytes, written: list[str]) -> str:
+    """Save content-addressed bytes once (atomically); `written` collects names this call created."""
+    if default_storage.exists(name):
+        return name  # same name = same bytes: share the blob
+    save_atomically(name, data)  # removes its own temporary file when it fails
+    written.append(name)
+    return name
+
+
+def _delete_unreferenced(names: Iterable[str]) -> None:
+    for name in names:
+        if Image.objects.filter(Q(file=name) | Q(display=name) | Q(thumbnail=name)).exists():
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.exception("Could not delete unreferenced file %s", name)
+
+
+def _request_embeddings(images: list[Image]) -> None:
+    try:
+        # Imported here: segmentation depends on annotator models, not the other way round at import.
+        from segmentation.services.embeddings import embeddings_request
+    except ImportError:
+        logger.warning("segmentation.services.embeddings is not available; no embeddings requested")
+        return
+    embeddings_request(images=images)
+
+
+def _expand(name: str, stream: IO[bytes]) -> Iterator[_Candidate]:
+    """One upload -> candidates: the file itself, or each member of a zip archive."""
+    limit = settings.ANNOTATOR_MAX_UPLOAD_BYTES
+    size = _stream_size(stream)
+    if size is not None and size > limit:
+        yield _Candidate(name, refusal=_too_large(size, limit))
+        return
+    head = stream.read(SNIFF_BYTES)
+    if sniff_format(head) != "ZIP":
+        data = head + stream.read(limit + 1 - len(head))
+        if len(data) > limit:
+            yield _Candidate(name, refusal=_too_large(len(data), limit))
+        else:
+            yield _Candidate(name, data=data)
+        return
+    archive_source: IO[bytes]
+    if stream.seekable():
+        stream.seek(0)
+        archive_source = stream
+    else:
+        archive_source = io.BytesIO(head + stream.read(limit + 1 - len(head)))
+    yield from _expand_zip(name, archive_source)
+
+
+def _expand_zip(archive_name: str, source: IO[bytes]) -> Iterator[_Candidate]:
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        yield _Candidate(archive_name, refusal=f"not a readable zip archive ({exc})")
+        return
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_ZIP_MEMBERS:
+            yield _Candidate(archive_name, refusal=f"zip archive has {len(members):,} entries, over the limit of {MAX_ZIP_MEMBERS:,}")
+            return
+        # Declared sizes bound what zipfile will decompress (it stops at file_size), so summing them
+        # refuses a zip bomb before any member is inflated.
+        total = sum(member.file_size for member in members)
+        total_limit = settings.ANNOTATOR_MAX_ZIP_UNCOMPRESSED_BYTES
+        if total > total_limit:
+            yield _Candidate(
+                archive_name,
+                refusal=f"zip archive would expand to {total:,} bytes, over the limit of {total_limit:,} bytes",
+            )
+            return
+        for member in members:
+            if member.is_dir() or _is_litter(member.filename):
+                continue
+            name = f"{archive_name}/{member.filename}"
+            refusal = _member_refusal(member)
+            if refusal is not None:
+                yield _Candidate(name, refusal=refusal)
+                continue
+            try:
+                with archive.open(member) as member_stream:
+                    data = member_stream.read(settings.ANNOTATOR_MAX_UPLOAD_BYTES + 1)
+            except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError) as exc:
+                # Bad CRC, unsupported compression, truncated archive, password needed, ...
+                yield _Candidate(name, refusal=f"cannot be extracted from the zip archive ({exc})")
+                continue
+            if sniff_format(data[:SNIFF_BYTES]) == "ZIP":
+                yield _Candidate(name, refusal="zip archive inside a zip archive (not supported: upload it separately)")
+                continue
+            yield _Candidate(name, data=data)
+
+
+def _member_refusal(member: zipfile.ZipInfo) -> str | None:
+    """Why a zip member must not be used, or None. Nothing is extracted to disk, but a path that
+    escapes the archive or a link is a sign of a hostile archive, and such names must never reach
+    any code that might join them to a folder."""
+    path = member.filename.replace("\\", "/")
+    parts = path.split("/")
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":") or ".." in parts:
+        return "unsafe path in zip archive (absolute, or escapes the archive folder with ..)"
+    if member.create_system == 3 and stat.S_ISLNK(member.external_attr >> 16):
+        return "symbolic link in zip archive (not followed)"
+    if member.flag_bits & 0x1:
+        return "encrypted zip member (not supported)"
+    if member.file_size > settings.ANNOTATOR_MAX_UPLOAD_BYTES:
+        return _too_large(member.file_size, settings.ANNOTATOR_MAX_UPLOAD_BYTES)
+    return None
+
+
+def _is_litter(filename: str) -> bool:
+    parts = filename.replace("\\", "/").split("/")
+    base = parts[-1]
+    return any(part in _IGNORED_ZIP_PARTS for part in parts) or base in _IGNORED_ZIP_NAMES or base.startswith("._")
+
+
+def _stream_size(stream: IO[bytes]) -> int | None:
+    """Size without reading: Django's UploadedFile has .size; seekable files can seek to the end."""
+    size = getattr(stream, "size", None)
+    if isinstance(size, int):
+        return size
+    if stream.seekable():
+        position = stream.tell()
+        end = stream.seek(0, io.SEEK_END)
+        stream.seek(position)
+        return end - position
+    return None
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"file is {size / 2**20:.1f} MiB, over the upload limit of {limit / 2**20:.1f} MiB"

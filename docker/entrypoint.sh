@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Container entry point. First argument picks the role:
+#   web         migrate, ensure the default SAM model, serve with gunicorn on 0.0.0.0:8000
+#   worker      Celery worker for the default and embeddings queues (CPU encoder)
+#   gpu-worker  Celery worker for the embeddings queue only, one process per GPU
+#   anything else is run as a command (e.g. `python manage.py createsuperuser`).
+set -euo pipefail
+cd /app
+
+# Only the web container migrates, so workers never race it on schema changes.
+case "${1:-web}" in
+  web)
+    python manage.py migrate --noinput
+    if python manage.py help ensure_models >/dev/null 2>&1; then
+      python manage.py ensure_models
+    fi
+    exec gunicorn config.wsgi:application \
+      --bind 0.0.0.0:8000 \
+      --workers "${WEB_WORKERS:-3}" --threads "${WEB_THREADS:-4}" --timeout 120 \
+      --access-logfile - --error-logfile -
+    ;;
+  worker)
+    # --pool=solo: the SAM encoder is loaded once in this process and never crosses a fork.
+    exec celery -A config worker -Q "${WORKER_QUEUES:-default,embeddings}" --pool=solo -l info
+    ;;
+  gpu-worker)
+    exec celery -A config worker -Q embeddings --pool=solo -l info \
+      --hostname "gpu@%h${CUDA_VISIBLE_DEVICES:+-gpu$CUDA_VISIBLE_DEVICES}"
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac

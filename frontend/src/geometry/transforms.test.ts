@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+
+import {
+  fitView,
+  IDENTITY_VIEW,
+  imageToModel,
+  imageToScreen,
+  modelInputScale,
+  modelInputSize,
+  modelToImage,
+  panBy,
+  screenToImage,
+  zoomAt,
+} from "./transforms";
+
+describe("model input space", () => {
+  it("scales the longest side to the target length", () => {
+    expect(modelInputScale({ width: 2048, height: 1024 })).toBe(0.5);
+    expect(modelInputScale({ width: 300, height: 600 })).toBeCloseTo(1024 / 600, 12);
+    expect(modelInputScale({ width: 100, height: 50 }, 256)).toBe(2.56);
+  });
+
+  it("rounds the resized size the way SAM's ResizeLongestSide does", () => {
+    // chelsea.png from scikit-image: 451x300 -> 1024 x int(300 * 1024/451 + 0.5) = 681.
+    expect(modelInputSize({ width: 451, height: 300 })).toEqual({ width: 1024, height: 681 });
+    expect(modelInputSize({ width: 300, height: 451 })).toEqual({ width: 681, height: 1024 });
+    expect(modelInputSize({ width: 512, height: 512 })).toEqual({ width: 1024, height: 1024 });
+  });
+
+  it("maps image corners to the resized image's corners, per axis", () => {
+    const image = { width: 451, height: 300 };
+    expect(imageToModel({ x: 451, y: 300 }, image)).toEqual({ x: 1024, y: 681 });
+    expect(imageToModel({ x: 0, y: 0 }, image)).toEqual({ x: 0, y: 0 });
+    // y uses the rounded height ratio 681/300, not 1024/451.
+    expect(imageToModel({ x: 0, y: 150 }, image).y).toBeCloseTo(340.5, 10);
+  });
+
+  it("round-trips image -> model -> image", () => {
+    const image = { width: 640, height: 427 };
+    for (const p of [{ x: 0.5, y: 0.5 }, { x: 320, y: 213.5 }, { x: 639.5, y: 426.5 }]) {
+      const back = modelToImage(imageToModel(p, image), image);
+      expect(back.x).toBeCloseTo(p.x, 9);
+      expect(back.y).toBeCloseTo(p.y, 9);
+    }
+  });
+
+  it("rejects empty images", () => {
+    expect(() => modelInputScale({ width: 0, height: 10 })).toThrow(RangeError);
+  });
+});
+
+describe("screen space", () => {
+  it("identity view changes nothing", () => {
+    expect(imageToScreen({ x: 3, y: 4 }, IDENTITY_VIEW)).toEqual({ x: 3, y: 4 });
+  });
+
+  it("round-trips image -> screen -> image under zoom and pan", () => {
+    const view = { zoom: 2.5, panX: -40, panY: 17 };
+    const p = { x: 123.25, y: 9.75 };
+    const back = screenToImage(imageToScreen(p, view), view);
+    expect(back.x).toBeCloseTo(p.x, 10);
+    expect(back.y).toBeCloseTo(p.y, 10);
+  });
+
+  it("fits a wide image into a tall viewport, centred vertically", () => {
+    const view = fitView({ width: 1000, height: 500 }, { width: 500, height: 500 });
+    expect(view).toEqual({ zoom: 0.5, panX: 0, panY: 125 });
+    expect(imageToScreen({ x: 1000, y: 500 }, view)).toEqual({ x: 500, y: 375 });
+  });
+
+  it("zooming keeps the image point under the cursor fixed", () => {
+    const view = { zoom: 1.5, panX: 10, panY: 20 };
+    const cursor = { x: 200, y: 150 };
+    const before = screenToImage(cursor, view);
+    const zoomed = zoomAt(view, cursor, 2);
+    expect(zoomed.zoom).toBe(3);
+    const after = screenToImage(cursor, zoomed);
+    expect(after.x).toBeCloseTo(before.x, 10);
+    expect(after.y).toBeCloseTo(before.y, 10);
+  });
+
+  it("clamps zoom and refuses nonsense factors", () => {
+    expect(zoomAt(IDENTITY_VIEW, { x: 0, y: 0 }, 1000).zoom).toBe(64);
+    expect(() => zoomAt(IDENTITY_VIEW, { x: 0, y: 0 }, 0)).toThrow(RangeError);
+    expect(() => zoomAt(IDENTITY_VIEW, { x: 0, y: 0 }, Number.NaN)).toThrow(RangeError);
+  });
+
+  it("pans by screen pixels", () => {
+    expect(panBy({ zoom: 2, panX: 1, panY: 2 }, 5, -3)).toEqual({ zoom: 2, panX: 6, panY: -1 });
+  });
+});

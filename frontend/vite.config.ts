@@ -1,0 +1,55 @@
+/**
+ * Builds src/main.ts into ../static/dist/ (served by Django + whitenoise under /static/dist/).
+ *
+ * Django templates find the hashed bundle names through .vite/manifest.json. onnxruntime-web's
+ * wasm runtime is copied next to the bundle (static/dist/ort/) so the browser never loads code
+ * from a CDN: the app must work offline and under a strict Content-Security-Policy.
+ */
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Plugin } from "vite";
+import { defineConfig } from "vitest/config";
+
+const frontendDir = dirname(fileURLToPath(import.meta.url));
+const outDir = resolve(frontendDir, "../static/dist");
+
+// The plain (CPU, SIMD + threads) wasm backend that `onnxruntime-web/wasm` loads at run time.
+// WebGPU builds (.jsep/.asyncify/.jspi) are left out until the decoder uses them: they add ~40 MB.
+const ORT_RUNTIME_FILES = ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
+
+function copyOrtRuntime(): Plugin {
+  return {
+    name: "copy-onnxruntime-web-runtime",
+    apply: "build",
+    writeBundle() {
+      const source = resolve(frontendDir, "node_modules/onnxruntime-web/dist");
+      const target = resolve(outDir, "ort");
+      mkdirSync(target, { recursive: true });
+      for (const name of ORT_RUNTIME_FILES) {
+        copyFileSync(resolve(source, name), resolve(target, name));
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  // URLs inside the bundle (chunks, workers, assets) resolve under Django's STATIC_URL.
+  base: "/static/dist/",
+  plugins: [copyOrtRuntime()],
+  build: {
+    outDir,
+    emptyOutDir: true,
+    manifest: true,
+    target: "es2022",
+    sourcemap: true,
+    rollupOptions: {
+      input: { main: resolve(frontendDir, "src/main.ts") },
+    },
+  },
+  worker: { format: "es" },
+  test: {
+    include: ["src/**/*.test.ts"],
+    environment: "node",
+  },
+});

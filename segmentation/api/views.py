@@ -1,0 +1,198 @@
+"""Segmentation API: model manifest, embeddings (binary + status + retry), decoders, segment everything.
+
+Access: anything inside a project goes through annotator.access.project_for_user (non-member: 404).
+Decoder files are not private (they hold public model weights): any signed-in user may fetch them.
+"""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponseNotModified
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.access import project_for_user
+from annotator.models import Image, Role
+from segmentation import selectors
+from segmentation.api import serializers as s
+from segmentation.models import EmbeddingState, SamModel
+from segmentation.services import auto_masks as auto_mask_services
+from segmentation.services import embeddings as embedding_services
+from segmentation.services.models import project_model
+
+_BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes")
+
+
+def _image_for_member(user, image_id: int) -> Image:
+    image = selectors.image_for_project_member(image_id)
+    if image is None:
+        raise Http404("No such image.")
+    project_for_user(user, image.project_id)  # 404 for a non-member
+    return image
+
+
+def _decoder_url(request: Request, model: SamModel, variant: str) -> str:
+    return request.build_absolute_uri(reverse("api-model-decoder", args=[model.pk, variant]))
+
+
+def manifest(request: Request, model: SamModel) -> dict:
+    channels, height, width = model.embedding_shape
+    return {
+        "model": {"id": model.pk, "name": model.name, "architecture": model.architecture,
+                  "checkpoint_sha256": model.checkpoint_sha256},
+        "encoder_input_size": model.encoder_input_size,
+        "embedding": {"shape": model.embedding_shape, "dtype": "float16", "format": "SAMEMB01 (docs/embedding-format.md)",
+                      "url_template": "/api/images/{image_id}/embedding/"},
+        "decoders": {
+            variant: {"url": _decoder_url(request, model, variant), "sha256": getattr(model, f"decoder_{variant}_sha256")}
+            for variant in ("fp32", "int8") if getattr(model, f"decoder_{variant}")
+        },
+        "decoder_inputs": {
+            "image_embeddings": [1, channels, height, width],
+            "point_coords": [1, "N", 2],
+            "point_labels": [1, "N"],
+            "mask_input": [1, 1, 4 * height, 4 * width],
+            "has_mask_input": [1],
+            "orig_im_size": [2],
+        },
+        "decoder_outputs": {"masks": [1, 1, "H", "W"], "iou_predictions": [1, 1], "low_res_masks": [1, 1, 4 * height, 4 * width]},
+        "coordinates": {
+            "scale": "encoder_input_size / max(image_height, image_width)",
+            "point": "model_xy = image_xy * scale (x, y order; pixel centres handled inside the graph)",
+            "labels": {"background": 0, "foreground": 1, "box_top_left": 2, "box_bottom_right": 3, "padding": -1},
+            "padding_point": "without a box, append point (0, 0) with label -1",
+            "orig_im_size": "[image_height, image_width] as float32",
+            "mask_threshold": 0.0,
+        },
+    }
+
+
+class ProjectModelView(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, project_id: int) -> Response:
+        project, _ = project_for_user(request.user, project_id)
+        return Response(manifest(request, project_model(project)))
+
+
+class ProjectEmbeddingProgressView(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, project_id: int) -> Response:
+        project, _ = project_for_user(request.user, project_id)
+        return Response(selectors.embedding_progress(project))
+
+
+class ImageEmbeddingView(APIView):
+    @extend_schema(responses={200: _BINARY, 304: None, 409: OpenApiTypes.OBJECT})
+    def get(self, request: Request, image_id: int):
+        image = _image_for_member(request.user, image_id)
+        model = project_model(image.project)
+        embedding = selectors.embedding_for_image(image, model)
+        if embedding is None or embedding.status != EmbeddingState.READY or not embedding.file:
+            body = {
+                "detail": "The embedding is not ready.",
+                "status": embedding.status if embedding else image.embedding_status,
+                "error": embedding.error if embedding else image.embedding_error,
+            }
+            response = Response(body, status=status.HTTP_409_CONFLICT)
+            response["Retry-After"] = "2"
+            return response
+        # The key (weights, content) identifies the bytes: a strong ETag.
+        etag = f'"{model.checkpoint_sha256[:16]}-{image.sha256}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = HttpResponseNotModified()
+        else:
+            try:
+                handle = default_storage.open(embedding.file.name, "rb")
+            except FileNotFoundError as exc:
+                raise Http404("The stored embedding is missing; retry it.") from exc
+            response = FileResponse(handle, content_type="application/octet-stream")
+        response["ETag"] = etag
+        response["X-Model-Sha256"] = model.checkpoint_sha256
+        # no-cache: the browser keeps it but revalidates (the project's model may change); 304 is cheap.
+        patch_cache_control(response, private=True, no_cache=True)
+        return response
+
+
+class ImageEmbeddingStatusView(APIView):
+    @extend_schema(responses={200: s.EmbeddingStatusSerializer})
+    def get(self, request: Request, image_id: int) -> Response:
+        image = _image_for_member(request.user, image_id)
+        embedding = selectors.embedding_for_image(image, project_model(image.project))
+        if embedding is None:
+            return Response({"status": image.embedding_status, "error": image.embedding_error, "attempts": 0})
+        return Response(s.EmbeddingStatusSerializer(embedding).data)
+
+
+class ImageEmbeddingRetryView(APIView):
+    @extend_schema(request=None, responses={202: s.EmbeddingStatusSerializer})
+    def post(self, request: Request, image_id: int) -> Response:
+        image = _image_for_member(request.user, image_id)
+        embedding = embedding_services.embedding_retry(image)
+        return Response(s.EmbeddingStatusSerializer(embedding).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ModelDecoderView(APIView):
+    @extend_schema(responses={200: _BINARY, 304: None})
+    def get(self, request: Request, model_id: int, variant: str):
+        model = SamModel.objects.filter(pk=model_id).first()
+        field = getattr(model, f"decoder_{variant}", None) if variant in ("fp32", "int8") else None
+        if model is None or not field:
+            raise Http404("No such decoder.")
+        etag = f'"{getattr(model, f"decoder_{variant}_sha256")}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = HttpResponseNotModified()
+        else:
+            try:
+                response = FileResponse(default_storage.open(field.name, "rb"), content_type="application/octet-stream")
+            except FileNotFoundError as exc:
+                raise Http404("The decoder file is missing; run ensure_models.") from exc
+        response["ETag"] = etag
+        patch_cache_control(response, private=True, no_cache=True)
+        return response
+
+
+class AutoMaskJobListView(APIView):
+    @extend_schema(request=s.AutoMaskJobCreateSerializer, responses={201: s.AutoMaskJobSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project, _ = project_for_user(request.user, project_id, roles=[Role.MANAGER])
+        serializer = s.AutoMaskJobCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        image_id, label_class_id = data.pop("image_id", None), data.pop("label_class_id", None)
+        image = project.images.filter(pk=image_id).first() if image_id else None
+        if image_id and image is None:
+            raise ValidationError({"image_id": "No such image in this project."})
+        classes = project.label_classes.all()
+        label_class = classes.filter(pk=label_class_id).first() if label_class_id else classes.first()
+        if label_class is None:
+            raise ValidationError({"label_class_id": "Create a label class first (or name one of this project's)."})
+        job = auto_mask_services.auto_mask_job_create(
+            project=project, user=request.user, label_class=label_class, image=image, params=data
+        )
+        return Response(s.AutoMaskJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class AutoMaskJobDetailView(APIView):
+    @extend_schema(responses={200: s.AutoMaskJobSerializer})
+    def get(self, request: Request, project_id: int, job_id: int) -> Response:
+        project, _ = project_for_user(request.user, project_id)
+        job = selectors.auto_mask_job_get(project=project, job_id=job_id)
+        if job is None:
+            raise Http404("No such job.")
+        return Response(s.AutoMaskJobSerializer(job).data)
+
+
+class AutoMaskJobCancelView(APIView):
+    @extend_schema(request=None, responses={200: s.AutoMaskJobSerializer})
+    def post(self, request: Request, project_id: int, job_id: int) -> Response:
+        project, _ = project_for_user(request.user, project_id, roles=[Role.MANAGER])
+        job = selectors.auto_mask_job_get(project=project, job_id=job_id)
+        if job is None:
+            raise Http404("No such job.")
+        return Response(s.AutoMaskJobSerializer(auto_mask_services.auto_mask_job_cancel(job=job)).data)

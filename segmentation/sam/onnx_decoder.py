@@ -1,0 +1,91 @@
+"""Run an exported decoder with onnxruntime, and map image pixels to model input space (no Django).
+
+The browser does the same: coordinates are scaled by img_size / max(height, width) (the square
+the encoder saw, before padding), a click-only prompt gets a padding point (0, 0) with label -1,
+and a box becomes two points with labels 2 and 3.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def model_scale(height: int, width: int, img_size: int) -> float:
+    """Factor from image pixels to model input pixels (the longest side becomes img_size)."""
+    return img_size / max(height, width)
+
+
+def image_to_model_coords(coords: np.ndarray, height: int, width: int, img_size: int) -> np.ndarray:
+    """(N, 2) x, y in image pixels -> (N, 2) float32 in model input space."""
+    return (np.asarray(coords, dtype=np.float32).reshape(-1, 2) * model_scale(height, width, img_size)).astype(np.float32)
+
+
+@dataclass
+class DecoderOutput:
+    masks: np.ndarray  # (K, H, W) logits at the original image size; mask = logits > 0
+    iou_predictions: np.ndarray  # (K,)
+    low_res_masks: np.ndarray  # (K, 4h, 4w) logits, feed one back as mask_input for the next click
+
+
+class OnnxDecoder:
+    """One onnxruntime session on an exported decoder file."""
+
+    def __init__(self, onnx_path: str | Path, *, img_size: int, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.img_size = img_size
+        mask_shape = next(i.shape for i in self.session.get_inputs() if i.name == "mask_input")
+        self.mask_input_size = (int(mask_shape[2]), int(mask_shape[3]))
+
+    def feeds(
+        self,
+        image_embedding: np.ndarray,
+        *,
+        height: int,
+        width: int,
+        points: Sequence[Sequence[float]] = (),
+        labels: Sequence[int] = (),
+        box: Sequence[float] | None = None,
+        mask_input: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Official-style inputs from prompts in image pixels (points x, y; labels 1 fg / 0 bg)."""
+        coords = image_to_model_coords(np.asarray(points, dtype=np.float32), height, width, self.img_size)
+        point_labels = np.asarray(labels, dtype=np.float32).reshape(-1)
+        if box is not None:
+            corners = image_to_model_coords(np.asarray(box, dtype=np.float32), height, width, self.img_size)
+            coords = np.concatenate([coords, corners], axis=0)
+            point_labels = np.concatenate([point_labels, np.array([2, 3], dtype=np.float32)])
+        else:
+            coords = np.concatenate([coords, np.zeros((1, 2), dtype=np.float32)], axis=0)
+            point_labels = np.concatenate([point_labels, np.array([-1], dtype=np.float32)])
+        embedding = np.asarray(image_embedding, dtype=np.float32)
+        if embedding.ndim == 3:
+            embedding = embedding[None]
+        if mask_input is None:
+            mask = np.zeros((1, 1, *self.mask_input_size), dtype=np.float32)
+            has_mask = np.zeros(1, dtype=np.float32)
+        else:
+            mask = np.asarray(mask_input, dtype=np.float32).reshape(1, 1, *self.mask_input_size)
+            has_mask = np.ones(1, dtype=np.float32)
+        return {
+            "image_embeddings": embedding,
+            "point_coords": coords[None],
+            "point_labels": point_labels[None],
+            "mask_input": mask,
+            "has_mask_input": has_mask,
+            "orig_im_size": np.array([height, width], dtype=np.float32),
+        }
+
+    def run_feeds(self, feeds: dict[str, np.ndarray]) -> DecoderOutput:
+        masks, ious, low_res = self.session.run(["masks", "iou_predictions", "low_res_masks"], feeds)
+        return DecoderOutput(masks=masks[0], iou_predictions=ious[0], low_res_masks=low_res[0])
+
+    def predict(self, image_embedding: np.ndarray, *, height: int, width: int, **prompts) -> DecoderOutput:
+        return self.run_feeds(self.feeds(image_embedding, height=height, width=width, **prompts))

@@ -1,0 +1,1 @@
+"""Writes of the segmentation engine (models registry, embeddings, segment-everything jobs)."""

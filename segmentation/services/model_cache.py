@@ -1,0 +1,45 @@
+"""Per-process model cache for workers: loaded on first use, never at import or before fork."""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.conf import settings
+
+from segmentation.models import SamModel
+
+_models: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+class CheckpointChangedError(RuntimeError):
+    """The file at the registered path no longer has the registered sha256."""
+
+
+def get_device() -> Any:
+    from segmentation.sam.encoder import resolve_device
+
+    return resolve_device(settings.SEGMENTATION_DEVICE)
+
+
+def get_sam(record: SamModel) -> Any:
+    """The record's model on the worker's device, keyed by checkpoint sha256 (one load per process)."""
+    sam = _models.get(record.checkpoint_sha256)
+    if sam is not None:
+        return sam
+    with _lock:
+        sam = _models.get(record.checkpoint_sha256)
+        if sam is None:
+            from segmentation.sam.loader import load_sam
+            from segmentation.services.models import file_sha256
+
+            # An embedding is labelled with this sha256: make sure the weights really are those.
+            actual = file_sha256(record.checkpoint_path)
+            if actual != record.checkpoint_sha256:
+                raise CheckpointChangedError(
+                    f"{record.checkpoint_path} has sha256 {actual[:12]}, registered as {record.checkpoint_sha256[:12]}; "
+                    "register the new file as a new model."
+                )
+            sam = load_sam(record.architecture, record.checkpoint_path).to(get_device())
+            _models[record.checkpoint_sha256] = sam
+    return sam

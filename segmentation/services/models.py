@@ -1,0 +1,148 @@
+"""Model registry writes: register a checkpoint (hash it, export its decoders) and the default model.
+
+Registration loads the checkpoint through the same strict path the workers use, so a file of the
+wrong architecture fails here, at registration, not at the first embedding.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from segmentation.models import Architecture, SamModel
+from segmentation.storage import save_atomically
+
+logger = logging.getLogger(__name__)
+
+# Bumped when the exported graph changes, so cached decoder files of an older export are not reused.
+DECODER_EXPORT_VERSION = 1
+DEFAULT_MODEL_NAME = "default"
+RANDOM_DEFAULT_NAME = "default (random init, untrained)"
+RANDOM_DEFAULT_FILENAME = "default-random-init.pt"
+
+
+def committed_default_checkpoint() -> Path:
+    """The project's own trained model, committed with the code."""
+    return Path(settings.BASE_DIR) / "segmentation" / "default_model" / "default_sam.pt"
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(4 * 1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _exported_decoder_bytes(sam, checkpoint_sha256: str, *, quantize: bool) -> bytes:
+    """Decoder ONNX bytes, exported once per checkpoint and kept beside the checkpoints on local disk
+    (export takes seconds; re-registration, tests and several web processes reuse it)."""
+    from segmentation.sam.onnx_export import export_decoder
+
+    variant = "int8" if quantize else "fp32"
+    cache = Path(settings.SEGMENTATION_CHECKPOINT_DIR) / "decoder-cache" / f"{checkpoint_sha256}-v{DECODER_EXPORT_VERSION}-{variant}.onnx"
+    if not cache.exists():
+        export_decoder(sam, cache, quantize=quantize)
+    return cache.read_bytes()
+
+
+def _store_decoders(record: SamModel, sam) -> None:
+    for variant, quantize in (("fp32", False), ("int8", True)):
+        data = _exported_decoder_bytes(sam, record.checkpoint_sha256, quantize=quantize)
+        sha = hashlib.sha256(data).hexdigest()
+        name = save_atomically(f"decoders/{record.checkpoint_sha256[:16]}/decoder-{variant}-{sha[:16]}.onnx", data)
+        setattr(record, f"decoder_{variant}", name)
+        setattr(record, f"decoder_{variant}_sha256", sha)
+
+
+def sam_model_register(*, name: str, architecture: str, checkpoint_path: str | Path, make_default: bool = False) -> SamModel:
+    """Register (or refresh) the model whose weights are in checkpoint_path; exports fp32+int8 decoders."""
+    from segmentation.sam.loader import embedding_shape, encoder_input_size, load_sam
+
+    if architecture not in Architecture.values:
+        raise ValueError(f"Unknown architecture {architecture!r}; one of {Architecture.values}.")
+    checkpoint_path = Path(checkpoint_path).resolve()
+    sha = file_sha256(checkpoint_path)
+    sam = load_sam(architecture, checkpoint_path)  # strict: raises CheckpointMismatchError
+    record = SamModel.objects.filter(checkpoint_sha256=sha).first() or SamModel(checkpoint_sha256=sha)
+    if record.pk and record.architecture != architecture:
+        raise ValueError(f"{checkpoint_path} is already registered as {record.architecture!r} ({record.name}).")
+    record.name = record.name if record.pk else name
+    record.architecture = architecture
+    record.checkpoint_path = str(checkpoint_path)
+    record.encoder_input_size = encoder_input_size(sam)
+    record.embedding_shape = embedding_shape(sam)
+    _store_decoders(record, sam)
+    with transaction.atomic():
+        if make_default:
+            SamModel.objects.filter(is_default=True).exclude(pk=record.pk).update(is_default=False)
+            record.is_default = True
+        record.save()
+    logger.info("Registered SAM model %s (%s, sha256 %s)", record.name, architecture, sha[:12])
+    return record
+
+
+def _write_random_default_checkpoint() -> Path:
+    """A deterministic random-init default checkpoint: the app works end to end before the trained
+    file is committed (masks are meaningless, the plumbing is real)."""
+    import torch
+
+    from segmentation.sam.loader import build_sam
+
+    path = Path(settings.SEGMENTATION_CHECKPOINT_DIR) / RANDOM_DEFAULT_FILENAME
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(0)
+            sam = build_sam("default")
+        finally:
+            torch.random.set_rng_state(state)
+        tmp = path.with_suffix(".tmp")
+        torch.save(sam.state_dict(), tmp)
+        tmp.replace(path)
+    return path
+
+
+def default_sam_model() -> SamModel:
+    """The default model, registering it on first use (the committed trained file when present)."""
+    current = SamModel.objects.filter(is_default=True).first()
+    trained = committed_default_checkpoint()
+    if current is not None and not (current.name == RANDOM_DEFAULT_NAME and trained.exists()):
+        return current
+    if trained.exists():
+        name, path = DEFAULT_MODEL_NAME, trained
+    else:
+        logger.warning(
+            "%s is missing: registering a random-init default model (masks will be meaningless).", trained
+        )
+        name, path = RANDOM_DEFAULT_NAME, _write_random_default_checkpoint()
+    try:
+        return sam_model_register(name=name, architecture=Architecture.DEFAULT, checkpoint_path=path, make_default=True)
+    except IntegrityError:  # another process registered it at the same moment
+        return SamModel.objects.get(is_default=True)
+
+
+def settings_models_register() -> list[SamModel]:
+    """The default model plus SAM_CHECKPOINT/SAM_CHECKPOINT_TYPE when set (run by `ensure_models`)."""
+    models = [default_sam_model()]
+    if settings.SEGMENTATION_CHECKPOINT:
+        path = Path(settings.SEGMENTATION_CHECKPOINT)
+        models.append(
+            sam_model_register(
+                name=f"{settings.SEGMENTATION_CHECKPOINT_TYPE} ({path.name})",
+                architecture=settings.SEGMENTATION_CHECKPOINT_TYPE,
+                checkpoint_path=path,
+            )
+        )
+    return models
+
+
+def project_model(project) -> SamModel:
+    """The project's active model: its own choice, else the default."""
+    if project.sam_model_id:
+        return project.sam_model
+    return default_sam_model()

@@ -1,0 +1,24 @@
+"""Celery tasks: take ids, call one service. Routed to the "embeddings" queue in settings."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from segmentation.services import auto_masks, embeddings
+
+EMBEDDING_MAX_RETRIES = 3
+
+
+@shared_task(bind=True, acks_late=True, max_retries=EMBEDDING_MAX_RETRIES)
+def embedding_compute(self, embedding_id: int) -> None:
+    try:
+        embeddings.embedding_compute(embedding_id)
+    except embeddings.TransientEmbeddingError as exc:
+        if self.request.retries >= self.max_retries:
+            embeddings.embedding_fail(embedding_id, f"Gave up after {self.max_retries} retries: {exc}")
+            return
+        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries)
+
+
+@shared_task(acks_late=True)
+def auto_masks_compute(job_id: int) -> None:
+    auto_masks.auto_masks_compute(job_id)

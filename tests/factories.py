@@ -1,0 +1,110 @@
+"""Test data builders shared by every test module: plain functions with sensible defaults."""
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+from collections.abc import Mapping
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+
+from annotator.models import Annotation, AnnotationSource, Image, LabelClass, Membership, Project
+from segmentation import geometry
+
+_sequence = itertools.count(1)
+PASSWORD = "test-password-123"
+
+
+def make_user(username: str | None = None, *, superuser: bool = False, password: str | None = None, **fields):
+    """A user; without a password it cannot log in by form (use client.force_login), which keeps
+    tests fast: hashing a real password costs about a second on a small CPU."""
+    username = username or f"user{next(_sequence)}"
+    model = get_user_model()
+    if superuser:
+        return model.objects.create_superuser(username=username, password=password, email=f"{username}@example.org")
+    return model.objects.create_user(username=username, password=password, **fields)
+
+
+def make_project(name: str | None = None, *, members: Mapping | None = None, **fields) -> Project:
+    """A project; members maps user -> role ("manager", "annotator", "reviewer")."""
+    project = Project.objects.create(name=name or f"Project {next(_sequence)}", **fields)
+    for user, role in (members or {}).items():
+        Membership.objects.create(project=project, user=user, role=role)
+    return project
+
+
+def make_label_class(project: Project, name: str | None = None, *, color: str = "#3cb44b", order: int = 0) -> LabelClass:
+    return LabelClass.objects.create(project=project, name=name or f"class {next(_sequence)}", color=color, order=order)
+
+
+def _store(prefix: str, data: bytes, extension: str) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"{prefix}/{digest[:2]}/{digest}.{extension}"
+    if not default_storage.exists(name):
+        name = default_storage.save(name, ContentFile(data))
+    return name
+
+
+def image_bytes(width: int, height: int, *, seed: int = 0, image_format: str = "PNG") -> bytes:
+    """A small real image whose content differs by seed (so sha256 differs too)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def make_image(project: Project, *, width: int = 40, height: int = 30, name: str | None = None, **fields) -> Image:
+    """An Image row whose original, display and thumbnail files really exist in default_storage."""
+    seed = next(_sequence)
+    data = image_bytes(width, height, seed=seed)
+    sha = hashlib.sha256(data).hexdigest()
+    thumbnail = io.BytesIO()
+    PILImage.open(io.BytesIO(data)).convert("RGB").save(thumbnail, format="JPEG")
+    values = dict(
+        project=project,
+        file=_store("originals", data, "png"),
+        display=_store("display", data, "png"),
+        thumbnail=_store("thumbnails", thumbnail.getvalue(), "jpg"),
+        original_name=name or f"image{seed}.png",
+        width=width,
+        height=height,
+        sha256=sha,
+        format="PNG",
+        size_bytes=len(data),
+    )
+    values.update(fields)
+    return Image.objects.create(**values)
+
+
+def square_polygons(x: float, y: float, size: float) -> list:
+    return [[[x, y, x + size, y, x + size, y + size, x, y + size]]]
+
+
+def make_annotation(
+    image: Image,
+    *,
+    label_class: LabelClass | None = None,
+    author=None,
+    polygons: list | None = None,
+    source: str = AnnotationSource.MANUAL,
+    **fields,
+) -> Annotation:
+    """A saved annotation with consistent polygons, RLE, bbox and area (default: a 5-pixel square)."""
+    label_class = label_class or make_label_class(image.project)
+    polygons = polygons or square_polygons(1, 1, 5)
+    rle = geometry.polygons_to_rle(polygons, width=image.width, height=image.height)
+    return Annotation.objects.create(
+        image=image,
+        label_class=label_class,
+        author=author,
+        polygons=polygons,
+        rle=rle,
+        bbox=geometry.rle_bbox(rle),
+        area=geometry.rle_area(rle),
+        source=source,
+        **fields,
+    )

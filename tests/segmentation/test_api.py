@@ -1,0 +1,107 @@
+"""Segmentation API: manifest, embedding download (ETag/304/409), status, retry, decoders, access."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from rest_framework.test import APIClient
+
+from annotator.models import Role
+from segmentation.models import Embedding, EmbeddingState
+from segmentation.services.embeddings import embedding_compute, embeddings_request
+from segmentation.storage import decode_embedding
+from tests.factories import make_image, make_project, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def setup(default_model, django_capture_on_commit_callbacks):
+    member, outsider = make_user(), make_user()
+    project = make_project(members={member: Role.ANNOTATOR})
+    image = make_image(project, width=50, height=20)
+    with django_capture_on_commit_callbacks(execute=False):
+        embeddings_request(images=[image])
+    return {"member": _client(member), "outsider": _client(outsider), "project": project, "image": image,
+            "model": default_model}
+
+
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def test_manifest_describes_model_decoders_and_coordinates(setup):
+    response = setup["member"].get(f"/api/projects/{setup['project'].pk}/model/")
+    assert response.status_code == 200
+    body, model = response.json(), setup["model"]
+    assert body["model"]["checkpoint_sha256"] == model.checkpoint_sha256
+    assert body["encoder_input_size"] == model.encoder_input_size
+    assert body["embedding"]["shape"] == model.embedding_shape and body["embedding"]["dtype"] == "float16"
+    assert body["decoder_inputs"]["mask_input"] == [1, 1, 256, 256]
+    assert body["coordinates"]["scale"] == "encoder_input_size / max(image_height, image_width)"
+    decoder = setup["member"].get(body["decoders"]["int8"]["url"])
+    assert decoder.status_code == 200
+    assert hashlib.sha256(_body(decoder)).hexdigest() == body["decoders"]["int8"]["sha256"] == model.decoder_int8_sha256
+    again = setup["member"].get(body["decoders"]["int8"]["url"], HTTP_IF_NONE_MATCH=decoder["ETag"])
+    assert again.status_code == 304
+
+
+def test_embedding_not_ready_is_409_with_status(setup):
+    response = setup["member"].get(f"/api/images/{setup['image'].pk}/embedding/")
+    assert response.status_code == 409
+    assert response.json()["status"] == "pending"
+    status = setup["member"].get(f"/api/images/{setup['image'].pk}/embedding/status/")
+    assert status.status_code == 200 and status.json()["status"] == "pending"
+
+
+def test_embedding_download_with_etag_and_304(setup):
+    embedding_compute(Embedding.objects.get().pk)
+    url = f"/api/images/{setup['image'].pk}/embedding/"
+    response = setup["member"].get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert "private" in response["Cache-Control"]
+    etag = response["ETag"]
+    assert setup["model"].checkpoint_sha256[:16] in etag and setup["image"].sha256 in etag
+    values, header = decode_embedding(_body(response))
+    assert list(values.shape) == setup["model"].embedding_shape
+    assert header["model_sha256"] == response["X-Model-Sha256"] == setup["model"].checkpoint_sha256
+    cached = setup["member"].get(url, HTTP_IF_NONE_MATCH=etag)
+    assert cached.status_code == 304 and _body(cached) == b""
+
+
+def test_non_member_gets_404_everywhere(setup):
+    image_id, project_id = setup["image"].pk, setup["project"].pk
+    embedding_compute(Embedding.objects.get().pk)
+    client = setup["outsider"]
+    assert client.get(f"/api/projects/{project_id}/model/").status_code == 404
+    assert client.get(f"/api/images/{image_id}/embedding/").status_code == 404
+    assert client.get(f"/api/images/{image_id}/embedding/status/").status_code == 404
+    assert client.post(f"/api/images/{image_id}/embedding/retry/").status_code == 404
+    assert client.get(f"/api/projects/{project_id}/embeddings/progress/").status_code == 404
+    assert APIClient().get(f"/api/images/{image_id}/embedding/").status_code in (401, 403)
+
+
+def test_retry_resets_failed_embedding(setup, django_capture_on_commit_callbacks):
+    Embedding.objects.update(status=EmbeddingState.FAILED, error="boom")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = setup["member"].post(f"/api/images/{setup['image'].pk}/embedding/retry/")
+    assert response.status_code == 202 and response.json()["status"] == "pending"
+    assert len(callbacks) == 1
+
+
+def test_progress_counts_images_per_status(setup):
+    url = f"/api/projects/{setup['project'].pk}/embeddings/progress/"
+    assert setup["member"].get(url).json() == {"pending": 1, "running": 0, "ready": 0, "failed": 0, "total": 1}
+    embedding_compute(Embedding.objects.get().pk)
+    assert setup["member"].get(url).json()["ready"] == 1
+
+
+def test_unknown_decoder_variant_is_404(setup):
+    assert setup["member"].get(f"/api/models/{setup['model'].pk}/decoder/fp16.onnx").status_code == 404

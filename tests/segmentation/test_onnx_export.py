@@ -1,0 +1,140 @@
+"""The exported decoder against PyTorch (segment_anything's own modules) on several aspect ratios."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from segmentation.sam.encoder import encode_images  # noqa: E402
+from segmentation.sam.loader import build_sam  # noqa: E402
+from segmentation.sam.onnx_decoder import OnnxDecoder, image_to_model_coords, model_scale  # noqa: E402
+from segmentation.sam.onnx_export import export_decoder  # noqa: E402
+
+ASPECTS = [(1024, 768), (600, 1400), (333, 1000)]  # (height, width): portrait, wide, 1:3
+
+
+def _seeded(architecture: str):
+    torch.manual_seed(1234)
+    return build_sam(architecture)
+
+
+@pytest.fixture(scope="module", params=["default", "vit_t"])
+def exported(request, tmp_path_factory):
+    sam = _seeded(request.param)
+    folder = tmp_path_factory.mktemp(f"onnx-{request.param}")
+    fp32 = folder / "decoder-fp32.onnx"
+    int8 = folder / "decoder-int8.onnx"
+    export_decoder(sam, fp32)
+    export_decoder(sam, int8, quantize=True)
+    return sam, fp32, int8
+
+
+def _embedding(sam, seed: int) -> np.ndarray:
+    """A real encoder output for a smooth random image, so the decoder sees embedding statistics."""
+    from skimage import data as samples
+
+    if sam.image_encoder.img_size <= 512:
+        image = samples.astronaut() if seed % 2 == 0 else samples.coffee()
+        return encode_images(sam, [image], "cpu")[0].astype(np.float32)
+    # vit_t's encoder is slow-ish here; its decoder is the part under test.
+    return np.random.default_rng(seed).standard_normal((256, 64, 64)).astype(np.float32)
+
+
+def _random_prompt(rng: np.random.Generator, height: int, width: int, *, with_box: bool):
+    count = int(rng.integers(1, 6))
+    points = np.stack([rng.uniform(0, width - 1, count), rng.uniform(0, height - 1, count)], axis=1)
+    labels = rng.integers(0, 2, count)
+    labels[0] = 1
+    box = None
+    if with_box:
+        x0, x1 = sorted(rng.uniform(0, width - 1, 2))
+        y0, y1 = sorted(rng.uniform(0, height - 1, 2))
+        box = [x0, y0, x1, y1]
+    return points, labels, box
+
+
+def _torch_reference(sam, feeds: dict[str, np.ndarray], height: int, width: int):
+    """segment_anything's own prompt encoder + decoder + postprocess_masks, all 4 mask tokens."""
+    coords = torch.from_numpy(feeds["point_coords"])
+    labels = torch.from_numpy(feeds["point_labels"])
+    has_box = bool((labels == 2).any())
+    if has_box:
+        # The official path embeds the box separately (corner labels 2/3), points without padding.
+        points = (coords[:, :-2], labels[:, :-2].int())
+        boxes = coords[:, -2:].reshape(1, 4)
+    else:
+        points = (coords[:, :-1], labels[:, :-1].int())  # PromptEncoder adds the padding point itself
+        boxes = None
+    masks = torch.from_numpy(feeds["mask_input"]) if feeds["has_mask_input"][0] > 0 else None
+    with torch.no_grad():
+        sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=masks)
+        low_res, iou = sam.mask_decoder.predict_masks(
+            torch.from_numpy(feeds["image_embeddings"]), sam.prompt_encoder.get_dense_pe(), sparse, dense
+        )
+        scale = model_scale(height, width, sam.image_encoder.img_size)
+        input_size = (int(height * scale + 0.5), int(width * scale + 0.5))
+        upscaled = sam.postprocess_masks(low_res, input_size, (height, width))
+    # The official single-mask choice: best multimask output for <= 2 prompt points, else token 0.
+    num_points = coords.shape[1]
+    best = int(torch.argmax(iou[0, 1:])) + 1 if num_points <= 2 else 0
+    return upscaled[0, best].numpy(), float(iou[0, best]), low_res[0, best].numpy()
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("height,width", ASPECTS)
+def test_onnx_matches_pytorch_on_random_prompts(exported, height, width):
+    sam, fp32_path, int8_path = exported
+    img_size = sam.image_encoder.img_size
+    fp32 = OnnxDecoder(fp32_path, img_size=img_size, threads=2)
+    int8 = OnnxDecoder(int8_path, img_size=img_size, threads=2)
+    rng = np.random.default_rng(height * 7 + width)
+    embedding = _embedding(sam, seed=height + width)
+    int8_ious = []
+    # Every combination once: points only, points + box, each with and without a previous mask.
+    for case in range(4):
+        points, labels, box = _random_prompt(rng, height, width, with_box=case % 2 == 1)
+        mask_input = rng.standard_normal((1, 1, *fp32.mask_input_size)).astype(np.float32) * 4 if case >= 2 else None
+        feeds = fp32.feeds(embedding, height=height, width=width, points=points, labels=labels, box=box, mask_input=mask_input)
+        out = fp32.run_feeds(feeds)
+        assert out.masks.shape == (1, height, width)
+        ref_masks, ref_iou, ref_low_res = _torch_reference(sam, feeds, height, width)
+        assert np.abs(out.masks[0] - ref_masks).max() <= 1e-3
+        assert np.abs(out.low_res_masks[0] - ref_low_res).max() <= 1e-3
+        assert abs(float(out.iou_predictions[0]) - ref_iou) <= 1e-3
+        quantized = int8.run_feeds(feeds)
+        int8_ious.append(_iou(quantized.masks[0] > 0, out.masks[0] > 0))
+    assert min(int8_ious) >= 0.95, int8_ious
+
+
+def test_multimask_export_returns_all_tokens(tmp_path):
+    sam = _seeded("default")
+    path = tmp_path / "multi.onnx"
+    export_decoder(sam, path, return_single_mask=False)
+    decoder = OnnxDecoder(path, img_size=sam.image_encoder.img_size)
+    out = decoder.predict(np.zeros((256, 64, 64), np.float32), height=300, width=700, points=[[10, 20]], labels=[1])
+    assert out.masks.shape == (4, 300, 700)
+    assert out.iou_predictions.shape == (4,)
+    assert out.low_res_masks.shape == (4, 256, 256)
+
+
+def test_export_returns_sha256_of_written_file(tmp_path):
+    import hashlib
+
+    sam = _seeded("default")
+    path = tmp_path / "sub" / "decoder.onnx"
+    digest = export_decoder(sam, path)
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [p.name for p in path.parent.iterdir()] == ["decoder.onnx"]  # no temp files left
+
+
+def test_image_to_model_coords_scales_by_longest_side():
+    coords = image_to_model_coords(np.array([[1400, 600], [0, 0]]), height=600, width=1400, img_size=1024)
+    np.testing.assert_allclose(coords, [[1024, 438.857143], [0, 0]], rtol=1e-6)
+    assert model_scale(2000, 500, 512) == 512 / 2000
