@@ -1,5 +1,5 @@
 # Shortcuts for the scripts in scripts/ (the scripts are the source of truth; make is optional).
-.PHONY: run test bootstrap frontend frontend-test ci bench-embedding bench-decoder bench-browser-decoder bench-training
+.PHONY: run test bootstrap frontend frontend-test ci bench-embedding bench-encoder
 
 PY := .venv/bin/python
 
@@ -21,15 +21,9 @@ frontend-test:
 ci:
 	bash .ci/run
 
-# Benchmarks (scripts written alongside the engine; see docs/benchmarks.md).
-bench-embedding:
+# Benchmarks (see docs/benchmarks.md for recorded results).
+bench-embedding:  ## embedding pipeline vs bare encoder forward, default model and vit_b, CPU
 	$(PY) bench/embedding_throughput.py
 
-bench-decoder:
-	$(PY) bench/decoder_latency.py
-
-bench-browser-decoder:
-	$(PY) bench/browser_decoder_latency.py
-
-bench-training:
-	$(PY) bench/training_eval.py
+bench-encoder:  ## default model encoder time per 1024-px image vs MobileSAM vit_t, CPU
+	$(PY) bench/default_encoder_speed.py

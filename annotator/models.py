@@ -147,3 +147,42 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label_class} on {self.image_id}"
+
+
+class ExportFormat(models.TextChoices):
+    COCO = "coco", "COCO instances"
+    YOLO = "yolo", "YOLO segmentation"
+    MASKS = "masks", "PNG masks"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Export(models.Model):
+    """One requested dataset export; a Celery task fills in progress, then the file or the error."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    # {"segmentation": "rle"|"polygon", "statuses": [...], "label_class_ids": [...], "include_images": bool}
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    progress = models.FloatField(default=0.0)  # 0..1
+    file = models.FileField(max_length=300, blank=True)
+    # Counts written (images, annotations) and notes such as polygon losses.
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.format} export of {self.project_id} ({self.status})"

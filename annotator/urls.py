@@ -9,4 +9,6 @@ urlpatterns = [
     path("", views.project_list, name="project-list"),
     path("projects/<int:project_id>/", views.project_detail, name="project-detail"),
     path("projects/<int:project_id>/upload/", views.project_upload, name="project-upload"),
+    path("images/<int:image_id>/annotate/", views.image_annotate, name="image-annotate"),
+    path("ort-runtime/<str:name>", views.ort_runtime_file, name="ort-runtime-file"),
 ]

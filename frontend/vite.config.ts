@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Plugin } from "vite";
+import { defaultClientConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 const frontendDir = dirname(fileURLToPath(import.meta.url));
@@ -37,6 +38,10 @@ export default defineConfig({
   // URLs inside the bundle (chunks, workers, assets) resolve under Django's STATIC_URL.
   base: "/static/dist/",
   plugins: [copyOrtRuntime()],
+  // onnxruntime-web's "extern wasm" build loads ort-wasm-simd-threaded.mjs from ort.env.wasm.wasmPaths
+  // (a URL that carries the embedder-policy header) instead of bundling it into the worker: its wasm
+  // threads start as workers from that URL, which an isolated page accepts only with that header.
+  resolve: { conditions: ["onnxruntime-web-use-extern-wasm", ...defaultClientConditions] },
   build: {
     outDir,
     emptyOutDir: true,

@@ -26,3 +26,13 @@ urlpatterns = [
     path("images/<int:image_id>/annotations/", views.AnnotationListView.as_view(), name="api-annotation-list"),
     path("annotations/<int:annotation_id>/", views.AnnotationDetailView.as_view(), name="api-annotation-detail"),
 ]
+
+# Dataset export and import (issue 7).
+from annotator.api import exports as export_views  # noqa: E402
+
+urlpatterns += [
+    path("projects/<int:project_id>/exports/", export_views.ProjectExportListView.as_view(), name="api-export-list"),
+    path("exports/<int:export_id>/", export_views.ExportDetailView.as_view(), name="api-export-detail"),
+    path("exports/<int:export_id>/download/", export_views.ExportDownloadView.as_view(), name="api-export-download"),
+    path("projects/<int:project_id>/imports/coco/", export_views.CocoImportView.as_view(), name="api-import-coco"),
+]

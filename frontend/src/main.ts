@@ -1,18 +1,260 @@
 /**
- * Entry point: wires the pieces together. The annotator page (a later issue) mounts into
- * `#annotator-root`; until then this only marks the page so tests can see the bundle ran.
+ * Entry point of the annotator page (templates/annotator/annotate.html): reads the page's config,
+ * loads the image, the annotations, the model manifest and the embedding, starts the decoder
+ * worker and wires the controller, the autosaver and the status line. Other pages only get marked.
  */
-import { ortWasmBaseUrl } from "./sam/runtime";
+import * as api from "./api/annotator";
+import { SAM_TARGET_LENGTH } from "./geometry/transforms";
+import { DecoderClient } from "./sam/decoderClient";
+import DecoderWorker from "./sam/decoder.worker?worker&inline";
+import { Autosaver, type SaveState } from "./state/autosave";
+import { DocumentStore, type AnnotationDoc, type AnnotationSourceName } from "./state/document";
+import { AnnotatorApp, newLocalId, type LabelClassInfo, type ToolName } from "./tools/annotatorApp";
+import { SamSession } from "./tools/samSession";
+
+interface PageConfig {
+  image: { id: number; width: number; height: number; name: string; url: string };
+  project: { id: number; name: string; url: string };
+  can_write: boolean;
+  label_classes: LabelClassInfo[];
+  previous_url: string | null;
+  next_url: string | null;
+  next_image_id: number | null;
+  ort_runtime_url: string;
+}
+
+const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 function start(): void {
-  const root = document.getElementById("annotator-root");
   document.documentElement.dataset["frontend"] = "ready";
-  if (root === null) {
+  const root = document.getElementById("annotator-root");
+  const configElement = document.getElementById("annotator-config");
+  if (root === null || configElement === null) {
     return;
   }
-  // The static URL comes from the page (Django's {% static %}), never hard-coded.
-  const staticUrl = root.dataset["staticUrl"] ?? "/static/";
-  root.dataset["ortWasmBase"] = ortWasmBaseUrl(staticUrl);
+  const config = JSON.parse(configElement.textContent ?? "{}") as PageConfig;
+  void startAnnotator(root, config);
+}
+
+async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<void> {
+  const status = {
+    isolation: byId("isolation-status"),
+    embedding: byId("embedding-status"),
+    decoder: byId("decoder-status"),
+    save: byId("save-status"),
+    candidate: byId("candidate-status"),
+  };
+  const errorBanner = byId("error-banner");
+  const showError = (message: string): void => {
+    errorBanner.textContent = message;
+    errorBanner.hidden = false;
+    root.dataset["error"] = message;
+  };
+  window.addEventListener("unhandledrejection", (event) => showError(`Unexpected error: ${String(event.reason)}`));
+
+  const isolated = self.crossOriginIsolated === true;
+  status.isolation.dataset["isolated"] = String(isolated);
+  status.isolation.textContent = isolated
+    ? "cross-origin isolated: 2 decoder threads"
+    : "not cross-origin isolated: the decoder runs on 1 thread (slower)";
+
+  const store = new DocumentStore();
+  let decoder: DecoderClient | null = null;
+  let embeddingKey: string | null = null;
+  let app: AnnotatorApp | null = null;
+  const sam = new SamSession(() => decoder, () => embeddingKey, () => app?.changed(), showError);
+  app = new AnnotatorApp(byId<HTMLCanvasElement>("canvas"), store, sam, config.label_classes, config.image, {
+    onChange: () => updateChrome(),
+    navigate: (step) => {
+      const url = step < 0 ? config.previous_url : config.next_url;
+      if (url !== null) {
+        window.location.assign(url);
+      }
+    },
+    toggleHelp: () => (byId("help-overlay").hidden = !byId("help-overlay").hidden),
+  });
+  const controller = app;
+
+  const saver = new Autosaver(config.image.id, store, {
+    onState: (state: SaveState, detail: string) => {
+      status.save.dataset["state"] = state;
+      status.save.textContent = detail ? `${state}: ${detail}` : state;
+      root.dataset["saveState"] = state;
+    },
+    onConflict: ({ localId, current }) => {
+      const banner = byId("conflict-banner");
+      banner.querySelector(".message")!.textContent =
+        `Annotation #${current.id} was changed elsewhere (now version ${current.version}). Your change is kept here.`;
+      banner.hidden = false;
+      byId("conflict-reload").onclick = () => {
+        banner.hidden = true;
+        saver.reapplyOver(localId);
+      };
+    },
+  });
+  window.addEventListener("beforeunload", (event) => {
+    if (saver.dirty || saver.state === "error" || saver.state === "conflict") {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  function updateChrome(): void {
+    const shown = sam.shown;
+    status.candidate.textContent = shown
+      ? `mask ${shown.candidates.indexOf(shown.index) + 1}/${shown.candidates.length} · predicted IoU ${shown.iou.toFixed(3)}${shown.candidates.length > 1 ? " (Tab for others)" : ""}`
+      : "";
+    root.dataset["maskIndex"] = shown ? String(shown.index) : "";
+    root.dataset["maskArea"] = shown ? String(shown.mask.reduce((a, b) => a + b, 0)) : "";
+    root.dataset["annotationCount"] = String(store.present.annotations.length);
+    root.dataset["selected"] = controller.selected ?? "";
+    root.dataset["tool"] = controller.tool;
+    renderList();
+  }
+
+  function renderList(): void {
+    const list = byId("annotation-list");
+    list.replaceChildren(
+      ...store.present.annotations.map((a) => {
+        const item = document.createElement("li");
+        const swatch = document.createElement("span");
+        swatch.className = "swatch";
+        swatch.style.background = controller.colorOf(a.labelClass);
+        const name = config.label_classes.find((c) => c.id === a.labelClass)?.name ?? "?";
+        item.append(swatch, `${name} (${a.source}${saver.serverIdOf(a.localId) ? ` #${saver.serverIdOf(a.localId)}` : ""})`);
+        item.classList.toggle("selected", a.localId === controller.selected);
+        return item;
+      }),
+    );
+  }
+
+  wireToolbar(controller);
+
+  // Image first: the polygon tool works without SAM.
+  const image = new Image();
+  image.src = config.image.url;
+  image.decode().then(
+    () => {
+      controller.image = image;
+      controller.changed();
+    },
+    () => showError("The image could not be loaded."),
+  );
+  try {
+    const existing = await api.listAnnotations(config.image.id);
+    const docs: AnnotationDoc[] = existing.map((server) => {
+      const doc: AnnotationDoc = {
+        localId: newLocalId(),
+        labelClass: server.label_class,
+        polygons: server.polygons,
+        source: server.source as AnnotationSourceName,
+        prompts: server.prompts,
+        timeSpentMs: server.time_spent_ms,
+        clickCount: server.click_count,
+      };
+      saver.adopt(doc.localId, server);
+      return doc;
+    });
+    store.replaceSilently({ annotations: docs });
+    root.dataset["annotationsLoaded"] = "true";
+  } catch (error) {
+    showError(`Annotations could not be loaded: ${String(error)}`);
+  }
+
+  try {
+    const manifest = await api.projectModel(config.project.id);
+    const variant = new URLSearchParams(window.location.search).get("decoder") ?? "fp32";
+    const model = manifest.decoders[variant] ?? manifest.decoders["fp32"] ?? manifest.decoders["int8"];
+    if (model === undefined) {
+      throw new Error("the project's model has no decoder");
+    }
+    const client = new DecoderClient(new DecoderWorker());
+    const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
+    const threads = isolated ? 2 : 1;
+    const [init] = await Promise.all([
+      client.request<"init">({ type: "init", modelUrl: model.url, wasmBase, threads }),
+      loadEmbedding(client, manifest),
+    ]);
+    decoder = client;
+    status.decoder.dataset["status"] = "ready";
+    status.decoder.textContent = `decoder: ${manifest.model.name} ${variant}, ${init.backend} × ${init.threads} threads`;
+    root.dataset["decoder"] = "ready";
+    controller.changed();
+    if (config.next_image_id !== null) {
+      void fetch(`/api/images/${config.next_image_id}/embedding/`, { credentials: "same-origin" }).catch(() => undefined);
+    }
+  } catch (error) {
+    status.decoder.dataset["status"] = "error";
+    status.decoder.textContent = "decoder: failed";
+    showError(`Click-to-segment is unavailable: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  async function loadEmbedding(client: DecoderClient, manifest: api.ModelManifest): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      const fetched = await api.fetchEmbedding(config.image.id);
+      if (fetched !== null) {
+        if (fetched.modelSha256 && fetched.modelSha256 !== manifest.model.checkpoint_sha256) {
+          throw new Error("the embedding was made by another model than the project's decoder");
+        }
+        const key = `${config.image.id}:${manifest.model.checkpoint_sha256}`;
+        await client.request<"embedding">(
+          {
+            type: "embedding",
+            key,
+            buffer: fetched.buffer,
+            imageWidth: config.image.width,
+            imageHeight: config.image.height,
+            encoderInputSize: manifest.encoder_input_size || SAM_TARGET_LENGTH,
+          },
+          [fetched.buffer],
+        );
+        embeddingKey = key;
+        status.embedding.dataset["status"] = "ready";
+        status.embedding.textContent = "embedding: ready";
+        root.dataset["embedding"] = "ready";
+        return;
+      }
+      const state = await api.embeddingStatus(config.image.id);
+      status.embedding.dataset["status"] = state.status;
+      status.embedding.textContent = `embedding: ${state.status}${state.error ? ` (${state.error})` : ""} — the polygon tool works meanwhile`;
+      if (state.status === "failed") {
+        throw new Error(`the embedding failed: ${state.error ?? "unknown error"}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 1000 + attempt * 500)));
+    }
+  }
+}
+
+function wireToolbar(app: AnnotatorApp): void {
+  for (const button of document.querySelectorAll<HTMLButtonElement>("button[data-tool]")) {
+    button.addEventListener("click", () => app.setTool(button.dataset["tool"] as ToolName));
+  }
+  const labelSelect = byId<HTMLSelectElement>("label-class");
+  labelSelect.addEventListener("change", () => app.setLabelClass(Number(labelSelect.value)));
+  const opacity = byId<HTMLInputElement>("opacity");
+  opacity.addEventListener("input", () => {
+    app.opacity = Number(opacity.value);
+    app.changed();
+  });
+  const detail = byId<HTMLInputElement>("detail");
+  detail.addEventListener("input", () => (app.detail = Number(detail.value)));
+  const show = byId<HTMLInputElement>("show-annotations");
+  show.addEventListener("change", () => {
+    app.showAnnotations = show.checked;
+    app.changed();
+  });
+  byId("fit-view").addEventListener("click", () => app.fit());
+  byId("help-button").addEventListener("click", () => (byId("help-overlay").hidden = !byId("help-overlay").hidden));
+  const sync = (): void => {
+    for (const button of document.querySelectorAll<HTMLButtonElement>("button[data-tool]")) {
+      button.classList.toggle("active", button.dataset["tool"] === app.tool);
+    }
+    labelSelect.value = String(app.labelClass);
+    show.checked = app.showAnnotations;
+  };
+  app.store.subscribe(sync);
+  window.addEventListener("keyup", sync);
+  window.addEventListener("click", sync);
 }
 
 if (document.readyState === "loading") {

@@ -34,7 +34,7 @@ class OnnxClickPredictor:
         for index, clicks in requests:
             key = self.objects[index].image_key
             h, w = self.images[key].shape[:2]
-            out = self.decoder.predict(
+            best, out = self.decoder.predict_official(
                 self._embedding(key),
                 height=h,
                 width=w,
@@ -42,7 +42,6 @@ class OnnxClickPredictor:
                 labels=[1 if c.positive else 0 for c in clicks],
                 mask_input=self.prev_low_res.get(index),
             )
-            best = int(np.argmax(out.iou_predictions)) if len(out.iou_predictions) > 1 else 0
             self.prev_low_res[index] = out.low_res_masks[best]
             masks.append(out.masks[best] > 0)
         return masks

@@ -23,6 +23,18 @@ def image_to_model_coords(coords: np.ndarray, height: int, width: int, img_size:
     return (np.asarray(coords, dtype=np.float32).reshape(-1, 2) * model_scale(height, width, img_size)).astype(np.float32)
 
 
+def official_mask_index(iou_predictions: np.ndarray, num_prompt_points: int) -> int:
+    """SAM's choice among the outputs of a multimask export (K = 4): with two or fewer prompt points
+    (one click + padding, or a box alone) the best of the multimask tokens 1..3 by predicted IoU,
+    otherwise the single-mask token 0. A single-mask export (K = 1) made that choice in the graph."""
+    ious = np.asarray(iou_predictions).reshape(-1)
+    if ious.size == 1:
+        return 0
+    if num_prompt_points <= 2:
+        return 1 + int(np.argmax(ious[1:]))
+    return 0
+
+
 @dataclass
 class DecoderOutput:
     masks: np.ndarray  # (K, H, W) logits at the original image size; mask = logits > 0
@@ -86,6 +98,12 @@ class OnnxDecoder:
     def run_feeds(self, feeds: dict[str, np.ndarray]) -> DecoderOutput:
         masks, ious, low_res = self.session.run(["masks", "iou_predictions", "low_res_masks"], feeds)
         return DecoderOutput(masks=masks[0], iou_predictions=ious[0], low_res_masks=low_res[0])
+
+    def predict_official(self, image_embedding: np.ndarray, *, height: int, width: int, **prompts) -> tuple[int, DecoderOutput]:
+        """(index of the officially chosen mask, all outputs) for a single- or multi-mask export."""
+        out = self.predict(image_embedding, height=height, width=width, **prompts)
+        num_points = len(prompts.get("points", ())) + (2 if prompts.get("box") is not None else 1)
+        return official_mask_index(out.iou_predictions, num_points), out
 
     def predict(self, image_embedding: np.ndarray, *, height: int, width: int, **prompts) -> DecoderOutput:
         return self.run_feeds(self.feeds(image_embedding, height=height, width=width, **prompts))

@@ -18,7 +18,8 @@ from segmentation.storage import save_atomically
 logger = logging.getLogger(__name__)
 
 # Bumped when the exported graph changes, so cached decoder files of an older export are not reused.
-DECODER_EXPORT_VERSION = 1
+# 2: registered decoders return all four mask tokens (the browser cycles the multimask candidates).
+DECODER_EXPORT_VERSION = 2
 DEFAULT_MODEL_NAME = "default"
 RANDOM_DEFAULT_NAME = "default (random init, untrained)"
 RANDOM_DEFAULT_FILENAME = "default-random-init.pt"
@@ -45,7 +46,9 @@ def _exported_decoder_bytes(sam, checkpoint_sha256: str, *, quantize: bool) -> b
     variant = "int8" if quantize else "fp32"
     cache = Path(settings.SEGMENTATION_CHECKPOINT_DIR) / "decoder-cache" / f"{checkpoint_sha256}-v{DECODER_EXPORT_VERSION}-{variant}.onnx"
     if not cache.exists():
-        export_decoder(sam, cache, quantize=quantize)
+        # All four outputs (token 0 = single-mask output, 1..3 = multimask candidates): the client
+        # applies the official choice itself, and can show the other candidates (Tab in the annotator).
+        export_decoder(sam, cache, quantize=quantize, return_single_mask=False)
     return cache.read_bytes()
 
 

@@ -6,7 +6,14 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from annotator.access import role_in_project
-from annotator.management.commands.seed_demo import DEMO_IMAGES, DEMO_LABEL_CLASSES, DEMO_PASSWORD
+from annotator.management.commands.seed_demo import (
+    DEMO_IMAGES,
+    DEMO_LABEL_CLASSES,
+    DEMO_PASSWORD,
+    SHAPES_IMAGE,
+    demo_image_png,
+    demo_shapes_scene,
+)
 from annotator.models import Image, LabelClass, Membership, Project, Role
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +85,21 @@ def test_seed_demo_adds_back_a_deleted_sample_image():
 
     assert project.images.filter(original_name="coffee.png").count() == 1
     assert project.images.count() == len(DEMO_IMAGES)
+
+
+def test_shapes_image_has_a_known_object_matching_its_pixels():
+    import io as io_
+
+    import numpy as np
+    from PIL import Image as PILImage
+
+    _seed()
+    image = Project.objects.get(name="Demo").images.get(original_name=f"{SHAPES_IMAGE}.png")
+    pixels, mask = demo_shapes_scene()
+    assert (image.width, image.height) == (pixels.shape[1], pixels.shape[0]) == (480, 360)
+    assert 15_000 < mask.sum() < 40_000  # one clear object, far from the borders
+    assert not mask[:, :100].any() and not mask[:50].any()
+    # The object's colour is exactly where the mask is, and the PNG is byte-stable.
+    decoded = np.asarray(PILImage.open(io_.BytesIO(demo_image_png(SHAPES_IMAGE))))
+    assert (np.all(decoded == (245, 160, 30), axis=2) == mask).mean() > 0.999
+    assert demo_image_png(SHAPES_IMAGE) == demo_image_png(SHAPES_IMAGE)

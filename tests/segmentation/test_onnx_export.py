@@ -9,7 +9,12 @@ ort = pytest.importorskip("onnxruntime")
 
 from segmentation.sam.encoder import encode_images  # noqa: E402
 from segmentation.sam.loader import build_sam  # noqa: E402
-from segmentation.sam.onnx_decoder import OnnxDecoder, image_to_model_coords, model_scale  # noqa: E402
+from segmentation.sam.onnx_decoder import (  # noqa: E402
+    OnnxDecoder,
+    image_to_model_coords,
+    model_scale,
+    official_mask_index,
+)
 from segmentation.sam.onnx_export import export_decoder  # noqa: E402
 
 ASPECTS = [(1024, 768), (600, 1400), (333, 1000)]  # (height, width): portrait, wide, 1:3
@@ -122,6 +127,40 @@ def test_multimask_export_returns_all_tokens(tmp_path):
     assert out.masks.shape == (4, 300, 700)
     assert out.iou_predictions.shape == (4,)
     assert out.low_res_masks.shape == (4, 256, 256)
+
+
+def test_multimask_export_with_official_choice_equals_single_mask_export(tmp_path):
+    """What the registered (multimask) decoder gives after the client's choice is exactly what the
+    single-mask graph gives: one click -> best of tokens 1..3, more prompts -> token 0."""
+    sam = _seeded("default")
+    with torch.no_grad():  # random weights give empty masks; a bias gives prompt-dependent ones
+        for mlp in sam.mask_decoder.output_hypernetworks_mlps:
+            mlp.layers[-1].bias.add_(0.3)
+    export_decoder(sam, tmp_path / "multi.onnx", return_single_mask=False)
+    export_decoder(sam, tmp_path / "single.onnx")
+    img_size = sam.image_encoder.img_size
+    multi = OnnxDecoder(tmp_path / "multi.onnx", img_size=img_size)
+    single = OnnxDecoder(tmp_path / "single.onnx", img_size=img_size)
+    embedding = _embedding(sam, seed=2)
+    prompts = [
+        {"points": [[100, 120]], "labels": [1]},
+        {"points": [], "labels": [], "box": [50, 60, 300, 200]},
+        {"points": [[100, 120], [200, 90]], "labels": [1, 0]},
+        {"points": [[100, 120]], "labels": [1], "box": [50, 60, 300, 200]},
+    ]
+    for prompt in prompts:
+        best, out = multi.predict_official(embedding, height=333, width=500, **prompt)
+        reference = single.predict(embedding, height=333, width=500, **prompt)
+        assert out.masks.shape[0] == 4
+        np.testing.assert_allclose(out.masks[best], reference.masks[0], atol=1e-3)
+        assert abs(float(out.iou_predictions[best]) - float(reference.iou_predictions[0])) <= 1e-4
+
+
+def test_official_mask_index_rule():
+    ious = np.array([0.9, 0.2, 0.7, 0.5])
+    assert official_mask_index(ious, 2) == 2  # one click + padding: best multimask token
+    assert official_mask_index(ious, 3) == 0  # more prompts: the single-mask token
+    assert official_mask_index(np.array([0.4]), 2) == 0  # single-mask export
 
 
 def test_export_returns_sha256_of_written_file(tmp_path):

@@ -42,6 +42,8 @@ def broker(monkeypatch):
 
     redis.Redis.from_url(BROKER_URL).flushdb()
     monkeypatch.setattr(app.conf, "broker_url", BROKER_URL)
+    # Celery reads CELERY_BROKER_URL from the environment before its config (CI sets it).
+    monkeypatch.setenv("CELERY_BROKER_URL", BROKER_URL)
     # Drop cached pools (built for the default broker, if any) so the next send connects to Redis.
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)

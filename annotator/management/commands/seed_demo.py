@@ -2,7 +2,9 @@
 
 Idempotent: what already exists is left as it is (passwords of existing users are not reset unless
 --reset-passwords is given), so `scripts/run.sh` can call it on every start.
-The photographs ship inside scikit-image, so no network is needed.
+The photographs ship inside scikit-image, so no network is needed. One more image, "shapes", is a
+clear synthetic object on a photo background whose true mask is known (`demo_shapes_scene`): the
+browser tests click it and compare the saved annotation with that mask.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand
@@ -39,6 +42,9 @@ DEMO_LABEL_CLASSES: tuple[tuple[str, str], ...] = (
     ("coin", "#ffe119"),
     ("cell", "#42d4f4"),
 )
+# The synthetic image with a known object (not a scikit-image sample).
+SHAPES_IMAGE = "shapes"
+SHAPES_SIZE = (360, 480)  # (height, width): not square, so coordinate mapping is exercised
 # scikit-image sample loaders that work offline: colour and greyscale, several aspect ratios.
 DEMO_IMAGES: tuple[str, ...] = (
     "astronaut",
@@ -49,15 +55,35 @@ DEMO_IMAGES: tuple[str, ...] = (
     "camera",
     "immunohistochemistry",
     "hubble_deep_field",
+    SHAPES_IMAGE,
 )
 
 
+def demo_shapes_scene() -> tuple[np.ndarray, np.ndarray]:
+    """(RGB image, bool mask of the object): one solid, clearly bounded shape (a rounded pentagon with
+    a bar sticking out) on a dimmed crop of the astronaut photograph, like the default model's
+    training scenes. Pure numpy/OpenCV and deterministic."""
+    import cv2
+    from skimage import data
+
+    height, width = SHAPES_SIZE
+    background = cv2.resize(np.ascontiguousarray(data.astronaut()[40:400, 20:500]), (width, height))
+    image = (background.astype(np.float32) * 0.55).astype(np.uint8)
+    mask = np.zeros((height, width), np.uint8)
+    angles = np.linspace(0, 2 * np.pi, 6)[:-1] + 0.3
+    pentagon = np.stack([250 + 95 * np.cos(angles), 180 + 95 * np.sin(angles)], axis=1).round().astype(np.int32)
+    cv2.fillPoly(mask, [pentagon], 1)
+    cv2.rectangle(mask, (320, 165), (420, 195), 1, thickness=-1)
+    image[mask.astype(bool)] = (245, 160, 30)
+    return image, mask.astype(bool)
+
+
 def demo_image_png(name: str) -> bytes:
-    """A scikit-image sample as PNG bytes (deterministic, so its content hash never changes)."""
+    """A demo image as PNG bytes (deterministic, so its content hash never changes)."""
     from PIL import Image as PILImage
     from skimage import data
 
-    pixels = getattr(data, name)()
+    pixels = demo_shapes_scene()[0] if name == SHAPES_IMAGE else getattr(data, name)()
     buffer = io.BytesIO()
     PILImage.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -89,3 +89,41 @@ describe("screen space", () => {
     expect(panBy({ zoom: 2, panX: 1, panY: 2 }, 5, -3)).toEqual({ zoom: 2, panX: 6, panY: -1 });
   });
 });
+
+describe("EXIF-rotated and extreme images", () => {
+  // The server stores the size as displayed (EXIF orientation applied) and encodes that rendition,
+  // so a 4000×3000 sensor image with orientation 6 is a 3000×4000 image everywhere in the browser.
+  const rotated = { width: 3000, height: 4000 };
+
+  it("uses the already-rotated display size for model input space", () => {
+    expect(modelInputSize(rotated)).toEqual({ width: 768, height: 1024 });
+    const p = imageToModel({ x: 3000, y: 4000 }, rotated);
+    expect(p.x).toBeCloseTo(768, 9);
+    expect(p.y).toBeCloseTo(1024, 9);
+    const back = modelToImage(imageToModel({ x: 1234.5, y: 3210.25 }, rotated), rotated);
+    expect(back.x).toBeCloseTo(1234.5, 9);
+    expect(back.y).toBeCloseTo(3210.25, 9);
+  });
+
+  it("keeps a 1000:1 strip at least one model pixel thick and round-trips it", () => {
+    const strip = { width: 20000, height: 20 };
+    expect(modelInputSize(strip)).toEqual({ width: 1024, height: 1 });
+    const back = modelToImage(imageToModel({ x: 19999, y: 19 }, strip), strip);
+    expect(back.x).toBeCloseTo(19999, 6);
+    expect(back.y).toBeCloseTo(19, 6);
+    const tall = { width: 3, height: 9000 };
+    expect(modelInputSize(tall)).toEqual({ width: 0 + Math.floor(3 * (1024 / 9000) + 0.5), height: 1024 });
+  });
+
+  it("fits extreme aspect ratios inside the viewport and maps screen back to image", () => {
+    const strip = { width: 20000, height: 20 };
+    const view = fitView(strip, { width: 800, height: 600 });
+    expect(view.zoom).toBeCloseTo(0.04, 12);
+    const corner = imageToScreen({ x: 20000, y: 20 }, view);
+    expect(corner.x).toBeCloseTo(800, 9);
+    expect(corner.y).toBeLessThanOrEqual(600);
+    const p = screenToImage(imageToScreen({ x: 12345, y: 7 }, view), view);
+    expect(p.x).toBeCloseTo(12345, 6);
+    expect(p.y).toBeCloseTo(7, 6);
+  });
+});

@@ -32,6 +32,11 @@ export class UndoStack<T> {
     this.current = next;
   }
 
+  /** Change the present without a history step (e.g. adopting the server's copy). */
+  replacePresent(next: T): void {
+    this.current = next;
+  }
+
   undo(): T {
     const previous = this.past.pop();
     if (previous !== undefined) {

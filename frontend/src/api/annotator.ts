@@ -1,0 +1,76 @@
+/** Typed calls the annotator page makes (paths as in annotator/api/urls.py and segmentation/api/urls.py). */
+import type { Polygons } from "../geometry/maskToPolygons";
+import { ApiError, requestJson } from "./http";
+
+export interface ServerAnnotation {
+  readonly id: number;
+  readonly label_class: number;
+  readonly polygons: Polygons;
+  readonly source: string;
+  readonly prompts: Record<string, unknown>;
+  readonly time_spent_ms: number;
+  readonly click_count: number;
+  readonly version: number;
+  readonly author: number | null;
+}
+
+export interface AnnotationWrite {
+  readonly label_class: number;
+  readonly polygons: Polygons;
+  readonly source?: string;
+  readonly prompts?: Record<string, unknown>;
+  readonly time_spent_ms?: number;
+  readonly click_count?: number;
+}
+
+export interface ModelManifest {
+  readonly model: { readonly id: number; readonly name: string; readonly checkpoint_sha256: string };
+  readonly encoder_input_size: number;
+  readonly embedding: { readonly shape: number[] };
+  readonly decoders: Record<string, { readonly url: string; readonly sha256: string }>;
+}
+
+export interface EmbeddingStatus {
+  readonly status: string;
+  readonly error?: string;
+}
+
+export const listAnnotations = (imageId: number): Promise<ServerAnnotation[]> =>
+  requestJson(`/api/images/${imageId}/annotations/`);
+
+export const createAnnotation = (imageId: number, body: AnnotationWrite): Promise<ServerAnnotation> =>
+  requestJson(`/api/images/${imageId}/annotations/`, { method: "POST", body: JSON.stringify(body) });
+
+export const updateAnnotation = (
+  id: number,
+  version: number,
+  body: Partial<AnnotationWrite>,
+): Promise<ServerAnnotation> =>
+  requestJson(`/api/annotations/${id}/`, { method: "PATCH", body: JSON.stringify({ ...body, version }) });
+
+export async function deleteAnnotation(id: number): Promise<void> {
+  try {
+    await requestJson(`/api/annotations/${id}/`, { method: "DELETE" });
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) {
+      throw error; // already gone is what we wanted
+    }
+  }
+}
+
+export const projectModel = (projectId: number): Promise<ModelManifest> => requestJson(`/api/projects/${projectId}/model/`);
+
+export const embeddingStatus = (imageId: number): Promise<EmbeddingStatus> =>
+  requestJson(`/api/images/${imageId}/embedding/status/`);
+
+/** The embedding file's bytes, or null while it is not ready (HTTP 409). */
+export async function fetchEmbedding(imageId: number): Promise<{ buffer: ArrayBuffer; modelSha256: string } | null> {
+  const response = await fetch(`/api/images/${imageId}/embedding/`, { credentials: "same-origin" });
+  if (response.status === 409) {
+    return null;
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, null);
+  }
+  return { buffer: await response.arrayBuffer(), modelSha256: response.headers.get("X-Model-Sha256") ?? "" };
+}

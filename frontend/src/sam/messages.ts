@@ -1,0 +1,77 @@
+/**
+ * Typed messages between the page and the decoder worker. Every request carries an id; the worker
+ * answers with the same id (a result or an error), so concurrent calls never race on one handler.
+ */
+import type { Prompt } from "./feeds";
+
+export interface InitRequest {
+  readonly type: "init";
+  readonly id: number;
+  readonly modelUrl: string;
+  /** URL prefix of ort-wasm-simd-threaded.{mjs,wasm}, served by our app (never a CDN). */
+  readonly wasmBase: string;
+  readonly threads: number;
+}
+
+export interface EmbeddingRequest {
+  readonly type: "embedding";
+  readonly id: number;
+  /** Which image this embedding belongs to; decode requests name it. */
+  readonly key: string;
+  /** The SAMEMB01 file's bytes (transferred, not copied). */
+  readonly buffer: ArrayBuffer;
+  readonly imageWidth: number;
+  readonly imageHeight: number;
+  readonly encoderInputSize: number;
+}
+
+export interface DecodeRequest {
+  readonly type: "decode";
+  readonly id: number;
+  readonly key: string;
+  readonly prompt: Prompt;
+  /** Low-res logits (4h × 4w) of the mask being refined, or null for a fresh prompt. */
+  readonly previousLowRes: Float32Array | null;
+}
+
+export type WorkerRequest = InitRequest | EmbeddingRequest | DecodeRequest;
+
+export interface InitResult {
+  readonly type: "init";
+  readonly id: number;
+  readonly backend: string;
+  readonly threads: number;
+  readonly warmupMs: number;
+}
+
+export interface EmbeddingResult {
+  readonly type: "embedding";
+  readonly id: number;
+  readonly shape: readonly number[];
+}
+
+export interface DecodeResult {
+  readonly type: "decode";
+  readonly id: number;
+  /** K outputs (4 for the multimask export): masks thresholded at 0, K × height × width. */
+  readonly masks: Uint8Array;
+  readonly outputCount: number;
+  readonly width: number;
+  readonly height: number;
+  readonly ious: Float32Array;
+  /** K × 4h × 4w low-res logits (feed one back as mask_input). */
+  readonly lowRes: Float32Array;
+  readonly lowResSize: number;
+  readonly decodeMs: number;
+}
+
+export interface ErrorResult {
+  readonly type: "error";
+  readonly id: number;
+  readonly message: string;
+}
+
+export type WorkerResponse = InitResult | EmbeddingResult | DecodeResult | ErrorResult;
+
+/** The result type that answers a request of type T. */
+export type ResultFor<T extends WorkerRequest["type"]> = Extract<WorkerResponse, { type: T }>;

@@ -1,0 +1,191 @@
+/**
+ * Autosave: brings the server in line with the present document after every change (so undo and
+ * redo are saved too). Create for new annotations, PATCH (with the version it was based on) for
+ * changed ones, DELETE for removed ones. Network and server errors retry with backoff; a stale
+ * version (409) stops saving that annotation and reports a conflict carrying the server's copy.
+ */
+import type { ServerAnnotation } from "../api/annotator";
+import { ApiError } from "../api/http";
+import * as api from "../api/annotator";
+import type { AnnotationDoc, DocumentStore } from "./document";
+
+export type SaveState = "saved" | "unsaved" | "saving" | "error" | "conflict";
+
+interface Saved {
+  serverId: number;
+  version: number;
+  labelClass: number;
+  polygons: string; // JSON, to compare cheaply
+}
+
+export interface Conflict {
+  readonly localId: string;
+  readonly current: ServerAnnotation;
+}
+
+export interface AutosaveEvents {
+  onState(state: SaveState, detail: string): void;
+  onConflict(conflict: Conflict): void;
+}
+
+export class Autosaver {
+  /** What the server holds, by local id. */
+  private readonly saved = new Map<string, Saved>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private running = false;
+  private failures = 0;
+  private readonly conflicts = new Map<string, ServerAnnotation>();
+  state: SaveState = "saved";
+
+  constructor(
+    private readonly imageId: number,
+    private readonly store: DocumentStore,
+    private readonly events: AutosaveEvents,
+    private readonly delayMs = 400,
+  ) {
+    store.subscribe(() => this.schedule(this.delayMs));
+  }
+
+  /** Record an annotation loaded from the server (it needs no save). */
+  adopt(localId: string, server: ServerAnnotation): void {
+    this.saved.set(localId, {
+      serverId: server.id,
+      version: server.version,
+      labelClass: server.label_class,
+      polygons: JSON.stringify(server.polygons),
+    });
+  }
+
+  serverIdOf(localId: string): number | undefined {
+    return this.saved.get(localId)?.serverId;
+  }
+
+  get dirty(): boolean {
+    return this.pendingWork().length > 0 || this.running;
+  }
+
+  /** Take the server's copy as the base and apply the local change on top of it again. */
+  reapplyOver(localId: string): void {
+    const current = this.conflicts.get(localId);
+    if (current === undefined) {
+      return;
+    }
+    this.conflicts.delete(localId);
+    this.adopt(localId, current);
+    this.schedule(0);
+  }
+
+  schedule(delay: number): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+    }
+    this.setState(this.pendingWork().length > 0 ? "unsaved" : this.conflicts.size ? "conflict" : "saved");
+    this.timer = setTimeout(() => void this.flush(), delay);
+  }
+
+  private pendingWork(): (() => Promise<void>)[] {
+    const work: (() => Promise<void>)[] = [];
+    const present = new Map(this.store.present.annotations.map((a) => [a.localId, a]));
+    for (const annotation of present.values()) {
+      if (this.conflicts.has(annotation.localId)) {
+        continue;
+      }
+      const saved = this.saved.get(annotation.localId);
+      if (saved === undefined) {
+        work.push(() => this.create(annotation));
+      } else if (saved.labelClass !== annotation.labelClass || saved.polygons !== JSON.stringify(annotation.polygons)) {
+        work.push(() => this.update(annotation, saved));
+      }
+    }
+    for (const [localId, saved] of this.saved) {
+      if (!present.has(localId)) {
+        work.push(() => this.remove(localId, saved));
+      }
+    }
+    return work;
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = null;
+    if (this.running) {
+      return; // the running flush schedules another pass when it ends
+    }
+    const work = this.pendingWork();
+    if (work.length === 0) {
+      this.setState(this.conflicts.size ? "conflict" : "saved");
+      return;
+    }
+    this.running = true;
+    this.setState("saving");
+    try {
+      for (const step of work) {
+        await step();
+      }
+      this.failures = 0;
+    } catch (error) {
+      this.failures += 1;
+      const retryMs = Math.min(30_000, 1000 * 2 ** (this.failures - 1));
+      this.running = false;
+      this.setState("error", `${describe(error)} — retrying in ${Math.round(retryMs / 1000)} s`);
+      this.schedule(retryMs);
+      this.setState("error", `${describe(error)} — retrying in ${Math.round(retryMs / 1000)} s`);
+      return;
+    }
+    this.running = false;
+    this.schedule(0);
+  }
+
+  private async create(annotation: AnnotationDoc): Promise<void> {
+    const server = await api.createAnnotation(this.imageId, {
+      label_class: annotation.labelClass,
+      polygons: annotation.polygons,
+      source: annotation.source,
+      prompts: annotation.prompts,
+      time_spent_ms: Math.round(annotation.timeSpentMs),
+      click_count: annotation.clickCount,
+    });
+    this.adopt(annotation.localId, server);
+  }
+
+  private async update(annotation: AnnotationDoc, saved: Saved): Promise<void> {
+    try {
+      const server = await api.updateAnnotation(saved.serverId, saved.version, {
+        label_class: annotation.labelClass,
+        polygons: annotation.polygons,
+      });
+      this.adopt(annotation.localId, server);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409) {
+        const current = (error.body as { current?: ServerAnnotation } | null)?.current;
+        if (current !== undefined) {
+          this.conflicts.set(annotation.localId, current);
+          this.events.onConflict({ localId: annotation.localId, current });
+          return;
+        }
+      }
+      if (error instanceof ApiError && error.status === 404) {
+        this.saved.delete(annotation.localId); // deleted elsewhere: save ours as a new one
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private async remove(localId: string, saved: Saved): Promise<void> {
+    await api.deleteAnnotation(saved.serverId);
+    this.saved.delete(localId);
+  }
+
+  private setState(state: SaveState, detail = ""): void {
+    this.state = state;
+    this.events.onState(state, detail);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ApiError) {
+    const body = error.body as Record<string, unknown> | null;
+    return `save failed (HTTP ${error.status}${body ? `: ${JSON.stringify(body).slice(0, 200)}` : ""})`;
+  }
+  return `save failed (${error instanceof Error ? error.message : String(error)})`;
+}

@@ -1,0 +1,165 @@
+/**
+ * One click-to-segment session: the prompts so far, the decoder's latest outputs, which candidate is
+ * shown, and the low-res logits fed back on the next click. Pure state + the decoder facade; the
+ * canvas and keyboard live elsewhere.
+ */
+import type { DecoderClient } from "../sam/decoderClient";
+import { Superseded } from "../sam/decoderClient";
+import {
+  EMPTY_PROMPT,
+  cycleCandidates,
+  isEmptyPrompt,
+  officialMaskIndex,
+  promptPointCount,
+  type Box,
+  type Prompt,
+  type PromptPoint,
+} from "../sam/feeds";
+import type { DecodeResult } from "../sam/messages";
+
+export interface ShownMask {
+  readonly mask: Uint8Array; // width × height, 1 = inside
+  readonly width: number;
+  readonly height: number;
+  readonly index: number;
+  readonly iou: number;
+  readonly candidates: readonly number[];
+}
+
+export class SamSession {
+  prompt: Prompt = EMPTY_PROMPT;
+  result: DecodeResult | null = null;
+  shownIndex = 0;
+  hover: ShownMask | null = null;
+  startedAt = 0;
+  clickCount = 0;
+  private generation = 0;
+
+  constructor(
+    private readonly decoder: () => DecoderClient | null,
+    private readonly embeddingKey: () => string | null,
+    private readonly onChange: () => void,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  get active(): boolean {
+    return !isEmptyPrompt(this.prompt);
+  }
+
+  get shown(): ShownMask | null {
+    return this.result === null ? null : maskOf(this.result, this.shownIndex, promptPointCount(this.prompt));
+  }
+
+  addPoint(point: PromptPoint): void {
+    this.begin();
+    this.clickCount += 1;
+    this.prompt = { points: [...this.prompt.points, point], box: this.prompt.box };
+    void this.run();
+  }
+
+  setBox(box: Box): void {
+    this.begin();
+    this.clickCount += 1;
+    this.prompt = { points: this.prompt.points, box };
+    void this.run();
+  }
+
+  /** Tab: the next (or previous) multimask candidate. */
+  cycle(step: number): void {
+    if (this.result === null) {
+      return;
+    }
+    const candidates = cycleCandidates(this.result.outputCount, promptPointCount(this.prompt));
+    const at = candidates.indexOf(this.shownIndex);
+    this.shownIndex = candidates[(at + step + candidates.length) % candidates.length] ?? this.shownIndex;
+    this.onChange();
+  }
+
+  cancel(): void {
+    this.generation += 1;
+    this.prompt = EMPTY_PROMPT;
+    this.result = null;
+    this.clickCount = 0;
+    this.startedAt = 0;
+    this.onChange();
+  }
+
+  /** Hover preview: the mask a click here would give (at most one pending run, latest wins). */
+  async previewAt(x: number, y: number): Promise<void> {
+    const decoder = this.decoder();
+    const key = this.embeddingKey();
+    if (decoder === null || key === null || this.active) {
+      return;
+    }
+    const generation = this.generation;
+    try {
+      const result = await decoder.decode(key, { points: [{ x, y, positive: true }], box: null }, null);
+      if (generation === this.generation && !this.active) {
+        this.hover = maskOf(result, officialMaskIndex(result.ious, 2), 2);
+        this.onChange();
+      }
+    } catch (error) {
+      if (!(error instanceof Superseded)) {
+        this.onError(`Preview failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  clearHover(): void {
+    if (this.hover !== null) {
+      this.hover = null;
+      this.onChange();
+    }
+  }
+
+  private begin(): void {
+    if (!this.active) {
+      this.startedAt = performance.now();
+      this.clickCount = 0;
+    }
+    this.hover = null;
+  }
+
+  private async run(): Promise<void> {
+    const decoder = this.decoder();
+    const key = this.embeddingKey();
+    if (decoder === null || key === null) {
+      this.onError("The embedding or decoder is not ready yet: use the polygon tool meanwhile.");
+      return;
+    }
+    const generation = ++this.generation;
+    const prompt = this.prompt;
+    // Refinement feeds back the low-res logits of the mask being shown (SAM's interactive loop).
+    const previous = this.result === null ? null : lowResOf(this.result, this.shownIndex);
+    try {
+      const result = await decoder.decode(key, prompt, previous);
+      if (generation !== this.generation) {
+        return; // a newer prompt or a cancel happened meanwhile
+      }
+      this.result = result;
+      this.shownIndex = officialMaskIndex(result.ious, promptPointCount(prompt));
+      this.onChange();
+    } catch (error) {
+      if (!(error instanceof Superseded)) {
+        this.onError(`Segmentation failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+}
+
+function maskOf(result: DecodeResult, index: number, pointCount: number): ShownMask {
+  const size = result.width * result.height;
+  return {
+    mask: result.masks.subarray(index * size, (index + 1) * size),
+    width: result.width,
+    height: result.height,
+    index,
+    iou: result.ious[index] ?? 0,
+    candidates: cycleCandidates(result.outputCount, pointCount),
+  };
+}
+
+function lowResOf(result: DecodeResult, index: number): Float32Array {
+  const size = result.lowResSize * result.lowResSize;
+  return result.lowRes.slice(index * size, (index + 1) * size);
+}

@@ -1,0 +1,5 @@
+/** Vite's worker import suffix: the module's default export constructs the worker. */
+declare module "*?worker&inline" {
+  const WorkerConstructor: new () => Worker;
+  export default WorkerConstructor;
+}
