@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import tempfile
 import uuid
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, default_storage
 
 MAGIC = b"SAMEMB01"
@@ -65,8 +67,9 @@ def decode_embedding(data: bytes) -> tuple[np.ndarray, dict]:
     return np.frombuffer(payload, dtype="<f2").reshape(shape), header
 
 
-def save_atomically(name: str, data: bytes, storage: Storage | None = None) -> str:
-    """Write data under exactly `name`, so that readers see the old file or the whole new one.
+def save_atomically(name: str, data: bytes | IO[bytes], storage: Storage | None = None) -> str:
+    """Write data (bytes, or a readable binary file copied from its current position in chunks)
+    under exactly `name`, so that readers see the old file or the whole new one.
 
     Local storage: temp file in the same folder + os.replace. Remote storages (S3) have no path;
     there one PUT is already all-or-nothing, so delete + save is enough.
@@ -77,10 +80,26 @@ def save_atomically(name: str, data: bytes, storage: Storage | None = None) -> s
     except NotImplementedError:
         if storage.exists(name):
             storage.delete(name)
-        saved = storage.save(name, ContentFile(data))
+        saved = storage.save(name, ContentFile(data) if isinstance(data, bytes) else File(data))
         if saved != name:
             raise RuntimeError(f"Storage saved {name!r} as {saved!r}.")
         return name
+    final_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.{uuid.uuid4().hex[:8]}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                shutil.copyfileobj(data, handle, 1 << 20)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return name
     final_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.{uuid.uuid4().hex[:8]}.")
     try:

@@ -10,7 +10,6 @@ import csv
 import hashlib
 import io
 import logging
-import os
 import shutil
 import tempfile
 import zipfile
@@ -21,7 +20,6 @@ from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -31,6 +29,7 @@ from annotator import selectors_exports as rows
 from annotator.exports import coco, masks, yolo
 from annotator.exports.rows import export_file_names, group_by_image
 from annotator.models import AnnotationStatus, Export, ExportFormat, ExportStatus, LabelClass, Project
+from segmentation.storage import save_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -143,27 +142,7 @@ def _store_by_hash(handle: IO[bytes], extension: str) -> str:
     if default_storage.exists(name):
         return name  # identical content was exported before
     handle.seek(0)
-    try:
-        final_path = Path(default_storage.path(name))
-    except NotImplementedError:
-        # Remote storage (S3): one upload is already all-or-nothing.
-        saved = default_storage.save(name, File(handle))
-        if saved != name:
-            raise RuntimeError(f"Storage saved {name!r} as {saved!r}.")
-        return name
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(handle, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, final_path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return name
+    return save_atomically(name, handle)
 
 
 def export_write(
