@@ -61,7 +61,8 @@ def manifest(request: Request, model: SamModel) -> dict:
             "has_mask_input": [1],
             "orig_im_size": [2],
         },
-        "decoder_outputs": {"masks": [1, 1, "H", "W"], "iou_predictions": [1, 1], "low_res_masks": [1, 1, 4 * height, 4 * width]},
+        "decoder_outputs": {"masks": [1, 4, "H", "W"], "iou_predictions": [1, 4], "low_res_masks": [1, 4, 4 * height, 4 * width]},
+        "mask_choice": "with <= 2 prompt points: best of outputs 1..3 by predicted IoU; else output 0",
         "coordinates": {
             "scale": "encoder_input_size / max(image_height, image_width)",
             "point": "model_xy = image_xy * scale (x, y order; pixel centres handled inside the graph)",

@@ -33,7 +33,10 @@
     }
     item.textContent = "";
     var label = document.createElement("span");
-    label.textContent = "#" + exp.id + " " + exp.format + " (" + exp.options.segmentation + ") — " + exp.status + " ";
+    // Only COCO honours the mask choice (YOLO is always polygons, "masks" always PNGs): naming it on
+    // other rows would claim an encoding the file does not have.
+    var mode = exp.format === "coco" ? " (" + exp.options.segmentation + ")" : "";
+    label.textContent = "#" + exp.id + " " + exp.format + mode + " — " + exp.status + " ";
     item.appendChild(label);
     if (exp.status === "queued" || exp.status === "running") {
       var bar = document.createElement("div");

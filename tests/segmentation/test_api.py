@@ -47,9 +47,28 @@ def test_manifest_describes_model_decoders_and_coordinates(setup):
     assert body["coordinates"]["scale"] == "encoder_input_size / max(image_height, image_width)"
     decoder = setup["member"].get(body["decoders"]["int8"]["url"])
     assert decoder.status_code == 200
-    assert hashlib.sha256(_body(decoder)).hexdigest() == body["decoders"]["int8"]["sha256"] == model.decoder_int8_sha256
+    decoder_bytes = _body(decoder)  # a streamed body can be read once
+    assert hashlib.sha256(decoder_bytes).hexdigest() == body["decoders"]["int8"]["sha256"] == model.decoder_int8_sha256
     again = setup["member"].get(body["decoders"]["int8"]["url"], HTTP_IF_NONE_MATCH=decoder["ETag"])
     assert again.status_code == 304
+    # The manifest's output shapes are what the served graph returns (K = 4 candidate masks).
+    import numpy as np
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(decoder_bytes, providers=["CPUExecutionProvider"])
+    c, h, w = model.embedding_shape
+    feeds = {
+        "image_embeddings": np.zeros((1, c, h, w), np.float32),
+        "point_coords": np.array([[[10.0, 10.0], [0.0, 0.0]]], np.float32),
+        "point_labels": np.array([[1.0, -1.0]], np.float32),
+        "mask_input": np.zeros((1, 1, 4 * h, 4 * w), np.float32),
+        "has_mask_input": np.zeros(1, np.float32),
+        "orig_im_size": np.array([300.0, 400.0], np.float32),
+    }
+    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+    assert list(outputs["iou_predictions"].shape) == body["decoder_outputs"]["iou_predictions"]
+    assert list(outputs["masks"].shape) == [1, 4, 300, 400]
+    assert list(outputs["low_res_masks"].shape) == body["decoder_outputs"]["low_res_masks"]
 
 
 def test_embedding_not_ready_is_409_with_status(setup):
