@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,8 +85,16 @@ def original_extension(image_format: str) -> str:
             "DICOM": "dcm"}[image_format]
 
 
-def decode_image(data: bytes, *, name: str) -> DecodedImage:
-    """Validate and decode one image file; raise MediaError naming what is wrong with it."""
+def decode_image(
+    data: bytes, *, name: str, frame: int = 0, window: tuple[float, float] | None = None
+) -> DecodedImage:
+    """Validate and decode one image file; raise MediaError naming what is wrong with it.
+
+    `frame` (0-based) picks a frame of a multi-frame DICOM file, whose metadata["frames"] gives the
+    count; other formats only have frame 0 here (their first page or frame is the image).
+    `window` (center, width) replaces the file's window for greyscale DICOM (a preset, see
+    `window_presets`, or a project's choice); colour and palette images ignore it.
+    """
     if not data:
         raise MediaError("the file is empty")
     image_format = sniff_format(data[:SNIFF_BYTES])
@@ -98,9 +105,13 @@ def decode_image(data: bytes, *, name: str) -> DecodedImage:
         )
     if image_format == "ZIP":
         raise MediaError("a zip archive, not an image")
-    decoder = _DECODERS.get(image_format, _decode_with_pillow)
+    if frame and image_format != "DICOM":
+        raise MediaError(f"frame {frame} asked of a {image_format} image; only DICOM frames are decoded one by one")
     try:
-        rgb, metadata = decoder(data, image_format)
+        if image_format == "DICOM":
+            rgb, metadata = _decode_dicom(data, image_format, frame=frame, window=window)
+        else:
+            rgb, metadata = _decode_with_pillow(data, image_format)
     except MediaError:
         raise
     except PILImage.DecompressionBombError as exc:
@@ -252,29 +263,40 @@ def _encode_thumbnail(rgb: PILImage.Image) -> bytes:
     return out.getvalue()
 
 
-def _decode_dicom(data: bytes, image_format: str) -> tuple[PILImage.Image, dict[str, Any]]:
-    """Simple DICOM: first frame, modality LUT, window from the file (else min..max), MONOCHROME1 inverted."""
-    import pydicom
+def _decode_dicom(
+    data: bytes, image_format: str, *, frame: int = 0, window: tuple[float, float] | None = None
+) -> tuple[PILImage.Image, dict[str, Any]]:
+    """One DICOM frame: modality LUT, window from the file (else min..max), MONOCHROME1 inverted."""
     from pydicom.pixels import apply_modality_lut, pixel_array
 
-    ds = pydicom.dcmread(io.BytesIO(data))
+    ds = _read_dicom(data)
     if "PixelData" not in ds:
         raise MediaError("DICOM file without pixel data (not an image)")
     rows, columns = int(ds.Rows), int(ds.Columns)
     _check_pixel_count(columns, rows)
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    # index=0 decodes only the first frame, not a whole multi-frame series.
-    pixels = pixel_array(ds, index=0)
+    _check_dicom_pixel_data(ds, frames)
+    if not 0 <= frame < frames:
+        raise MediaError(f"frame {frame} does not exist: the DICOM file has {frames} frame(s)")
+    # index= decodes only that frame, not a whole multi-frame series.
+    pixels = pixel_array(ds, index=frame)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
     metadata: dict[str, Any] = {
         "photometric": photometric,
         "frames": frames,
-        "frame": 0,
+        "frame": frame,  # 0-based index into the file's frames (DICOM's frame numbers start at 1)
         "modality": str(ds.get("Modality", "")),
         "study_uid": str(ds.get("StudyInstanceUID", "")),
         "series_uid": str(ds.get("SeriesInstanceUID", "")),
         "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
+        "sop_class_uid": str(ds.get("SOPClassUID", "")),
+        "frame_of_reference_uid": str(ds.get("FrameOfReferenceUID", "")),
+        "instance_number": _int_or_none(ds.get("InstanceNumber")),
+        "transfer_syntax": str(ds.file_meta.TransferSyntaxUID),
+        "bits_stored": _int_or_none(ds.get("BitsStored")),
+        "signed": ds.get("PixelRepresentation", 0) == 1,
     }
+    # No patient name, ID or birth date here: metadata reaches exports, logs and the browser.
     if pixels.ndim == 3:
         # Colour: pydicom already converted YBR to RGB; reduce to 8 bits by the stored bit depth.
         bits = int(ds.get("BitsStored", 8))
@@ -286,20 +308,115 @@ def _decode_dicom(data: bytes, image_format: str) -> tuple[PILImage.Image, dict[
         lut = apply_color_lut(pixels, ds).astype(np.float64)
         scale = 255.0 / 65535.0 if lut.max() > 255 else 1.0
         return PILImage.fromarray(np.clip(lut * scale, 0, 255).astype(np.uint8)), metadata
-    values = apply_modality_lut(pixels, ds).astype(np.float64)
-    center, width = _dicom_window(ds)
-    if center is None or width is None or width <= 1:
-        center = (float(values.max()) + float(values.min())) / 2
-        width = max(float(values.max()) - float(values.min()), 1.0)
+    # Enhanced multi-frame files keep rescale and window in functional groups, not at the top level.
+    rescale = _functional_group_item(ds, frame, "PixelValueTransformationSequence")
+    values = apply_modality_lut(pixels, rescale if rescale is not None else ds).astype(np.float64)
+    voi = _functional_group_item(ds, frame, "FrameVOILUTSequence")
+    center, width = window if window is not None else _dicom_window(voi if voi is not None else ds)
+    if window is not None:
+        metadata["window_source"] = "requested"
+    elif center is None or width is None or width < 1:
+        # min..max as a DICOM window: width max-min+1 maps min to 0 and max to 255 exactly.
+        low, high = float(values.min()), float(values.max())
+        width = high - low + 1.0
+        center = low + width / 2
         metadata["window_source"] = "min-max"
     else:
         metadata["window_source"] = "file"
     metadata["window"] = {"center": center, "width": width}
-    low = center - width / 2
-    scaled = np.clip((values - low) * (255.0 / width), 0, 255).astype(np.uint8)
+    scaled = apply_window(values, center=center, width=width)
     if photometric == "MONOCHROME1":
         scaled = 255 - scaled  # MONOCHROME1: low values are white
     return PILImage.fromarray(scaled).convert("RGB"), metadata
+
+
+# Common CT windows (center, width) in Hounsfield units, as radiology viewers offer them. Other
+# modalities have no fixed units (MR intensities are arbitrary), so they have no presets.
+CT_WINDOW_PRESETS: dict[str, tuple[float, float]] = {
+    "soft tissue": (40.0, 400.0),
+    "lung": (-600.0, 1500.0),
+    "bone": (400.0, 1800.0),
+    "brain": (40.0, 80.0),
+}
+
+
+def window_presets(modality: str) -> dict[str, tuple[float, float]]:
+    """Named windows for a DICOM modality (CT only); empty where units carry no fixed meaning."""
+    return dict(CT_WINDOW_PRESETS) if modality.upper() == "CT" else {}
+
+
+def apply_window(values: np.ndarray, *, center: float, width: float) -> np.ndarray:
+    """Modality values -> uint8 by the DICOM linear VOI function (PS3.3 C.11.2.1.2), rounded.
+
+    Values at or below center - 0.5 - (width - 1) / 2 are 0, above center - 0.5 + (width - 1) / 2 are 255.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if width <= 1:
+        # A one-value window is a threshold (the formula would divide by zero).
+        return np.where(values > center - 0.5, 255, 0).astype(np.uint8)
+    scaled = ((values - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _read_dicom(data: bytes) -> Any:
+    """Parse a file whose sniffed DICM marker may be a lie: a real DICOM file has file meta with a
+    transfer syntax and an SOP class; anything else is refused before its "elements" are used."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        with warnings.catch_warnings():
+            # Garbage after a DICM marker makes pydicom warn for every made-up element it reads.
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(io.BytesIO(data))
+    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OverflowError) as exc:
+        raise MediaError(f"claims to be DICOM (DICM marker) but its data set cannot be read ({exc})") from exc
+    transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if not transfer_syntax or "SOPClassUID" not in ds:
+        raise MediaError("claims to be DICOM (DICM marker) but is not: no transfer syntax or SOP class in it")
+    return ds
+
+
+def _check_dicom_pixel_data(ds: Any, frames: int) -> None:
+    """Refuse, with a precise reason, pixel data that no installed decoder reads or that is cut short."""
+    from pydicom.pixels import get_decoder
+    from pydicom.pixels.utils import get_expected_length
+
+    uid = ds.file_meta.TransferSyntaxUID
+    try:
+        decoder = get_decoder(uid)
+    except NotImplementedError as exc:
+        raise MediaError(f"unsupported DICOM transfer syntax {uid.name} ({uid}): no decoder exists for it") from exc
+    if not decoder.is_available:
+        raise MediaError(f"unsupported DICOM transfer syntax {uid.name} ({uid}): its decoder plugin is not installed")
+    if uid.is_compressed:
+        return  # the decoder itself reports damaged compressed frames
+    # pydicom's own count knows the layouts (YBR_FULL_422 subsampling, 1-bit packing, frames).
+    expected = get_expected_length(ds, unit="bytes")
+    actual = len(ds.PixelData)
+    if actual < expected:
+        raise MediaError(
+            f"truncated DICOM pixel data: {actual:,} bytes where {frames} frame(s) of "
+            f"{ds.Columns}x{ds.Rows} need {expected:,}"
+        )
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _functional_group_item(ds: Any, frame: int, sequence: str) -> Any | None:
+    """The frame's item of a functional group macro (per-frame first, then shared), or None."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and frame < len(per_frame) and per_frame[frame].get(sequence):
+        return per_frame[frame].get(sequence)[0]
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared and shared[0].get(sequence):
+        return shared[0].get(sequence)[0]
+    return None
 
 
 def _dicom_window(ds: Any) -> tuple[float | None, float | None]:
@@ -317,9 +434,3 @@ def _dicom_window(ds: Any) -> tuple[float | None, float | None]:
             return None
 
     return first(ds.get("WindowCenter")), first(ds.get("WindowWidth"))
-
-
-# Decoders by sniffed format; the default is Pillow. A later full DICOM module replaces one entry.
-_DECODERS: dict[str, Callable[[bytes, str], tuple[PILImage.Image, dict[str, Any]]]] = {
-    "DICOM": _decode_dicom,
-}

@@ -36,15 +36,20 @@ logger = logging.getLogger(__name__)
 # Fixed zip member timestamps, so the same data always gives the same bytes (and file name).
 ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 PROGRESS_STEP_ROWS = 5000  # rows between progress writes: a few dozen UPDATEs even for 200k rows
-FUTURE_FORMATS = {"dicom-seg": "DICOM SEG export is planned (a later issue); use coco, yolo or masks for now."}
+# Formats named for a later issue, refused with a message instead of "unknown format" (none at present).
+FUTURE_FORMATS: dict[str, str] = {}
+# DICOM SEG (annotator.exports.dicom_seg). Not an ExportFormat member yet: that enum lives in
+# annotator/models.py; the service accepts the value already, so the task and the command work.
+DICOM_SEG = "dicom-seg"
+EXPORT_FORMATS = (*ExportFormat.values, DICOM_SEG)
 
 
 def export_options_clean(*, project: Project, format: str, options: dict[str, Any] | None) -> dict[str, Any]:
     """Defaults filled in, everything checked: {"segmentation", "statuses", "label_class_ids", "include_images"}."""
     if format in FUTURE_FORMATS:
         raise ValidationError({"format": FUTURE_FORMATS[format]})
-    if format not in ExportFormat.values:
-        raise ValidationError({"format": f"Unknown format {format!r}; choose one of {', '.join(ExportFormat.values)}."})
+    if format not in EXPORT_FORMATS:
+        raise ValidationError({"format": f"Unknown format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}."})
     options = dict(options or {})
     unknown = set(options) - {"segmentation", "statuses", "label_class_ids", "include_images"}
     if unknown:
@@ -158,6 +163,12 @@ def export_write(
                "label_class_ids": options["label_class_ids"] or None}
     if format == ExportFormat.COCO:
         return _write_coco(project, options, label_classes, filters, handle, advance)
+    if format == DICOM_SEG:
+        # Imported here: highdicom is only loaded by the one format that needs it.
+        from annotator.services.exports_dicom_seg import write_dicom_seg
+
+        return write_dicom_seg(project=project, label_classes=label_classes, filters=filters, handle=handle,
+                               advance=advance)
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         if format == ExportFormat.YOLO:
             return _write_yolo(project, label_classes, filters, archive, advance)

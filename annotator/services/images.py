@@ -5,6 +5,11 @@ Each file is decoded outside any transaction (CPU-bound), then stored and record
 when a file fails after its blobs were written, the blobs this call wrote that no row references are
 deleted again. Blobs are named by content hash, so identical content is stored once and shared by
 every row (in any project) that holds it; a blob is only deleted when no Image row references it.
+
+Multi-frame DICOM files become one Image row per frame (each frame is annotated and embedded on its
+own), all sharing the one stored original. Image.sha256 must be unique per project and is the key of
+the embedding, so a frame's row holds a per-frame key, sha256(file bytes + ":frame:N") with N 0-based,
+and keeps the file's own hash in metadata["file_sha256"]; single-frame files keep the file's hash.
 """
 from __future__ import annotations
 
@@ -23,12 +28,14 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from annotator.media import SNIFF_BYTES, MediaError, decode_image, original_extension, sniff_format
+from annotator.media import SNIFF_BYTES, DecodedImage, MediaError, decode_image, original_extension, sniff_format
 from annotator.models import Image, Project
 from segmentation.storage import save_atomically
 
 logger = logging.getLogger(__name__)
 
+# Most frames of one multi-frame DICOM file turned into Image rows (each is decoded, stored and embedded).
+MAX_DICOM_FRAMES = 2_000
 # Most members one zip archive may hold (a guard against archives of millions of empty entries).
 MAX_ZIP_MEMBERS = 10_000
 # Archive entries that are operating-system litter, skipped without a report line.
@@ -68,11 +75,11 @@ def images_ingest(
                 report.rejected.append((candidate.name, candidate.refusal))
                 continue
             try:
-                image = _ingest_one(project, candidate.name, candidate.data, user, seen_in_upload)
+                images = _ingest_one(project, candidate.name, candidate.data, user, seen_in_upload)
             except MediaError as exc:
                 report.rejected.append((candidate.name, exc.reason))
             else:
-                report.accepted.append(image)
+                report.accepted.extend(images)
     if report.accepted:
         _request_embeddings(report.accepted)
     return report
@@ -87,50 +94,71 @@ def image_delete(*, image: Image) -> None:
         transaction.on_commit(lambda: _delete_unreferenced(names))
 
 
+def frame_sha256(file_hash: "hashlib._Hash", frame: int) -> str:
+    """The Image.sha256 of one frame of a multi-frame file (module docstring): file bytes + ":frame:N"."""
+    key = file_hash.copy()
+    key.update(f":frame:{frame}".encode("ascii"))
+    return key.hexdigest()
+
+
 def _ingest_one(
     project: Project, name: str, data: bytes, user: AbstractBaseUser | None, seen_in_upload: dict[str, str]
-) -> Image:
-    sha256 = hashlib.sha256(data).hexdigest()
+) -> list[Image]:
+    """One file -> its Image rows (one, or one per frame of a multi-frame DICOM file), all or none."""
+    file_hash = hashlib.sha256(data)
+    sha256 = file_hash.hexdigest()
     if sha256 in seen_in_upload:
         raise MediaError(f"duplicate of {seen_in_upload[sha256]} in this upload")
-    existing = _existing_duplicate(project, sha256)
+    existing = _existing_duplicate(project, sha256, frame_sha256(file_hash, 0))
     if existing is not None:
         raise MediaError(existing)
-    decoded = decode_image(data, name=name)
+    frames = _decode_frames(data, name)
+    multi_frame = len(frames) > 1
     written: list[str] = []
     try:
         with transaction.atomic():
-            original = _store(f"originals/{sha256[:2]}/{sha256}.{original_extension(decoded.format)}", data, written)
-            display = _store_by_hash("display", decoded.display, decoded.display_extension, written)
-            thumbnail = _store_by_hash("thumbnails", decoded.thumbnail, "jpg", written)
-            image = Image.objects.create(
-                project=project,
-                file=original,
-                display=display,
-                thumbnail=thumbnail,
-                original_name=name[:255],
-                width=decoded.width,
-                height=decoded.height,
-                sha256=sha256,
-                format=decoded.format,
-                size_bytes=len(data),
-                metadata=decoded.metadata,
-                uploaded_by=user,
-            )
+            original = _store(f"originals/{sha256[:2]}/{sha256}.{original_extension(frames[0].format)}", data, written)
+            images = []
+            for index, decoded in enumerate(frames):
+                metadata = {**decoded.metadata, "file_sha256": sha256} if multi_frame else decoded.metadata
+                images.append(Image.objects.create(
+                    project=project,
+                    file=original,
+                    display=_store_by_hash("display", decoded.display, decoded.display_extension, written),
+                    thumbnail=_store_by_hash("thumbnails", decoded.thumbnail, "jpg", written),
+                    original_name=name[:255],
+                    width=decoded.width,
+                    height=decoded.height,
+                    sha256=frame_sha256(file_hash, index) if multi_frame else sha256,
+                    format=decoded.format,
+                    size_bytes=len(data),
+                    metadata=metadata,
+                    uploaded_by=user,
+                ))
     except IntegrityError as exc:
         # A concurrent upload of the same content won the race for (project, sha256).
         _delete_unreferenced(written)
-        raise MediaError(_existing_duplicate(project, sha256) or "duplicate of an image in this project") from exc
+        raise MediaError(_existing_duplicate(project, sha256, frame_sha256(file_hash, 0))
+                         or "duplicate of an image in this project") from exc
     except Exception as exc:
         _delete_unreferenced(written)
         logger.exception("Storing %s failed", name)
         raise MediaError(f"could not be stored ({type(exc).__name__}); nothing was kept") from exc
     seen_in_upload[sha256] = name
-    return image
+    return images
 
 
-def _existing_duplicate(project: Project, sha256: str) -> str | None:
-    existing = Image.objects.filter(project=project, sha256=sha256).only("id", "original_name").first()
+def _decode_frames(data: bytes, name: str) -> list[DecodedImage]:
+    """Every frame decoded before anything is stored, so a bad frame late in a file stores nothing."""
+    first = decode_image(data, name=name)
+    count = int(first.metadata.get("frames", 1) or 1) if first.format == "DICOM" else 1
+    if count > MAX_DICOM_FRAMES:
+        raise MediaError(f"the DICOM file has {count:,} frames, over the limit of {MAX_DICOM_FRAMES:,}")
+    return [first] + [decode_image(data, name=name, frame=index) for index in range(1, count)]
+
+
+def _existing_duplicate(project: Project, *sha256s: str) -> str | None:
+    existing = Image.objects.filter(project=project, sha256__in=sha256s).only("id", "original_name").first()
     if existing is None:
         return None
     return f"duplicate of {existing.original_name} (image {existing.id})"

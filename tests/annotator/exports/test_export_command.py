@@ -27,8 +27,9 @@ def test_export_dataset_writes_coco_and_zips(dataset, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary files left
 
 
-def test_export_dataset_refuses_dicom_seg_and_unknown_names(dataset, tmp_path):
-    with pytest.raises(CommandError, match="DICOM SEG export is planned"):
+def test_export_dataset_explains_dicom_seg_without_dicom_sources_and_unknown_names(dataset, tmp_path):
+    # The fixture's images are PNGs (one merely named .dcm): no SEG can be made, and the command says why.
+    with pytest.raises(CommandError, match="no DICOM SEG could be written"):
         call_command("export_dataset", "--project", "Export project", "--format", "dicom-seg", "--out", str(tmp_path / "x"))
     with pytest.raises(CommandError, match="no project named"):
         call_command("export_dataset", "--project", "Nope", "--format", "coco", "--out", str(tmp_path / "x"))
