@@ -6,8 +6,11 @@ Every API view and page resolves its project through `project_for_user`, so a no
 Who may do what (as in CVAT: only managers shape a project's data):
 - manager: everything in the project (members, label classes, images upload/delete, project edit/delete,
   any annotation);
-- annotator: read the project, its images and label classes; create annotations and edit/delete their own;
-- reviewer: read everything; change an annotation's status and review comment only.
+- annotator: read the project, its images and label classes; create annotations and edit/delete their own
+  on images assigned to them (see `image_open_to_annotator`) while the image is not under review or done;
+  submit those images;
+- reviewer: read everything; change an annotation's status and review comment only; review submitted
+  images (only the job's reviewer when the image's job names one).
 Superusers act as managers everywhere. Any signed-in user may create a project and becomes its manager.
 """
 from __future__ import annotations
@@ -19,13 +22,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
-from annotator.models import Annotation, AnnotationStatus, Membership, Project, Role
+from annotator.models import Annotation, AnnotationStatus, Image, ImageReviewStatus, Job, Membership, Project, Role
 
 ANNOTATION_WRITERS = (Role.MANAGER, Role.ANNOTATOR)
 # Fields a reviewer may change; an annotator may change everything else on their own annotations.
 REVIEW_FIELDS = frozenset({"status", "review_comment"})
 # Statuses an annotator may set on their own work; approving or rejecting is the reviewer's.
 ANNOTATOR_STATUSES = frozenset({AnnotationStatus.DRAFT, AnnotationStatus.SUBMITTED})
+# Image statuses in which the annotator may still change the image's annotations.
+ANNOTATOR_EDITABLE_IMAGE = frozenset({ImageReviewStatus.NEW, ImageReviewStatus.REJECTED})
 
 
 def projects_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
@@ -82,6 +87,7 @@ def check_annotation_change(
             raise PermissionDenied("Annotators may change only their own annotations.")
         if "review_comment" in fields:
             raise PermissionDenied("Only reviewers and managers write review comments.")
+        check_image_annotate(user, role, annotation.image)
         return
     raise PermissionDenied("Your role in this project does not allow this.")
 
@@ -95,5 +101,48 @@ def check_annotation_delete(user: AbstractBaseUser, role: str, annotation: Annot
     if role == Role.MANAGER:
         return
     if role == Role.ANNOTATOR and annotation.author_id == user.pk:
+        check_image_annotate(user, role, annotation.image)
         return
     raise PermissionDenied("You may delete only your own annotations.")
+
+
+def image_open_to_annotator(user: AbstractBaseUser, image: Image) -> bool:
+    """Assignment rule: in a project without jobs every annotator works on every image; once the project
+    has jobs, an annotator works only on the images of jobs assigned to them (images in no job, or in a
+    job without an annotator, wait for a manager to assign them)."""
+    if image.job_id is None:
+        return not Job.objects.filter(project_id=image.project_id).exists()
+    return Job.objects.filter(pk=image.job_id, annotator_id=user.pk).exists()
+
+
+def check_image_annotate(user: AbstractBaseUser, role: str, image: Image) -> None:
+    """PermissionDenied unless this member may create or change annotations on this image now."""
+    if role == Role.MANAGER:
+        return
+    if role != Role.ANNOTATOR:
+        raise PermissionDenied("Your role in this project does not allow annotating.")
+    if not image_open_to_annotator(user, image):
+        raise PermissionDenied("This image is not assigned to you.")
+    if image.review_status not in ANNOTATOR_EDITABLE_IMAGE:
+        raise PermissionDenied(f"This image is {image.review_status}; it can no longer be changed by its annotator.")
+
+
+def check_image_submit(user: AbstractBaseUser, role: str, image: Image) -> None:
+    if role == Role.MANAGER:
+        return
+    if role != Role.ANNOTATOR:
+        raise PermissionDenied("Only annotators and managers submit images.")
+    if not image_open_to_annotator(user, image):
+        raise PermissionDenied("This image is not assigned to you.")
+
+
+def check_image_review(user: AbstractBaseUser, role: str, image: Image) -> None:
+    """Reviewers review; when the image's job names a reviewer, only that reviewer (and managers)."""
+    if role == Role.MANAGER:
+        return
+    if role != Role.REVIEWER:
+        raise PermissionDenied("Only reviewers and managers review.")
+    if image.job_id is not None and Job.objects.filter(pk=image.job_id).exclude(reviewer=None).exclude(
+        reviewer_id=user.pk
+    ).exists():
+        raise PermissionDenied("This image's job has another reviewer.")

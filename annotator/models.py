@@ -63,6 +63,15 @@ class EmbeddingStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ImageReviewStatus(models.TextChoices):
+    # new: being annotated (or not started); submitted: waiting for review; rejected: back with the
+    # annotator; approved: done. "In progress" is derived (new with annotations), never stored.
+    NEW = "new", "New"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
 class Image(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
     # The uploaded file, byte for byte (named by content hash).
@@ -89,11 +98,19 @@ class Image(models.Model):
         max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING
     )
     embedding_error = models.TextField(blank=True)
+    # Review workflow (docs/review.md): the job that owns the image (at most one) and where the
+    # image stands; changed only by annotator.services.review and annotator.services.jobs.
+    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
+    review_status = models.CharField(max_length=16, choices=ImageReviewStatus.choices, default=ImageReviewStatus.NEW)
+    review_comment = models.TextField(blank=True)  # the reviewer's last word on the whole image
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_unique_content")]
         ordering = ["id"]
-        indexes = [models.Index(fields=["project", "embedding_status"])]
+        indexes = [
+            models.Index(fields=["project", "embedding_status"]),
+            models.Index(fields=["project", "review_status"]),
+        ]
 
     def __str__(self) -> str:
         return self.original_name
@@ -153,6 +170,7 @@ class ExportFormat(models.TextChoices):
     COCO = "coco", "COCO instances"
     YOLO = "yolo", "YOLO segmentation"
     MASKS = "masks", "PNG masks"
+    DICOM_SEG = "dicom-seg", "DICOM SEG"
 
 
 class ExportStatus(models.TextChoices):
@@ -186,3 +204,52 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"{self.format} export of {self.project_id} ({self.status})"
+
+
+class Job(models.Model):
+    """A batch of a project's images for one annotator and one reviewer (an image is in at most one job,
+    through Image.job)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    name = models.CharField(max_length=200)
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotation_jobs"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_jobs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StatusTransition(models.Model):
+    """Audit trail: one row per status change of an image (annotation null) or of one annotation."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="status_transitions")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="status_transitions")
+    # SET_NULL keeps the history of a deleted annotation; annotation_author keeps whose work it was.
+    annotation = models.ForeignKey(
+        Annotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="status_transitions"
+    )
+    # The annotation's author at the time (for rejection rates even after the annotation is gone).
+    annotation_author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    from_status = models.CharField(max_length=16)
+    to_status = models.CharField(max_length=16)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["project", "created_at"]), models.Index(fields=["image", "created_at"])]
+
+    def __str__(self) -> str:
+        what = f"annotation {self.annotation_id}" if self.annotation_id else f"image {self.image_id}"
+        return f"{what}: {self.from_status} -> {self.to_status}"

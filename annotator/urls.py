@@ -11,4 +11,12 @@ urlpatterns = [
     path("projects/<int:project_id>/upload/", views.project_upload, name="project-upload"),
     path("images/<int:image_id>/annotate/", views.image_annotate, name="image-annotate"),
     path("ort-runtime/<str:name>", views.ort_runtime_file, name="ort-runtime-file"),
+    # Review workflow (issue 6).
+    path("projects/<int:project_id>/jobs/split/", views.jobs_split_page, name="jobs-split"),
+    path("projects/<int:project_id>/jobs/<int:job_id>/assign/", views.job_assign_page, name="job-assign"),
+    path("projects/<int:project_id>/queue/", views.my_queue, name="review-queue"),
+    path("projects/<int:project_id>/review/", views.review_page, name="review-page"),
+    path("images/<int:image_id>/submit/", views.image_submit_page, name="image-submit"),
+    path("images/<int:image_id>/review/", views.image_review_page, name="image-review"),
+    path("annotations/<int:annotation_id>/review/", views.annotation_review_page, name="annotation-review"),
 ]

@@ -1,14 +1,17 @@
-"""Pages (server-rendered, plain): project list, project detail with its image grid, upload, and the
-annotator page (a shell for the frontend bundle, which talks to the REST API).
+"""Pages (server-rendered, plain): project list, project detail with its image grid, upload, the
+annotator page (a shell for the frontend bundle, which talks to the REST API), and the review
+workflow's pages (job forms, "My queue", the review list; plain POST forms calling the services).
 
 Same access rules as the API: a non-member gets 404, a member without the needed role 403.
 """
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.contrib.staticfiles import finders
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,9 +20,12 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
 from annotator import selectors
-from annotator.access import project_for_user
+from annotator import selectors_review as review_selectors
+from annotator.access import check_image_annotate, check_image_review, check_image_submit, project_for_user
 from annotator.api.serializers import annotate_url
-from annotator.models import EmbeddingStatus, Image, Role
+from annotator.models import EmbeddingStatus, Image, LabelClass, Membership, Project, Role
+from annotator.services import jobs as job_services
+from annotator.services import review as review_services
 from annotator.services.projects import project_create
 
 GRID_PAGE_SIZE = 48
@@ -60,6 +66,9 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
     tiles = [{"image": image, "annotate_url": annotate_url(image)} for image in page.object_list]
     counts = selectors.embedding_status_counts(project=project)
     total = sum(counts.values())
+    # One queryset for the members card and the job forms: evaluated (and cached) once.
+    memberships = selectors.membership_list(project=project)
+    label_classes = selectors.label_class_list(project=project)
     return render(
         request,
         "projects/detail.html",
@@ -72,12 +81,175 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
             "embedding_counts": counts,
             "embedding_ready_percent": round(100 * counts[EmbeddingStatus.READY] / total) if total else 0,
             "totals": selectors.image_counts_for_grid(project=project),
-            "label_classes": selectors.label_class_list(project=project),
-            "memberships": selectors.membership_list(project=project),
+            "label_classes": label_classes,
+            "memberships": memberships,
             "status_filter": status or "",
             "query": request.GET.get("q", ""),
+            **_review_context(project, role, memberships, label_classes),
         },
     )
+
+
+PROGRESS_COLORS = {
+    "not_started": "#cbd5e1", "in_progress": "#93c5fd", "submitted": "#fcd34d", "rejected": "#fca5a5",
+    "approved": "#4ade80",
+}
+
+
+def _review_context(
+    project: Project, role: str, memberships: QuerySet[Membership], label_classes: QuerySet[LabelClass]
+) -> dict:
+    """What the Jobs and Progress partials of the project page need, in a fixed number of queries: the
+    members and label classes querysets are the page's own (evaluated once, cached)."""
+    progress = review_selectors.progress_counts(project=project)
+    total = sum(progress.values())
+    jobs = list(review_selectors.job_list(project=project))
+    can_see_metrics = role in (Role.MANAGER, Role.REVIEWER)
+    annotators = review_selectors.annotator_metrics(project=project) if can_see_metrics else []
+    most = max((row["objects"] for row in annotators), default=0)
+    context = {
+        "jobs": jobs,
+        "progress": [
+            {"status": status, "label": status.replace("_", " ").capitalize(), "color": PROGRESS_COLORS[status],
+             "count": progress[status], "percent": round(100 * progress[status] / total, 1) if total else 0.0}
+            for status in review_selectors.PROGRESS_STATUSES
+        ],
+        "can_see_metrics": can_see_metrics,
+        "label_max": max((label_class.annotation_count for label_class in label_classes), default=0) or 1,
+        # Bar widths (percent of the busiest annotator) for the inline chart.
+        "annotator_metrics": [{**row, "bar": round(100 * row["objects"] / most) if most else 0} for row in annotators],
+    }
+    if role == Role.MANAGER:
+        context["job_annotators"] = [m.user for m in memberships if m.role in (Role.ANNOTATOR, Role.MANAGER)]
+        context["job_reviewers"] = [m.user for m in memberships if m.role in (Role.REVIEWER, Role.MANAGER)]
+        context["unassigned_count"] = total - sum(job.image_count for job in jobs)
+    return context
+
+
+def _form_user(request: HttpRequest, field: str):
+    user_id = request.POST.get(field) or ""
+    return get_user_model().objects.filter(pk=int(user_id)).first() if user_id.isdigit() else None
+
+
+def _form_errors(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return " ".join(message for messages_ in exc.message_dict.values() for message in messages_)
+    return " ".join(exc.messages)
+
+
+@login_required
+@require_http_methods(["POST"])
+def jobs_split_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, _ = project_for_user(request.user, project_id, roles=[Role.MANAGER])
+    raw_ids = [part for part in request.POST.get("image_ids", "").replace(",", " ").split() if part]
+    raw_count = request.POST.get("count", "").strip()
+    try:
+        if raw_ids:
+            if not all(part.isdigit() for part in raw_ids):
+                raise ValidationError({"image_ids": "Image ids are whole numbers, separated by commas or spaces."})
+            split = {"image_ids": [int(part) for part in raw_ids]}
+        else:
+            split = {"count": int(raw_count) if raw_count.isdigit() else -1}
+        jobs = job_services.jobs_split(
+            project=project, annotator=_form_user(request, "annotator"), reviewer=_form_user(request, "reviewer"),
+            name=request.POST.get("name", "").strip(), **split,
+        )
+    except ValidationError as exc:
+        messages.error(request, _form_errors(exc))
+    else:
+        messages.success(request, f"Created {len(jobs)} job(s).")
+    return redirect(reverse("project-detail", args=[project.pk]) + "#jobs")
+
+
+@login_required
+@require_http_methods(["POST"])
+def job_assign_page(request: HttpRequest, project_id: int, job_id: int) -> HttpResponse:
+    project, _ = project_for_user(request.user, project_id, roles=[Role.MANAGER])
+    job = review_selectors.job_in_project(project=project, job_id=job_id)
+    try:
+        job_services.job_assign(
+            job=job, annotator=_form_user(request, "annotator"), reviewer=_form_user(request, "reviewer")
+        )
+    except ValidationError as exc:
+        messages.error(request, _form_errors(exc))
+    else:
+        messages.success(request, f"{job.name} reassigned.")
+    return redirect(reverse("project-detail", args=[project.pk]) + "#jobs")
+
+
+@login_required
+def my_queue(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, role = project_for_user(request.user, project_id)
+    queue = review_selectors.queue_for_user(project=project, user=request.user, role=role)
+    rejections: dict[int, list] = {}
+    for annotation in queue.rejected_annotations:
+        rejections.setdefault(annotation.image_id, []).append(annotation)
+    rows = [{"image": image, "annotate_url": annotate_url(image), "rejections": rejections.get(image.pk, [])}
+            for image in queue.images]
+    return render(request, "review/queue.html", {
+        "project": project, "role": role, "rows": rows, "queue": queue,
+        "next_url": annotate_url(queue.next_image) if queue.next_image else None,
+    })
+
+
+@login_required
+@require_http_methods(["POST"])
+def image_submit_page(request: HttpRequest, image_id: int) -> HttpResponse:
+    image, role = selectors.image_for_user(request.user, image_id)
+    check_image_submit(request.user, role, image)
+    try:
+        review_services.image_submit(image=image, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _form_errors(exc))
+    else:
+        messages.success(request, f"{image.original_name} submitted for review.")
+    return redirect("review-queue", project_id=image.project_id)
+
+
+@login_required
+def review_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, role = project_for_user(request.user, project_id, roles=[Role.REVIEWER, Role.MANAGER])
+    images = list(review_selectors.review_list(project=project, user=request.user, role=role))
+    annotations = review_selectors.review_annotations(images=images)
+    rows = [{"image": image, "annotate_url": annotate_url(image), "annotations": annotations[image.pk]}
+            for image in images]
+    return render(request, "review/review.html", {"project": project, "role": role, "rows": rows})
+
+
+def _review_redirect(image: Image) -> HttpResponse:
+    return redirect("review-page", project_id=image.project_id)
+
+
+@login_required
+@require_http_methods(["POST"])
+def image_review_page(request: HttpRequest, image_id: int) -> HttpResponse:
+    image, role = selectors.image_for_user(request.user, image_id)
+    check_image_review(request.user, role, image)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        review_services.image_review(
+            image=image, reviewer=request.user, approve=approve, comment=request.POST.get("comment", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, _form_errors(exc))
+    else:
+        messages.success(request, f"{image.original_name} {'approved' if approve else 'rejected'}.")
+    return _review_redirect(image)
+
+
+@login_required
+@require_http_methods(["POST"])
+def annotation_review_page(request: HttpRequest, annotation_id: int) -> HttpResponse:
+    annotation, role = selectors.annotation_for_user(request.user, annotation_id)
+    check_image_review(request.user, role, annotation.image)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        review_services.annotation_review(
+            annotation=annotation, reviewer=request.user, approve=approve, comment=request.POST.get("comment", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, _form_errors(exc))
+    return _review_redirect(annotation.image)
 
 
 @login_required
@@ -112,7 +284,8 @@ def image_annotate(request: HttpRequest, image_id: int) -> HttpResponse:
                   "url": reverse("api-image-file", args=[image.pk])},
         "project": {"id": project.pk, "name": project.name, "url": reverse("project-detail", args=[project.pk])},
         "role": role,
-        "can_write": role in (Role.MANAGER, Role.ANNOTATOR),
+        # Assignment and review state decide, as for the API (access.check_image_annotate).
+        "can_write": _can_annotate(request.user, role, image),
         "label_classes": [{"id": c.pk, "name": c.name, "color": c.color} for c in label_classes],
         "previous_url": reverse("image-annotate", args=[previous_id]) if previous_id else None,
         "next_url": reverse("image-annotate", args=[next_id]) if next_id else None,
@@ -124,6 +297,14 @@ def image_annotate(request: HttpRequest, image_id: int) -> HttpResponse:
     for header, value in ISOLATION_HEADERS.items():
         response[header] = value
     return response
+
+
+def _can_annotate(user, role: str, image: Image) -> bool:
+    try:
+        check_image_annotate(user, role, image)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def _neighbour_image_ids(image: Image) -> tuple[int | None, int | None]:

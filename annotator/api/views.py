@@ -27,6 +27,7 @@ from annotator.access import (
     check_annotation_change,
     check_annotation_delete,
     check_annotation_status,
+    check_image_annotate,
     project_for_user,
     require_role,
 )
@@ -296,6 +297,7 @@ class AnnotationListView(ListAPIView):
     def post(self, request: Request, image_id: int) -> Response:
         image, role = selectors.image_for_user(request.user, image_id)
         require_role(role, ANNOTATION_WRITERS)
+        check_image_annotate(request.user, role, image)  # assignment: only images in one's own jobs
         data = _valid(s.AnnotationCreateSerializer, request.data)
         check_annotation_status(role, data["status"])
         data["label_class"] = _label_class_of(image.project, data["label_class"])
@@ -330,7 +332,9 @@ class AnnotationDetailView(APIView):
             check_annotation_status(role, changes["status"])
         if "label_class" in changes:
             changes["label_class"] = _label_class_of(annotation.image.project, changes["label_class"])
-        annotation = annotation_services.annotation_update(annotation=annotation, version=version, **changes)
+        annotation = annotation_services.annotation_update(
+            annotation=annotation, version=version, actor=request.user, **changes
+        )
         return Response(s.AnnotationSerializer(annotation).data)
 
     @extend_schema(responses={204: None})

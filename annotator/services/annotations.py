@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotator.models import Annotation, AnnotationSource, AnnotationStatus, Image, LabelClass
+from annotator.models import Annotation, AnnotationSource, AnnotationStatus, Image, LabelClass, StatusTransition
 from segmentation import geometry
 
 SAM_SOURCES = frozenset({AnnotationSource.SAM_CLICK, AnnotationSource.SAM_BOX, AnnotationSource.AUTO})
@@ -119,8 +119,11 @@ def annotation_create(
     return annotation
 
 
-def annotation_update(*, annotation: Annotation, version: int, **changes: Any) -> Annotation:
+def annotation_update(*, annotation: Annotation, version: int, actor=None, **changes: Any) -> Annotation:
     """Apply changes if `version` is still current; AnnotationConflict otherwise. Returns the fresh row.
+
+    A status change is written to the audit trail (StatusTransition) in the same transaction, whoever
+    makes it and through whichever path.
 
     The write is one conditional UPDATE (WHERE version = given), so two concurrent editors cannot both
     win on any database, and the loser learns the current version instead of overwriting silently.
@@ -154,6 +157,13 @@ def annotation_update(*, annotation: Annotation, version: int, **changes: Any) -
         updated = Annotation.objects.filter(pk=annotation.pk, version=version).update(
             **values, version=F("version") + 1, updated_at=timezone.now()
         )
+        if updated and "status" in values and values["status"] != annotation.status:
+            StatusTransition.objects.create(
+                project_id=image.project_id, image=image, annotation=annotation,
+                annotation_author_id=annotation.author_id, actor=actor,
+                from_status=annotation.status, to_status=values["status"],
+                comment=values.get("review_comment", ""),
+            )
         current = Annotation.objects.select_related("label_class", "author", "image").filter(pk=annotation.pk).first()
     if current is None:
         raise Annotation.DoesNotExist(f"Annotation {annotation.pk} no longer exists.")

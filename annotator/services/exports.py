@@ -38,10 +38,9 @@ ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 PROGRESS_STEP_ROWS = 5000  # rows between progress writes: a few dozen UPDATEs even for 200k rows
 # Formats named for a later issue, refused with a message instead of "unknown format" (none at present).
 FUTURE_FORMATS: dict[str, str] = {}
-# DICOM SEG (annotator.exports.dicom_seg). Not an ExportFormat member yet: that enum lives in
-# annotator/models.py; the service accepts the value already, so the task and the command work.
-DICOM_SEG = "dicom-seg"
-EXPORT_FORMATS = (*ExportFormat.values, DICOM_SEG)
+# DICOM SEG is written by annotator.services.exports_dicom_seg (highdicom).
+DICOM_SEG = ExportFormat.DICOM_SEG.value
+EXPORT_FORMATS = tuple(ExportFormat.values)
 
 
 def export_options_clean(*, project: Project, format: str, options: dict[str, Any] | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from annotator.models import Membership
+from annotator.models import Image, Job, Membership
 from tests.factories import (
     image_bytes,
     make_annotation,
@@ -38,11 +38,22 @@ def build_project(prefix: str, users: dict) -> dict:
     label_class = make_label_class(project, "used")
     spare_class = make_label_class(project, "spare")
     image = make_image(project, width=40, height=30)
+    # Review workflow: the project has a job (so assignment rules apply), a submitted image waiting for
+    # review, and an image in no job (for splitting).
+    submitted_image = make_image(project, width=40, height=30, review_status="submitted")
+    job = Job.objects.create(project=project, name="job", annotator=users["annotator"], reviewer=users["reviewer"])
+    Image.objects.filter(pk__in=[image.pk, submitted_image.pk]).update(job=job)
+    image.refresh_from_db()
     return {
         "project": project,
         "label_class": label_class,
         "spare_class": spare_class,
         "image": image,
+        "submitted_image": submitted_image,
+        "loose_image": make_image(project, width=40, height=30),
+        "job": job,
+        "submitted": make_annotation(submitted_image, label_class=label_class, author=users["annotator"],
+                                     status="submitted"),
         "by_annotator": make_annotation(image, label_class=label_class, author=users["annotator"]),
         "by_manager": make_annotation(image, label_class=label_class, author=users["manager"]),
         "annotator_membership": Membership.objects.get(project=project, user=users["annotator"]),
@@ -124,6 +135,26 @@ ENDPOINTS = [
     Endpoint("annotation-delete-own", "delete", lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
              {"annotator", "manager", "superuser"}, 204),
     Endpoint("annotation-delete-others", "delete", lambda o: f"/api/annotations/{o['by_manager'].pk}/", MANAGERS, 204),
+    # Review workflow (issue 6).
+    Endpoint("job-list", "get", lambda o: f"/api/projects/{o['project'].pk}/jobs/", ALL_MEMBERS, 200),
+    Endpoint("job-split", "post", lambda o: f"/api/projects/{o['project'].pk}/jobs/", MANAGERS, 201,
+             lambda o: {"image_ids": [o["loose_image"].pk]}),
+    Endpoint("job-detail", "get", lambda o: f"/api/projects/{o['project'].pk}/jobs/{o['job'].pk}/", ALL_MEMBERS, 200),
+    Endpoint("job-patch", "patch", lambda o: f"/api/projects/{o['project'].pk}/jobs/{o['job'].pk}/", MANAGERS, 200,
+             lambda o: {"name": "renamed"}),
+    Endpoint("job-delete", "delete", lambda o: f"/api/projects/{o['project'].pk}/jobs/{o['job'].pk}/", MANAGERS, 204),
+    Endpoint("queue", "get", lambda o: f"/api/projects/{o['project'].pk}/queue/", ALL_MEMBERS, 200),
+    Endpoint("transitions", "get", lambda o: f"/api/projects/{o['project'].pk}/transitions/", ALL_MEMBERS, 200),
+    Endpoint("metrics", "get", lambda o: f"/api/projects/{o['project'].pk}/metrics/",
+             {"reviewer", "manager", "superuser"}, 200),
+    Endpoint("metrics-csv", "get", lambda o: f"/api/projects/{o['project'].pk}/metrics.csv",
+             {"reviewer", "manager", "superuser"}, 200),
+    Endpoint("image-submit", "post", lambda o: f"/api/images/{o['image'].pk}/submit/",
+             {"annotator", "manager", "superuser"}, 200),
+    Endpoint("image-review", "post", lambda o: f"/api/images/{o['submitted_image'].pk}/review/",
+             {"reviewer", "manager", "superuser"}, 200, lambda o: {"approve": False, "comment": "redo"}),
+    Endpoint("annotation-review", "post", lambda o: f"/api/annotations/{o['submitted'].pk}/review/",
+             {"reviewer", "manager", "superuser"}, 200, lambda o: {"approve": True}),
 ]
 
 
@@ -170,7 +201,9 @@ def test_endpoint_access(world, endpoint, role, where):
     objects = world[where]
     response = call(client_for(world, role), endpoint, objects)
     assert response.status_code == expected_status(endpoint, role, where), response.content[:300]
-    assert response.status_code == 204 or response["Content-Type"].startswith(("application/json", "image/"))
+    assert response.status_code == 204 or response["Content-Type"].startswith(
+        ("application/json", "image/", "text/csv")
+    )
     if response.status_code >= 400:
         assert "detail" in response.json()
     if role != "superuser" and response.status_code == 200 and endpoint.method == "get" and "json" in response["Content-Type"]:
@@ -178,7 +211,8 @@ def test_endpoint_access(world, endpoint, role, where):
         foreign_ids = {
             foreign["project"].pk, foreign["image"].pk, foreign["label_class"].pk, foreign["spare_class"].pk,
             foreign["by_annotator"].pk, foreign["by_manager"].pk,
-            foreign["annotator_membership"].pk, foreign["reviewer_membership"].pk,
+            foreign["annotator_membership"].pk, foreign["reviewer_membership"].pk, foreign["job"].pk,
+            foreign["submitted_image"].pk, foreign["submitted"].pk,
         }
         # Ids of different tables may coincide, so compare against the same table's foreign ids.
         same_table = {
@@ -186,7 +220,15 @@ def test_endpoint_access(world, endpoint, role, where):
             "label-class-list": {foreign["label_class"].pk, foreign["spare_class"].pk},
             "image-list": {foreign["image"].pk},
             "annotation-list": {foreign["by_annotator"].pk, foreign["by_manager"].pk},
+            "job-list": {foreign["job"].pk},
         }.get(endpoint.name)
+        if endpoint.name == "queue":
+            queued = {row["id"] for row in response.json()["images"]}
+            assert not queued & {foreign["image"].pk, foreign["submitted_image"].pk, foreign["loose_image"].pk}
+        if endpoint.name == "transitions":
+            assert {row["image"] for row in response.json()["results"]} <= {
+                objects["image"].pk, objects["submitted_image"].pk, objects["loose_image"].pk
+            }
         if same_table is not None:
             assert not ids_in(response) & same_table
         assert foreign_ids  # the foreign world exists, so "no leak" above is a real check
