@@ -28,8 +28,17 @@ def export_label_classes(*, project: Project, label_class_ids: Sequence[int] | N
     return list(label_classes.order_by("order", "id").values("id", "name", "color"))
 
 
-def _annotations(*, project: Project, statuses: Sequence[str] | None, label_class_ids: Sequence[int] | None):
+def _images(*, project: Project, job_id: int | None = None):
+    images = Image.objects.filter(project=project)
+    return images.filter(job_id=job_id) if job_id else images
+
+
+def _annotations(
+    *, project: Project, statuses: Sequence[str] | None, label_class_ids: Sequence[int] | None, job_id: int | None = None
+):
     annotations = Annotation.objects.filter(image__project=project)
+    if job_id:
+        annotations = annotations.filter(image__job_id=job_id)
     if statuses:
         annotations = annotations.filter(status__in=statuses)
     if label_class_ids:
@@ -37,16 +46,18 @@ def _annotations(*, project: Project, statuses: Sequence[str] | None, label_clas
     return annotations
 
 
-def export_counts(*, project: Project, statuses: Sequence[str] | None, label_class_ids: Sequence[int] | None) -> tuple[int, int]:
+def export_counts(
+    *, project: Project, statuses: Sequence[str] | None, label_class_ids: Sequence[int] | None, job_id: int | None = None
+) -> tuple[int, int]:
     """(images, annotations) an export will write, for progress."""
     return (
-        Image.objects.filter(project=project).count(),
-        _annotations(project=project, statuses=statuses, label_class_ids=label_class_ids).count(),
+        _images(project=project, job_id=job_id).count(),
+        _annotations(project=project, statuses=statuses, label_class_ids=label_class_ids, job_id=job_id).count(),
     )
 
 
-def export_image_rows(*, project: Project) -> Iterator[dict]:
-    return Image.objects.filter(project=project).order_by("id").values(*IMAGE_FIELDS).iterator(chunk_size=CHUNK_ROWS)
+def export_image_rows(*, project: Project, job_id: int | None = None) -> Iterator[dict]:
+    return _images(project=project, job_id=job_id).order_by("id").values(*IMAGE_FIELDS).iterator(chunk_size=CHUNK_ROWS)
 
 
 def export_annotation_rows(
@@ -54,13 +65,14 @@ def export_annotation_rows(
     project: Project,
     statuses: Sequence[str] | None,
     label_class_ids: Sequence[int] | None,
+    job_id: int | None = None,
     rle: bool = True,
     polygons: bool = False,
 ) -> Iterator[dict]:
     """Rows ordered by (image id, annotation id), the order the writers merge images in."""
     fields = list(ANNOTATION_FIELDS) + (["rle"] if rle else []) + (["polygons"] if polygons else [])
     return (
-        _annotations(project=project, statuses=statuses, label_class_ids=label_class_ids)
+        _annotations(project=project, statuses=statuses, label_class_ids=label_class_ids, job_id=job_id)
         .order_by("image_id", "id")
         .values(*fields)
         .iterator(chunk_size=CHUNK_ROWS)

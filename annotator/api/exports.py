@@ -51,6 +51,7 @@ class ExportCreateSerializer(serializers.Serializer):
         help_text="Annotation statuses to export; default approved only; an empty list exports all.",
     )
     label_class_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    job_id = serializers.IntegerField(required=False, allow_null=True, help_text="Only the images of this job.")
     include_images = serializers.BooleanField(default=False)
 
 

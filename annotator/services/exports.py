@@ -28,7 +28,7 @@ from django.utils.text import slugify
 from annotator import selectors_exports as rows
 from annotator.exports import coco, masks, yolo
 from annotator.exports.rows import export_file_names, group_by_image
-from annotator.models import AnnotationStatus, Export, ExportFormat, ExportStatus, LabelClass, Project
+from annotator.models import AnnotationStatus, Export, ExportFormat, ExportStatus, Job, LabelClass, Project
 from segmentation.storage import save_atomically
 
 logger = logging.getLogger(__name__)
@@ -44,13 +44,14 @@ EXPORT_FORMATS = tuple(ExportFormat.values)
 
 
 def export_options_clean(*, project: Project, format: str, options: dict[str, Any] | None) -> dict[str, Any]:
-    """Defaults filled in, everything checked: {"segmentation", "statuses", "label_class_ids", "include_images"}."""
+    """Defaults filled in, everything checked:
+    {"segmentation", "statuses", "label_class_ids", "job_id", "include_images"}."""
     if format in FUTURE_FORMATS:
         raise ValidationError({"format": FUTURE_FORMATS[format]})
     if format not in EXPORT_FORMATS:
         raise ValidationError({"format": f"Unknown format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}."})
     options = dict(options or {})
-    unknown = set(options) - {"segmentation", "statuses", "label_class_ids", "include_images"}
+    unknown = set(options) - {"segmentation", "statuses", "label_class_ids", "job_id", "include_images"}
     if unknown:
         raise ValidationError({"options": f"Unknown options: {', '.join(sorted(unknown))}."})
     segmentation = options.get("segmentation") or "rle"
@@ -68,10 +69,15 @@ def export_options_clean(*, project: Project, format: str, options: dict[str, An
     found = set(LabelClass.objects.filter(project=project, pk__in=label_class_ids).values_list("pk", flat=True))
     if found != set(label_class_ids):
         raise ValidationError({"label_class_ids": f"Not label classes of this project: {sorted(set(label_class_ids) - found)}."})
+    job_id = options.get("job_id") or None
+    if job_id is not None and (
+        not isinstance(job_id, int) or isinstance(job_id, bool) or not Job.objects.filter(project=project, pk=job_id).exists()
+    ):
+        raise ValidationError({"job_id": f"Not a job of this project: {job_id!r}."})
     # YOLO's layout has the images beside the labels; the other formats carry them only on request.
     include_images = True if format == ExportFormat.YOLO else bool(options.get("include_images", False))
     return {"segmentation": segmentation, "statuses": sorted(statuses), "label_class_ids": sorted(label_class_ids),
-            "include_images": include_images}
+            "job_id": job_id, "include_images": include_images}
 
 
 def export_extension(format: str, options: dict[str, Any]) -> str:
@@ -113,7 +119,8 @@ def export_run(export_id: int) -> None:
     try:
         options = export_options_clean(project=export.project, format=export.format, options=export.options)
         images, annotations = rows.export_counts(
-            project=export.project, statuses=options["statuses"], label_class_ids=options["label_class_ids"]
+            project=export.project, statuses=options["statuses"], label_class_ids=options["label_class_ids"],
+            job_id=options["job_id"],
         )
         advance = _progress_recorder(export_id, images + annotations)
         with tempfile.TemporaryFile() as handle:
@@ -159,7 +166,7 @@ def export_write(
     """
     label_classes = rows.export_label_classes(project=project, label_class_ids=options["label_class_ids"] or None)
     filters = {"project": project, "statuses": options["statuses"] or None,
-               "label_class_ids": options["label_class_ids"] or None}
+               "label_class_ids": options["label_class_ids"] or None, "job_id": options["job_id"]}
     if format == ExportFormat.COCO:
         return _write_coco(project, options, label_classes, filters, handle, advance)
     if format == DICOM_SEG:
@@ -205,7 +212,7 @@ def _write_coco(project, options, label_classes, filters, handle, advance) -> di
             text_handle,
             info=_coco_info(project, options),
             label_classes=label_classes,
-            images=rows.export_image_rows(project=project),
+            images=rows.export_image_rows(project=project, job_id=filters["job_id"]),
             annotations=rows.export_annotation_rows(
                 **filters, rle=True, polygons=options["segmentation"] == "polygon"
             ),
@@ -229,7 +236,7 @@ def _write_coco(project, options, label_classes, filters, handle, advance) -> di
         with zipfile.ZipFile(handle, "w", allowZip64=True) as archive:
             with archive.open(_member("annotations.json"), "w", force_zip64=True) as target:
                 shutil.copyfileobj(json_file, target, 1 << 20)
-            for image, file_name in export_file_names(rows.export_image_rows(project=project)):
+            for image, file_name in export_file_names(rows.export_image_rows(project=project, job_id=filters["job_id"])):
                 _add_storage_file(archive, image["display"], f"images/{file_name}")
     return summary
 
@@ -239,7 +246,7 @@ def _text(handle: IO[bytes]) -> io.TextIOWrapper:
 
 
 def _grouped(project, filters, *, polygons: bool, rle: bool):
-    images = export_file_names(rows.export_image_rows(project=project))
+    images = export_file_names(rows.export_image_rows(project=project, job_id=filters["job_id"]))
     annotations = rows.export_annotation_rows(**filters, rle=rle, polygons=polygons)
     # group_by_image merges on image id; export_file_names yields (image, name) pairs.
     names: dict[int, str] = {}

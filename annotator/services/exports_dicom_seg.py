@@ -46,7 +46,10 @@ def write_dicom_seg(
     import pydicom
 
     class_ids = {lc["id"] for lc in label_classes}
-    images = (Image.objects.filter(project=project).order_by("id")
+    images = Image.objects.filter(project=project)
+    if filters.get("job_id"):
+        images = images.filter(job_id=filters["job_id"])
+    images = (images.order_by("id")
               .values("id", "original_name", "file", "format", "metadata").iterator(chunk_size=rows.CHUNK_ROWS))
     annotations = rows.export_annotation_rows(**filters, rle=True)
     groups: dict[str, _Group] = {}

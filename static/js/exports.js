@@ -76,6 +76,7 @@
       segmentation: form.elements.segmentation.value,
       statuses: statuses,
       include_images: form.elements.include_images.checked,
+      job_id: form.elements.job_id && form.elements.job_id.value ? Number(form.elements.job_id.value) : null,
     }).then(function (exp) { render(exp); poll(exp.id); })
       .catch(function (error) { window.alert("Export failed to start: " + error.message); })
       .then(function () { button.disabled = false; });

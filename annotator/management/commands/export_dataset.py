@@ -32,21 +32,29 @@ class Command(BaseCommand):
         parser.add_argument("--segmentation", default="rle", choices=["rle", "polygon"], help="COCO segmentation (default rle)")
         parser.add_argument("--status", default="approved", choices=["approved", "all"],
                             help="export approved annotations only (default) or all")
+        parser.add_argument("--job", default="", help="only the images of this job (its name or id)")
         parser.add_argument("--with-images", action="store_true", help="put the images in the zip (always for yolo)")
         parser.add_argument("--out", required=True, help="output file (.json for plain COCO, else .zip)")
 
     def handle(self, *args, project: str, format: str, segmentation: str, status: str, with_images: bool,
-               out: str, **options) -> None:
+               out: str, job: str = "", **options) -> None:
         if format in FUTURE_FORMATS:
             raise CommandError(FUTURE_FORMATS[format])
         target = Project.objects.filter(name=project).first()
         if target is None:
             raise CommandError(f"no project named {project!r}")
+        job_id = None
+        if job:
+            found = target.jobs.filter(pk=int(job)) if job.isdigit() else target.jobs.filter(name=job)
+            if found.count() != 1:
+                raise CommandError(f"no single job {job!r} in project {project!r}")
+            job_id = found.get().pk
         try:
             clean = export_options_clean(project=target, format=format, options={
                 "segmentation": segmentation,
                 "statuses": "all" if status == "all" else ["approved"],
                 "include_images": with_images,
+                "job_id": job_id,
             })
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc

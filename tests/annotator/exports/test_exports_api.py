@@ -31,7 +31,7 @@ def test_manager_exports_through_the_task_and_downloads(dataset, tmp_path, djang
     body = response.json()
     assert body["status"] == "queued" and body["download_url"] is None
     assert body["options"] == {"segmentation": "rle", "statuses": ["approved"], "label_class_ids": [],
-                               "include_images": False}
+                               "job_id": None, "include_images": False}
     assert len(callbacks) == 1  # the task is queued once the row is committed
     export_run(body["id"])  # what the worker runs (the task body, called in this process)
     detail = client.get(f"/api/exports/{body['id']}/").json()
