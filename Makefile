@@ -27,3 +27,6 @@ bench-embedding:  ## embedding pipeline vs bare encoder forward, default model a
 
 bench-encoder:  ## default model encoder time per 1024-px image vs MobileSAM vit_t, CPU
 	$(PY) bench/default_encoder_speed.py
+
+bench-click:  ## click → mask drawn in headless Chromium (vit_b-size and default decoders) vs a server round trip
+	$(PY) bench/click_latency.py

@@ -23,6 +23,11 @@ interface PageConfig {
   ort_runtime_url: string;
 }
 
+interface BenchRecord {
+  clicks: { start: number; drawn: number; decodeMs: number }[];
+  ready: number | null;
+}
+
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 function start(): void {
@@ -99,8 +104,24 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
     }
   });
 
+  // Benchmark hook (bench/click_latency.py), inert unless the page was given window.__samBench:
+  // the canvas pointerdown time, and the time the frame that draws a new mask has run.
+  const bench = (window as unknown as { __samBench?: BenchRecord }).__samBench;
+  let benchShown: unknown = null;
+  let benchStart = 0;
+  if (bench !== undefined) {
+    byId("canvas").addEventListener("pointerdown", (e) => (benchStart = e.timeStamp), { capture: true });
+  }
+
   function updateChrome(): void {
     const shown = sam.shown;
+    if (bench !== undefined && sam.result !== null && sam.result !== benchShown) {
+      const start = benchStart;
+      const decodeMs = sam.result.decodeMs;
+      // After changed() has queued the app's draw frame, so this frame callback runs after the draw.
+      queueMicrotask(() => requestAnimationFrame(() => bench.clicks.push({ start, drawn: performance.now(), decodeMs })));
+    }
+    benchShown = sam.result;
     status.candidate.textContent = shown
       ? `mask ${shown.candidates.indexOf(shown.index) + 1}/${shown.candidates.length} · predicted IoU ${shown.iou.toFixed(3)}${shown.candidates.length > 1 ? " (Tab for others)" : ""}`
       : "";
@@ -179,6 +200,9 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
     status.decoder.dataset["status"] = "ready";
     status.decoder.textContent = `decoder: ${manifest.model.name} ${variant}, ${init.backend} × ${init.threads} threads`;
     root.dataset["decoder"] = "ready";
+    if (bench !== undefined) {
+      bench.ready = performance.now();
+    }
     controller.changed();
     if (config.next_image_id !== null) {
       void fetch(`/api/images/${config.next_image_id}/embedding/`, { credentials: "same-origin" }).catch(() => undefined);

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponseNotModified
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,7 +24,7 @@ from segmentation.api import serializers as s
 from segmentation.models import EmbeddingState, SamModel
 from segmentation.services import auto_masks as auto_mask_services
 from segmentation.services import embeddings as embedding_services
-from segmentation.services.models import project_model
+from segmentation.services.models import project_model, server_decode_mask
 
 _BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes")
 
@@ -118,6 +118,46 @@ class ImageEmbeddingView(APIView):
         # no-cache: the browser keeps it but revalidates (the project's model may change); 304 is cheap.
         patch_cache_control(response, private=True, no_cache=True)
         return response
+
+
+class DecodeRequestSerializer(serializers.Serializer):
+    points = serializers.ListField(child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+                                   required=False, default=list, max_length=64)
+    labels = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=1), required=False, default=list)
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False, allow_null=True,
+                                default=None)
+    variant = serializers.ChoiceField(choices=["fp32", "int8"], default="int8")
+
+    def validate(self, attrs: dict) -> dict:
+        if len(attrs["points"]) != len(attrs["labels"]):
+            raise serializers.ValidationError("points and labels differ in length.")
+        if not attrs["points"] and attrs["box"] is None:
+            raise serializers.ValidationError("A prompt needs at least one point or a box.")
+        return attrs
+
+
+class ImageDecodeView(APIView):
+    """The server-side decoder path some peers use (the annotator itself decodes in the browser): the
+    project model's exported ONNX decoder runs here on the stored embedding, and the officially chosen
+    mask comes back as a PNG at the image's size (255 inside). bench/click_latency.py uses it as the
+    baseline. Prompts are in image pixels; labels 1 positive, 0 negative; box x0, y0, x1, y1."""
+
+    @extend_schema(request=DecodeRequestSerializer, responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="PNG mask"), 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, image_id: int):
+        import cv2
+
+        image = _image_for_member(request.user, image_id)
+        prompt = DecodeRequestSerializer(data=request.data)
+        prompt.is_valid(raise_exception=True)
+        model = project_model(image.project)
+        embedding = selectors.embedding_for_image(image, model)
+        if embedding is None or embedding.status != EmbeddingState.READY or not embedding.file:
+            return Response({"detail": "The embedding is not ready."}, status=status.HTTP_409_CONFLICT)
+        mask = server_decode_mask(model, embedding.file.name, height=image.height, width=image.width, **prompt.validated_data)
+        ok, png = cv2.imencode(".png", mask.astype("uint8") * 255, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        if not ok:
+            raise RuntimeError("PNG encoding failed")
+        return HttpResponse(png.tobytes(), content_type="image/png")
 
 
 class ImageEmbeddingStatusView(APIView):

@@ -25,9 +25,14 @@ from typing import Any
 OPSET = 17
 INPUT_NAMES = ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
 OUTPUT_NAMES = ["masks", "iou_predictions", "low_res_masks"]
+# The low-res export (upscale_in_graph=False): no orig_im_size input and no full-size masks output;
+# the client upscales and thresholds the one low-res mask it draws (onnx_decoder.upscale_low_res and
+# frontend/src/sam/upscale.ts), which is cheaper than 4 full-size masks in the graph per click.
+LOW_RES_INPUT_NAMES = INPUT_NAMES[:-1]
+LOW_RES_OUTPUT_NAMES = OUTPUT_NAMES[1:]
 
 
-def _decoder_module(sam: Any, return_single_mask: bool) -> Any:
+def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool = True) -> Any:
     import torch
     from torch import nn
     from torch.nn import functional as F
@@ -41,6 +46,7 @@ def _decoder_module(sam: Any, return_single_mask: bool) -> Any:
             self.mask_decoder = sam.mask_decoder
             self.img_size = int(sam.image_encoder.img_size)
             self.return_single_mask = return_single_mask
+            self.upscale_in_graph = upscale_in_graph
 
         def embed_points(self, coords: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             # Same arithmetic as PromptEncoder._embed_points/_embed_boxes, without Python branches:
@@ -76,7 +82,7 @@ def _decoder_module(sam: Any, return_single_mask: bool) -> Any:
             rows = torch.arange(masks.shape[0])
             return masks[rows, best].unsqueeze(1), scores[rows, best].unsqueeze(1)
 
-        def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input, orig_im_size):
+        def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input, orig_im_size=None):
             sparse = self.embed_points(point_coords, point_labels)
             dense = self.embed_mask(mask_input, has_mask_input)
             low_res, scores = self.mask_decoder.predict_masks(
@@ -87,6 +93,8 @@ def _decoder_module(sam: Any, return_single_mask: bool) -> Any:
             )
             if self.return_single_mask:
                 low_res, scores = self.select_single(low_res, scores, point_coords.shape[1])
+            if not self.upscale_in_graph:
+                return scores, low_res
             return self.upscale(low_res, orig_im_size), scores, low_res
 
     return SamPromptDecoder().eval()
@@ -115,15 +123,23 @@ def _atomic_replace(tmp: Path, out_path: Path) -> None:
 
 
 def export_decoder(
-    sam: Any, out_path: str | Path, *, quantize: bool = False, return_single_mask: bool = True
+    sam: Any,
+    out_path: str | Path,
+    *,
+    quantize: bool = False,
+    return_single_mask: bool = True,
+    upscale_in_graph: bool = True,
 ) -> str:
-    """Write the decoder ONNX file (int8 weights when quantize) atomically; returns its sha256."""
+    """Write the decoder ONNX file (int8 weights when quantize) atomically; returns its sha256.
+    upscale_in_graph=False: the low-res export (see LOW_RES_INPUT_NAMES)."""
     import torch
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    module = _decoder_module(sam.cpu().eval(), return_single_mask)
+    module = _decoder_module(sam.cpu().eval(), return_single_mask, upscale_in_graph)
     inputs = dummy_inputs(sam)
+    if not upscale_in_graph:
+        del inputs["orig_im_size"]
     with tempfile.TemporaryDirectory(dir=out_path.parent) as work:
         fp32_path = Path(work) / "decoder.onnx"
         with torch.no_grad():
@@ -132,8 +148,8 @@ def export_decoder(
                 module,
                 tuple(inputs.values()),
                 str(fp32_path),
-                input_names=INPUT_NAMES,
-                output_names=OUTPUT_NAMES,
+                input_names=INPUT_NAMES if upscale_in_graph else LOW_RES_INPUT_NAMES,
+                output_names=OUTPUT_NAMES if upscale_in_graph else LOW_RES_OUTPUT_NAMES,
                 dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
                 opset_version=OPSET,
                 do_constant_folding=True,

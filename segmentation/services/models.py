@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -149,3 +150,55 @@ def project_model(project) -> SamModel:
     if project.sam_model_id:
         return project.sam_model
     return default_sam_model()
+
+
+# Server-side decoder (POST /api/images/<id>/decode/): the architecture some peers use, kept as the
+# baseline the in-browser decoder is measured against (bench/click_latency.py). One onnxruntime
+# session per decoder file and the last few parsed embeddings per process, shared by all requests.
+_server_decoders: dict[str, object] = {}
+_server_embeddings: dict[str, object] = {}
+_server_lock = threading.Lock()
+_SERVER_EMBEDDINGS_KEPT = 4
+
+
+def server_decoder(model: SamModel, variant: str):
+    """The process-wide OnnxDecoder on the model's exported decoder file (fp32 or int8)."""
+    from django.core.files.storage import default_storage
+
+    from segmentation.sam.onnx_decoder import OnnxDecoder
+
+    field = getattr(model, f"decoder_{variant}")
+    key = getattr(model, f"decoder_{variant}_sha256")
+    with _server_lock:
+        decoder = _server_decoders.get(key)
+        if decoder is None:
+            with default_storage.open(field.name, "rb") as handle:
+                decoder = OnnxDecoder(handle.read(), img_size=model.encoder_input_size)
+            _server_decoders[key] = decoder
+    return decoder
+
+
+def server_embedding(name: str):
+    """(C, h, w) float32 embedding read from storage once per process (the last few are kept)."""
+    import numpy as np
+
+    from segmentation.storage import read_embedding
+
+    with _server_lock:
+        cached = _server_embeddings.get(name)
+    if cached is None:
+        cached = np.asarray(read_embedding(name)[0], dtype=np.float32)
+        with _server_lock:
+            _server_embeddings[name] = cached
+            while len(_server_embeddings) > _SERVER_EMBEDDINGS_KEPT:
+                _server_embeddings.pop(next(iter(_server_embeddings)))
+    return cached
+
+
+def server_decode_mask(model: SamModel, embedding_name: str, *, height: int, width: int, variant: str,
+                       points: list, labels: list, box: list | None):
+    """The officially chosen mask (H, W) bool for these prompts, decoded in this process."""
+    logits = server_decoder(model, variant).predict_official_mask(
+        server_embedding(embedding_name), height=height, width=width, points=points, labels=labels, box=box
+    )
+    return logits > 0

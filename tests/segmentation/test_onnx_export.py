@@ -177,3 +177,52 @@ def test_image_to_model_coords_scales_by_longest_side():
     coords = image_to_model_coords(np.array([[1400, 600], [0, 0]]), height=600, width=1400, img_size=1024)
     np.testing.assert_allclose(coords, [[1024, 438.857143], [0, 0]], rtol=1e-6)
     assert model_scale(2000, 500, 512) == 512 / 2000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ["default", "vit_t"])
+def test_low_res_export_upscaled_outside_matches_plain_export(tmp_path, architecture):
+    """The low-res graph (what the browser runs) + upscale_low_res against the plain official-style
+    export with the upscaling in the graph: every officially chosen mask at IoU >= 0.98."""
+    sam = _seeded(architecture)
+    export_decoder(sam, tmp_path / "plain.onnx", return_single_mask=False)
+    export_decoder(sam, tmp_path / "low.onnx", return_single_mask=False, upscale_in_graph=False)
+    img_size = sam.image_encoder.img_size
+    plain = OnnxDecoder(tmp_path / "plain.onnx", img_size=img_size, threads=2)
+    low = OnnxDecoder(tmp_path / "low.onnx", img_size=img_size, threads=2)
+    assert not low.upscales_in_graph and "orig_im_size" not in low.input_names
+    embedding = _embedding(sam, seed=3)
+    rng = np.random.default_rng(7)
+    ious = []
+    for height, width in ASPECTS + [(360, 480)]:
+        for case in range(4):
+            points, labels, box = _random_prompt(rng, height, width, with_box=case % 2 == 1)
+            mask_input = rng.standard_normal((1, 1, *plain.mask_input_size)).astype(np.float32) * 4 if case >= 2 else None
+            feeds = plain.feeds(embedding, height=height, width=width, points=points, labels=labels, box=box, mask_input=mask_input)
+            ref, out = plain.run_feeds(feeds), low.run_feeds(feeds)
+            np.testing.assert_allclose(out.low_res_masks, ref.low_res_masks, atol=1e-4)
+            np.testing.assert_allclose(out.iou_predictions, ref.iou_predictions, atol=1e-5)
+            index = official_mask_index(ref.iou_predictions, feeds["point_coords"].shape[1])
+            assert out.masks.shape == ref.masks.shape
+            np.testing.assert_allclose(out.masks, ref.masks, atol=2e-3)  # the same upscaling, one pass
+            # Random weights give near-empty or near-full masks at 0: also cut both maps at the
+            # reference's median logit, so the IoU is of a mask covering half the image.
+            cut = float(np.median(ref.masks[index]))
+            ious.append(_iou(out.masks[index] > cut, ref.masks[index] > cut))
+            chosen = low.predict_official_mask(embedding, height=height, width=width, points=points, labels=labels,
+                                               box=box, mask_input=mask_input)
+            np.testing.assert_allclose(chosen, ref.masks[index], atol=2e-3)
+    assert min(ious) >= 0.98, ious
+
+
+def test_upscale_low_res_crops_the_padding_and_keeps_constant_maps():
+    from segmentation.sam.onnx_decoder import upscale_low_res
+
+    low = np.full((1, 256, 256), -3.0, np.float32)
+    low[:, :, 128:] = 5.0  # right half positive in the padded square
+    # A 2:1 wide image fills the top half of the square: the right half stays the right half.
+    up = upscale_low_res(low, 500, 1000, 1024)
+    assert up.shape == (1, 500, 1000)
+    assert (up[0, :, :495] < 0).all() and (up[0, :, 505:] > 0).all()
+    # A 1:2 tall image covers the left half of the square only: all negative.
+    assert (upscale_low_res(low, 1000, 500, 1024) < 0).all()

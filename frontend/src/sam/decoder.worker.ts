@@ -8,12 +8,15 @@ import * as ort from "onnxruntime-web/wasm";
 import { parseEmbedding } from "./embedding";
 import { promptToFeeds, type EmbeddingTensor } from "./feeds";
 import type { DecodeRequest, EmbeddingRequest, InitRequest, WorkerRequest, WorkerResponse } from "./messages";
+import { upscalePlan, upscaleThreshold, type UpscalePlan } from "./upscale";
 
 interface ImageEntry {
   readonly embedding: EmbeddingTensor;
   readonly width: number;
   readonly height: number;
   readonly encoderInputSize: number;
+  /** Low-res → image-size taps, made at the first click on this image (low-res graphs only). */
+  plan: UpscalePlan | null;
 }
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
@@ -75,7 +78,7 @@ async function warmUp(session: ort.InferenceSession): Promise<void> {
   const [, channels = 256, h = 64, w = 64] = dims;
   const embedding: EmbeddingTensor = { data: new Float32Array(channels * h * w), shape: [channels, h, w] };
   const feeds = promptToFeeds({ points: [{ x: 1, y: 1, positive: true }], box: null }, embedding, { width: 64, height: 64 }, 4 * h * 4, null);
-  await session.run(toOrt(feeds));
+  await session.run(toOrt(feeds, session.inputNames));
 }
 
 function storeEmbedding(request: EmbeddingRequest): WorkerResponse {
@@ -86,6 +89,7 @@ function storeEmbedding(request: EmbeddingRequest): WorkerResponse {
     width: request.imageWidth,
     height: request.imageHeight,
     encoderInputSize: request.encoderInputSize,
+    plan: null,
   });
   while (images.size > MAX_IMAGES) {
     images.delete(images.keys().next().value as string);
@@ -109,18 +113,26 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
     image.encoderInputSize,
     request.previousLowRes,
   );
-  const outputs = await current.run(toOrt(feeds));
-  const masksTensor = outputs["masks"]!;
+  const outputs = await current.run(toOrt(feeds, current.inputNames));
   const ious = new Float32Array(outputs["iou_predictions"]!.data as Float32Array);
   const lowResTensor = outputs["low_res_masks"]!;
-  const [, outputCount = 1, height = 0, width = 0] = masksTensor.dims;
-  const logits = masksTensor.data as Float32Array;
-  // Threshold here: a byte per pixel crosses to the page, not four.
-  const masks = new Uint8Array(logits.length);
-  for (let i = 0; i < logits.length; i += 1) {
-    masks[i] = logits[i]! > 0 ? 1 : 0;
-  }
+  const [, outputCount = 1, lowResSize = 0] = lowResTensor.dims;
   const lowRes = new Float32Array(lowResTensor.data as Float32Array);
+  const masksTensor = outputs["masks"];
+  const { width, height } = image;
+  let masks: Uint8Array;
+  if (masksTensor === undefined) {
+    // Low-res graph (the registered export): upscale + threshold here, one fused pass per output.
+    image.plan ??= upscalePlan(height, width, lowResSize, image.encoderInputSize);
+    masks = upscaleThreshold(lowRes, outputCount, image.plan);
+  } else {
+    // Older full-size graph: threshold here, so a byte per pixel crosses to the page, not four.
+    const logits = masksTensor.data as Float32Array;
+    masks = new Uint8Array(logits.length);
+    for (let i = 0; i < logits.length; i += 1) {
+      masks[i] = logits[i]! > 0 ? 1 : 0;
+    }
+  }
   const response: WorkerResponse = {
     type: "decode",
     id: request.id,
@@ -130,16 +142,19 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
     height,
     ious,
     lowRes,
-    lowResSize: lowResTensor.dims[3] ?? 0,
+    lowResSize,
     decodeMs: performance.now() - started,
   };
   return [response, [masks.buffer, lowRes.buffer]];
 }
 
-function toOrt(feeds: ReturnType<typeof promptToFeeds>): Record<string, ort.Tensor> {
+/** Only the inputs the graph has: low-res graphs take no orig_im_size. */
+function toOrt(feeds: ReturnType<typeof promptToFeeds>, inputNames: readonly string[]): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   for (const [name, tensor] of Object.entries(feeds)) {
-    out[name] = new ort.Tensor("float32", tensor.data, tensor.dims);
+    if (inputNames.includes(name)) {
+      out[name] = new ort.Tensor("float32", tensor.data, tensor.dims);
+    }
   }
   return out;
 }
