@@ -100,19 +100,6 @@ def save_atomically(name: str, data: bytes | IO[bytes], storage: Storage | None 
         Path(tmp).unlink(missing_ok=True)
         raise
     return name
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.{uuid.uuid4().hex[:8]}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return name
 
 
 def write_embedding(embedding: np.ndarray, *, model_sha256: str, image_sha256: str) -> str:

@@ -5,27 +5,21 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from annotator.models import AnnotationStatus, Export, ExportStatus, Role
 from segmentation import geometry
 from tests.e2e.conftest import BrowserSession, log_in
+from tests.celery_worker import run_worker, use_broker
 from tests.factories import PASSWORD, make_annotation, make_image, make_label_class, make_project, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # A Redis database of its own (the engine's worker test uses 13), so parallel suites share no queue.
 BROKER_URL = os.environ.get("E2E_TEST_BROKER_URL", "redis://127.0.0.1:6379/12")
-WORKER_READY_TIMEOUT_S = 60
 
 # Records every text the export list shows, from before the click on, so short-lived states
 # ("queued", "running") are seen even when the worker finishes within one poll.
@@ -38,63 +32,19 @@ RECORD_EXPORT_ROWS = """() => {
 }"""
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def export_broker(monkeypatch):
     """Point this process's Celery app (used by the live server's thread) at an emptied Redis database."""
-    import redis
-
-    from config.celery import app
-
-    redis.Redis.from_url(BROKER_URL).flushdb()
-    monkeypatch.setattr(app.conf, "broker_url", BROKER_URL)
-    # Celery reads CELERY_BROKER_URL from the environment before its config (CI sets it).
-    monkeypatch.setenv("CELERY_BROKER_URL", BROKER_URL)
-    # Drop pools built for another broker, so the next send connects to this one.
-    monkeypatch.setattr(app, "_pool", None)
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    yield BROKER_URL
-    if app._pool is not None:
-        app._pool.force_close_all()
+    with use_broker(monkeypatch, BROKER_URL) as url:
+        yield url
 
 
 @pytest.fixture
 def export_worker(export_broker, transactional_db, tmp_path):
     """A Celery worker on the "default" queue (where export_run goes), started and waited for."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": export_broker,
-        "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    log_path = tmp_path / "worker.log"
-    log = open(log_path, "w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default", "--pool=solo",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-         "-n", f"e2e-export-{os.getpid()}@%h"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
-    while "ready." not in log_path.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the Celery worker did not start; its log:\n{log_path.read_text()[-4000:]}")
-        time.sleep(0.2)
-    yield process, log_path
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+    with run_worker(broker_url=export_broker, queues="default", name="e2e-export",
+                    log_path=tmp_path / "worker.log") as started:
+        yield started
 
 
 def two_part_mask(width: int, height: int) -> np.ndarray:

@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection
 from rest_framework.test import APIClient
 
 from annotator.models import EmbeddingStatus, Image, Role
@@ -18,64 +14,28 @@ from segmentation.models import Embedding, EmbeddingState
 from segmentation.services.embeddings import embeddings_request
 from segmentation.services.models import default_sam_model
 from segmentation.storage import read_embedding
+from tests.celery_worker import run_worker, use_broker
 from tests.factories import make_image, make_project, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # A Redis database of its own, so parallel suites (other engineers) do not share queues.
 BROKER_URL = os.environ.get("ENGINE_TEST_BROKER_URL", "redis://127.0.0.1:6379/13")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
 def broker(monkeypatch):
     """Point this process's Celery app at the test broker (fresh connection pools) and empty it."""
-    import redis
-
-    from config.celery import app
-
-    redis.Redis.from_url(BROKER_URL).flushdb()
-    monkeypatch.setattr(app.conf, "broker_url", BROKER_URL)
-    # Celery reads CELERY_BROKER_URL from the environment before its config (CI sets it).
-    monkeypatch.setenv("CELERY_BROKER_URL", BROKER_URL)
-    # Drop cached pools (built for the default broker, if any) so the next send connects to Redis.
-    monkeypatch.setattr(app, "_pool", None)
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    yield BROKER_URL
-    if app._pool is not None:
-        app._pool.force_close_all()
+    with use_broker(monkeypatch, BROKER_URL) as url:
+        yield url
 
 
 @pytest.fixture
 def worker(broker, transactional_db, tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "SAM_CHECKPOINT_DIR": str(settings.SEGMENTATION_CHECKPOINT_DIR),
-        "SAM_DEVICE": "cpu",
-    }
-    log = open(tmp_path / "worker.log", "w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "embeddings", "--pool=solo",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"engine-test-{os.getpid()}@%h"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    yield process, log
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+    extra_env = {"SAM_CHECKPOINT_DIR": str(settings.SEGMENTATION_CHECKPOINT_DIR), "SAM_DEVICE": "cpu"}
+    with run_worker(broker_url=broker, queues="embeddings", name="engine-test", log_path=tmp_path / "worker.log",
+                    extra_env=extra_env) as (process, log_path):
+        with open(log_path) as log:
+            yield process, log
 
 
 def _wait_for(image: Image, wanted: set[str], worker_log, timeout: float = 180) -> Image:
