@@ -6,30 +6,16 @@ import hashlib
 import pytest
 from rest_framework.test import APIClient
 
-from annotator.models import Role
 from segmentation.models import Embedding, EmbeddingState
-from segmentation.services.embeddings import embedding_compute, embeddings_request
+from segmentation.services.embeddings import embedding_compute
 from segmentation.storage import decode_embedding
-from tests.factories import make_image, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 
 
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 @pytest.fixture
-def setup(default_model, django_capture_on_commit_callbacks):
-    member, outsider = make_user(), make_user()
-    project = make_project(members={member: Role.ANNOTATOR})
-    image = make_image(project, width=50, height=20)
-    with django_capture_on_commit_callbacks(execute=False):
-        embeddings_request(images=[image])
-    return {"member": _client(member), "outsider": _client(outsider), "project": project, "image": image,
-            "model": default_model}
+def setup(member_with_image):
+    return member_with_image(width=50, height=20)
 
 
 def _body(response) -> bytes:

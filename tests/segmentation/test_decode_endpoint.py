@@ -7,31 +7,18 @@ import pytest
 from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
-from annotator.models import Role
 from segmentation.models import Embedding
 from segmentation.sam.onnx_decoder import OnnxDecoder
-from segmentation.services.embeddings import embedding_compute, embeddings_request
+from segmentation.services.embeddings import embedding_compute
 from segmentation.storage import read_embedding
-from tests.factories import make_image, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 
 
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 @pytest.fixture
-def setup(default_model, django_capture_on_commit_callbacks):
-    member, outsider = make_user(), make_user()
-    project = make_project(members={member: Role.ANNOTATOR})
-    image = make_image(project, width=96, height=64)
-    with django_capture_on_commit_callbacks(execute=False):
-        embeddings_request(images=[image])
-    return {"member": _client(member), "outsider": _client(outsider), "image": image, "model": default_model,
-            "url": f"/api/images/{image.pk}/decode/"}
+def setup(member_with_image):
+    made = member_with_image(width=96, height=64)
+    return {**made, "url": f"/api/images/{made['image'].pk}/decode/"}
 
 
 def _png_mask(response) -> np.ndarray:
