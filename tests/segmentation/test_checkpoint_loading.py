@@ -39,6 +39,24 @@ def test_vit_b_published_layout_loads(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("architecture", "depth", "global_blocks"),
+    [("vit_l", 24, (5, 11, 17, 23)), ("vit_h", 32, (7, 15, 23, 31))],
+)
+def test_large_vits_published_layout_load(tmp_path, architecture, depth, global_blocks):
+    """sam_vit_l_0b3195.pth / sam_vit_h_4b8939.pth layout: 1.2 / 2.6 GB written and read back here."""
+    sam = _roundtrip(architecture, tmp_path, f"image_encoder.blocks.{depth - 1}.attn.qkv.weight")
+    assert embedding_shape(sam) == [256, 64, 64]
+    keys = set(sam.state_dict())
+    assert sum(1 for k in keys if k.startswith("image_encoder.blocks.") and k.endswith(".attn.qkv.weight")) == depth
+    # Global-attention blocks carry relative positions over the whole 64x64 grid, windowed ones 14x14.
+    for i in range(depth):
+        rel = sam.state_dict()[f"image_encoder.blocks.{i}.attn.rel_pos_h"]
+        assert rel.shape[0] == (127 if i in global_blocks else 27), i
+    (tmp_path / f"{architecture}.pth").unlink()  # do not keep gigabytes in pytest's tmp dirs
+
+
+@pytest.mark.slow
 def test_vit_t_published_layout_loads(tmp_path):
     sam = _roundtrip("vit_t", tmp_path, "image_encoder.layers.1.blocks.0.attn.qkv.weight")
     assert type(sam).__module__.startswith("mobile_sam")
