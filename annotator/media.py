@@ -19,6 +19,8 @@ Choices made here (each also noted where it is applied):
 from __future__ import annotations
 
 import io
+import logging
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +63,8 @@ def sniff_format(head: bytes) -> str | None:
     # DICOM first: its 128-byte preamble is free-form and often holds a TIFF header (dual-format files).
     if head[128:132] == b"DICM":
         return "DICOM"
+    if _looks_like_raw_dicom(head):
+        return "DICOM"
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -79,6 +83,29 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
+# Value representations of DICOM PS3.5 table 6.2-1, for recognising an explicit-VR element header.
+_DICOM_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
+)
+
+
+def _looks_like_raw_dicom(head: bytes) -> bool:
+    """A DICOM data set written without the 128-byte preamble and "DICM" (PS3.10 allows neither to be
+    missing, but older modalities and PACS exports write bare data sets): the head must parse as a
+    little-endian element of group 0x0008 (Identifying, where every image data set starts) or of the
+    file meta group 0x0002, with an explicit VR or a plausible implicit-VR length. pydicom confirms
+    it when decoding (`force=True`); a wrong guess there is a clear "cannot be read" error."""
+    if len(head) < 8 or head[:2] not in (b"\x08\x00", b"\x02\x00"):
+        return False
+    element = int.from_bytes(head[2:4], "little")
+    if element > 0x00FF:
+        return False  # a data set starts with a low-numbered element of its first group
+    if head[4:6] in _DICOM_VRS:
+        return True
+    length = int.from_bytes(head[4:8], "little")
+    return 0 < length < 1024  # implicit VR: a short value (a UID, a code string)
+
+
 def original_extension(image_format: str) -> str:
     """File extension for storing an original of a sniffed format."""
     return {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp", "GIF": "gif",
@@ -86,14 +113,16 @@ def original_extension(image_format: str) -> str:
 
 
 def decode_image(
-    data: bytes, *, name: str, frame: int = 0, window: tuple[float, float] | None = None
+    data: bytes, *, name: str, frame: int = 0, window: tuple[float, float] | str | dict | None = None
 ) -> DecodedImage:
     """Validate and decode one image file; raise MediaError naming what is wrong with it.
 
     `frame` (0-based) picks a frame of a multi-frame DICOM file, whose metadata["frames"] gives the
     count; other formats only have frame 0 here (their first page or frame is the image).
-    `window` (center, width) replaces the file's window for greyscale DICOM (a preset, see
-    `window_presets`, or a project's choice); colour and palette images ignore it.
+    `window` replaces the file's window (and VOI LUT) for greyscale DICOM: (center, width), or a
+    project's choice as `resolve_window` reads it (a preset name applies to its modality only);
+    colour and palette images ignore it. metadata["window_source"] says which window was used:
+    "requested", "file", "file-voi-lut" or "min-max".
     """
     if not data:
         raise MediaError("the file is empty")
@@ -264,7 +293,7 @@ def _encode_thumbnail(rgb: PILImage.Image) -> bytes:
 
 
 def _decode_dicom(
-    data: bytes, image_format: str, *, frame: int = 0, window: tuple[float, float] | None = None
+    data: bytes, image_format: str, *, frame: int = 0, window: tuple[float, float] | str | dict | None = None
 ) -> tuple[PILImage.Image, dict[str, Any]]:
     """One DICOM frame: modality LUT, window from the file (else min..max), MONOCHROME1 inverted."""
     from pydicom.pixels import apply_modality_lut, pixel_array
@@ -312,22 +341,53 @@ def _decode_dicom(
     rescale = _functional_group_item(ds, frame, "PixelValueTransformationSequence")
     values = apply_modality_lut(pixels, rescale if rescale is not None else ds).astype(np.float64)
     voi = _functional_group_item(ds, frame, "FrameVOILUTSequence")
-    center, width = window if window is not None else _dicom_window(voi if voi is not None else ds)
-    if window is not None:
-        metadata["window_source"] = "requested"
-    elif center is None or width is None or width < 1:
+    file_center, file_width = _dicom_window(voi if voi is not None else ds)
+    file_window = None if file_center is None or file_width is None or file_width < 1 else (file_center, file_width)
+    metadata["file_window"] = {"center": file_center, "width": file_width} if file_window else None
+    requested = resolve_window(window, metadata["modality"])
+    voi_lut = ds.get("VOILUTSequence") if requested is None else None
+    if requested is not None:
+        (center, width), metadata["window_source"] = requested, "requested"
+    elif voi_lut:
+        # A non-linear VOI LUT (PS3.3 C.11.2) is the file's own rendering intent; it wins over a
+        # WindowCenter/Width pair that may sit beside it (pydicom's prefer_lut).
+        metadata["window_source"] = "file-voi-lut"
+        metadata["window"] = metadata["file_window"]
+        scaled = _apply_voi_lut_8bit(values, ds)
+        return _greyscale_rgb(scaled, photometric), metadata
+    elif file_window is not None:
+        (center, width), metadata["window_source"] = file_window, "file"
+    else:
         # min..max as a DICOM window: width max-min+1 maps min to 0 and max to 255 exactly.
         low, high = float(values.min()), float(values.max())
         width = high - low + 1.0
         center = low + width / 2
         metadata["window_source"] = "min-max"
-    else:
-        metadata["window_source"] = "file"
     metadata["window"] = {"center": center, "width": width}
-    scaled = apply_window(values, center=center, width=width)
+    return _greyscale_rgb(apply_window(values, center=center, width=width), photometric), metadata
+
+
+def _greyscale_rgb(scaled: np.ndarray, photometric: str) -> PILImage.Image:
     if photometric == "MONOCHROME1":
         scaled = 255 - scaled  # MONOCHROME1: low values are white
-    return PILImage.fromarray(scaled).convert("RGB"), metadata
+    return PILImage.fromarray(scaled).convert("RGB")
+
+
+def _apply_voi_lut_8bit(values: np.ndarray, ds: Any) -> np.ndarray:
+    """Modality values -> uint8 through the file's first VOI LUT (pydicom's `apply_voi_lut`), scaled
+    from the LUT's output range (LUT Descriptor's bit count, or its largest entry if that is larger:
+    some writers get the descriptor wrong) to 0..255."""
+    from pydicom.pixels import apply_voi_lut
+
+    item = ds.VOILUTSequence[0]
+    bits = int(item.LUTDescriptor[2]) or 16
+    lut = apply_voi_lut(values, ds, index=0, prefer_lut=True).astype(np.float64)
+    data = item.get("LUTData")
+    top = float(2**bits - 1)
+    if data is not None:
+        entries = np.asarray(data if not isinstance(data, bytes) else np.frombuffer(data, dtype=np.uint16 if bits > 8 else np.uint8))
+        top = max(top, float(entries.max()) if entries.size else top)
+    return np.clip(np.rint(lut * (255.0 / top)), 0, 255).astype(np.uint8)
 
 
 # Common CT windows (center, width) in Hounsfield units, as radiology viewers offer them. Other
@@ -345,6 +405,50 @@ def window_presets(modality: str) -> dict[str, tuple[float, float]]:
     return dict(CT_WINDOW_PRESETS) if modality.upper() == "CT" else {}
 
 
+# A project's window choice (Project.dicom_window) names a preset as "<modality>-<name>" ("ct-lung").
+WINDOW_PRESETS: dict[str, tuple[str, tuple[float, float]]] = {
+    f"ct-{name.replace(' ', '-')}": ("CT", window) for name, window in CT_WINDOW_PRESETS.items()
+}
+# Widths beyond this are not a window but a typo (a 32-bit range is 4.3e9).
+_MAX_WINDOW_WIDTH = 1e10
+
+
+def window_choice_clean(choice: Any) -> str | dict[str, float] | None:
+    """A window choice as stored (None, a preset name, or {"center": c, "width": w}); ValueError
+    with a readable reason for anything else."""
+    if choice is None:
+        return None
+    if isinstance(choice, str):
+        if choice not in WINDOW_PRESETS:
+            raise ValueError(f"unknown window preset {choice!r}; known: {', '.join(sorted(WINDOW_PRESETS))}")
+        return choice
+    if isinstance(choice, dict) and set(choice) == {"center", "width"}:
+        try:
+            center, width = float(choice["center"]), float(choice["width"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError("window center and width must be numbers") from exc
+        if not (np.isfinite(center) and np.isfinite(width)) or not 1 <= width <= _MAX_WINDOW_WIDTH:
+            raise ValueError(f"window width must be between 1 and {_MAX_WINDOW_WIDTH:g}, and both values finite")
+        return {"center": center, "width": width}
+    raise ValueError('a window is null, a preset name such as "ct-lung", or {"center": number, "width": number}')
+
+
+def resolve_window(choice: Any, modality: str) -> tuple[float, float] | None:
+    """(center, width) a choice asks of an image of this modality, or None for the file's own window.
+
+    A (center, width) tuple or {"center", "width"} applies to every greyscale image; a preset only to
+    its modality (a CT window in Hounsfield units means nothing for MR intensities)."""
+    if choice is None:
+        return None
+    if isinstance(choice, tuple):
+        return float(choice[0]), float(choice[1])
+    choice = window_choice_clean(choice)
+    if isinstance(choice, str):
+        preset_modality, window = WINDOW_PRESETS[choice]
+        return window if modality.upper() == preset_modality else None
+    return (choice["center"], choice["width"]) if choice is not None else None
+
+
 def apply_window(values: np.ndarray, *, center: float, width: float) -> np.ndarray:
     """Modality values -> uint8 by the DICOM linear VOI function (PS3.3 C.11.2.1.2), rounded.
 
@@ -358,22 +462,78 @@ def apply_window(values: np.ndarray, *, center: float, width: float) -> np.ndarr
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
+class _RedactValues(logging.Filter):
+    """pydicom logs invalid values verbatim ("Invalid value for VR DA: '19700402'"), and such a value
+    may be a patient's name, ID or birth date: every quoted fragment of its records is redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "'" in message or '"' in message:
+            record.msg, record.args = _QUOTED.sub("'<redacted>'", message), ()
+        return True
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_REDACTOR = _RedactValues()
+
+
+def redact_pydicom_logs() -> None:
+    """Install the redacting filter on pydicom's logger (idempotent; called before reading a file)."""
+    pydicom_logger = logging.getLogger("pydicom")
+    if _REDACTOR not in pydicom_logger.filters:
+        pydicom_logger.addFilter(_REDACTOR)
+
+
 def _read_dicom(data: bytes) -> Any:
-    """Parse a file whose sniffed DICM marker may be a lie: a real DICOM file has file meta with a
-    transfer syntax and an SOP class; anything else is refused before its "elements" are used."""
+    """Parse a file whose sniffed DICM marker (or raw data set head) may be a lie: a real DICOM file
+    has a transfer syntax and an SOP class; anything else is refused before its "elements" are used.
+
+    A raw data set (no preamble, no file meta) is read with `force=True`; pydicom finds its encoding
+    from the first element, which becomes its transfer syntax (implicit or explicit VR little endian,
+    the only encodings a data set without file meta can have: PS3.5 A.1)."""
     import pydicom
     from pydicom.errors import InvalidDicomError
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+    redact_pydicom_logs()
+    raw = data[128:132] != b"DICM"
+    claim = "looks like a raw DICOM data set" if raw else "claims to be DICOM (DICM marker)"
     try:
         with warnings.catch_warnings():
             # Garbage after a DICM marker makes pydicom warn for every made-up element it reads.
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(io.BytesIO(data))
+            ds = pydicom.dcmread(io.BytesIO(data), force=raw)
+            if raw:
+                ds.ensure_file_meta()
+                if not getattr(ds.file_meta, "TransferSyntaxUID", None):
+                    implicit = ds.original_encoding[0] if ds.original_encoding[0] is not None else True
+                    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OverflowError) as exc:
-        raise MediaError(f"claims to be DICOM (DICM marker) but its data set cannot be read ({exc})") from exc
+        raise MediaError(f"{claim} but its data set cannot be read ({exc})") from exc
     transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     if not transfer_syntax or "SOPClassUID" not in ds:
-        raise MediaError("claims to be DICOM (DICM marker) but is not: no transfer syntax or SOP class in it")
+        raise MediaError(f"{claim} but is not: no transfer syntax or SOP class in it")
+    return ds
+
+
+def read_stored_dicom_header(stream: Any) -> Any:
+    """The data set of a DICOM original that ingest accepted, without its pixels (for exports).
+
+    Raw data sets (no preamble) were accepted by content at upload, so they are read with force=True
+    and given the file meta a Part 10 reader expects, as _read_dicom does for the upload."""
+    import pydicom
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    redact_pydicom_logs()
+    head = stream.read(132)
+    stream.seek(0)
+    raw = head[128:132] != b"DICM"
+    ds = pydicom.dcmread(stream, stop_before_pixels=True, force=raw)
+    if raw:
+        ds.ensure_file_meta()
+        if not getattr(ds.file_meta, "TransferSyntaxUID", None):
+            implicit = ds.original_encoding[0] if ds.original_encoding[0] is not None else True
+            ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
     return ds
 
 

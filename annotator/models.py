@@ -19,6 +19,14 @@ class Project(models.Model):
     sam_model = models.ForeignKey(
         "segmentation.SamModel", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"
     )
+    # DICOM (docs/dicom.md): store a de-identified copy of uploaded DICOM files (annotator/dicom_deid.py).
+    dicom_deidentify = models.BooleanField(default=False)
+    # The window of the DICOM renditions: null = the file's own; a preset name ("ct-lung"); or
+    # {"center": c, "width": w}. Validated by annotator.media.window_choice_clean.
+    dicom_window = models.JSONField(null=True, blank=True, default=None)
+    # Progress of the re-render after a window change: {"status": "queued"|"running"|"done"|"failed",
+    # "done": n, "total": m, "error": "..."}; empty before the first change.
+    dicom_render_state = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -3,9 +3,15 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotator.services import exports
+from annotator.services import exports, images
 
 
 @shared_task(acks_late=True, queue="default")
 def export_run(export_id: int) -> None:
     exports.export_run(export_id)
+
+
+@shared_task(acks_late=True, queue="default")
+def dicom_render(project_id: int) -> None:
+    """Re-render a project's DICOM images with its window (after a change), then their embeddings."""
+    images.images_render_dicom(project_id=project_id)

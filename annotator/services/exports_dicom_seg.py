@@ -22,6 +22,7 @@ from django.core.files.storage import default_storage
 from annotator import selectors_exports as rows
 from annotator.exports import dicom_seg
 from annotator.exports.rows import group_by_image
+from annotator.media import read_stored_dicom_header
 from annotator.models import Image, Project
 from segmentation import geometry
 
@@ -43,8 +44,6 @@ def write_dicom_seg(
     *, project: Project, label_classes: list[dict], filters: dict[str, Any], handle: IO[bytes],
     advance: Callable[[int], None],
 ) -> dict[str, Any]:
-    import pydicom
-
     class_ids = {lc["id"] for lc in label_classes}
     images = Image.objects.filter(project=project)
     if filters.get("job_id"):
@@ -69,7 +68,7 @@ def write_dicom_seg(
             try:
                 with default_storage.open(image["file"], "rb") as source:
                     # The SEG references the source's attributes only; its pixels are not needed here.
-                    dataset = pydicom.dcmread(source, stop_before_pixels=True)
+                    dataset = read_stored_dicom_header(source)
             except Exception as exc:  # noqa: BLE001 - a missing or unreadable original is reported, not fatal
                 skipped.append(f"{_frame_name(image)}: the original DICOM file cannot be read ({type(exc).__name__})")
                 continue

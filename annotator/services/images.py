@@ -10,6 +10,18 @@ Multi-frame DICOM files become one Image row per frame (each frame is annotated 
 own), all sharing the one stored original. Image.sha256 must be unique per project and is the key of
 the embedding, so a frame's row holds a per-frame key, sha256(file bytes + ":frame:N") with N 0-based,
 and keeps the file's own hash in metadata["file_sha256"]; single-frame files keep the file's hash.
+
+DICOM renditions follow the project's window (Project.dicom_window). The embedding cache is keyed
+by Image.sha256 (and the encoder reads the display rendition of any image holding that key), so the
+key names the rendition, not only the file: an image rendered with a window the project chose (not
+the file's own) holds sha256(file bytes [+ ":frame:N"] + ":window:C/W"). Changing the window gives
+the images new keys, hence new embeddings, and never serves the old rendition's embedding; going
+back to an earlier window finds its embeddings again. Every DICOM row keeps the stored file's hash
+in metadata["file_sha256"] (duplicate checks and frame siblings use it). `images_render_dicom`
+re-renders a project's DICOM images after a window change (Celery task annotator.tasks.dicom_render).
+
+In a project with `dicom_deidentify`, the stored original of a DICOM upload is the de-identified
+copy made by annotator/dicom_deid.py, and all hashes above are of that copy.
 """
 from __future__ import annotations
 
@@ -28,7 +40,15 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from annotator.media import SNIFF_BYTES, DecodedImage, MediaError, decode_image, original_extension, sniff_format
+from annotator.media import (
+    SNIFF_BYTES,
+    DecodedImage,
+    MediaError,
+    decode_image,
+    original_extension,
+    sniff_format,
+    window_choice_clean,
+)
 from annotator.models import Image, Project
 from segmentation.storage import save_atomically
 
@@ -101,10 +121,27 @@ def frame_sha256(file_hash: "hashlib._Hash", frame: int) -> str:
     return key.hexdigest()
 
 
+def rendition_key(file_hash: "hashlib._Hash", *, frame: int, multi_frame: bool, metadata: dict) -> str:
+    """Image.sha256 of one rendition (module docstring): the file's hash, per frame for multi-frame
+    files, and with the window when the project chose one (window_source "requested")."""
+    if not multi_frame and metadata.get("window_source") != "requested":
+        return file_hash.hexdigest()
+    key = file_hash.copy()
+    if multi_frame:
+        key.update(f":frame:{frame}".encode("ascii"))
+    if metadata.get("window_source") == "requested":
+        window = metadata["window"]
+        key.update(f":window:{float(window['center']):.6g}/{float(window['width']):.6g}".encode("ascii"))
+    return key.hexdigest()
+
+
 def _ingest_one(
     project: Project, name: str, data: bytes, user: AbstractBaseUser | None, seen_in_upload: dict[str, str]
 ) -> list[Image]:
     """One file -> its Image rows (one, or one per frame of a multi-frame DICOM file), all or none."""
+    dicom = sniff_format(data[:SNIFF_BYTES]) == "DICOM"
+    if dicom and project.dicom_deidentify:
+        data = _deidentified(data)
     file_hash = hashlib.sha256(data)
     sha256 = file_hash.hexdigest()
     if sha256 in seen_in_upload:
@@ -112,7 +149,7 @@ def _ingest_one(
     existing = _existing_duplicate(project, sha256, frame_sha256(file_hash, 0))
     if existing is not None:
         raise MediaError(existing)
-    frames = _decode_frames(data, name)
+    frames = _decode_frames(data, name, window=project.dicom_window if dicom else None)
     multi_frame = len(frames) > 1
     written: list[str] = []
     try:
@@ -120,7 +157,8 @@ def _ingest_one(
             original = _store(f"originals/{sha256[:2]}/{sha256}.{original_extension(frames[0].format)}", data, written)
             images = []
             for index, decoded in enumerate(frames):
-                metadata = {**decoded.metadata, "file_sha256": sha256} if multi_frame else decoded.metadata
+                is_dicom = decoded.format == "DICOM"
+                metadata = {**decoded.metadata, "file_sha256": sha256} if is_dicom or multi_frame else decoded.metadata
                 images.append(Image.objects.create(
                     project=project,
                     file=original,
@@ -129,7 +167,7 @@ def _ingest_one(
                     original_name=name[:255],
                     width=decoded.width,
                     height=decoded.height,
-                    sha256=frame_sha256(file_hash, index) if multi_frame else sha256,
+                    sha256=rendition_key(file_hash, frame=index, multi_frame=multi_frame, metadata=decoded.metadata),
                     format=decoded.format,
                     size_bytes=len(data),
                     metadata=metadata,
@@ -148,17 +186,136 @@ def _ingest_one(
     return images
 
 
-def _decode_frames(data: bytes, name: str) -> list[DecodedImage]:
+def _deidentified(data: bytes) -> bytes:
+    from annotator.dicom_deid import DeidentificationError, deidentify
+
+    try:
+        return deidentify(data)
+    except DeidentificationError as exc:
+        raise MediaError(f"DICOM file {exc}; nothing was kept (the project de-identifies uploads)") from exc
+
+
+def _decode_frames(data: bytes, name: str, *, window=None) -> list[DecodedImage]:
     """Every frame decoded before anything is stored, so a bad frame late in a file stores nothing."""
-    first = decode_image(data, name=name)
+    first = decode_image(data, name=name, window=window)
     count = int(first.metadata.get("frames", 1) or 1) if first.format == "DICOM" else 1
     if count > MAX_DICOM_FRAMES:
         raise MediaError(f"the DICOM file has {count:,} frames, over the limit of {MAX_DICOM_FRAMES:,}")
-    return [first] + [decode_image(data, name=name, frame=index) for index in range(1, count)]
+    return [first] + [decode_image(data, name=name, frame=index, window=window) for index in range(1, count)]
+
+
+def images_render_dicom(*, project_id: int) -> None:
+    """Re-render every DICOM image of a project with its current window (display, thumbnail, key),
+    then request the embeddings of the images whose rendition changed. Idempotent: an image already
+    rendered with the current window is skipped. The window is read again for every image, so when
+    it changes during a run, this run and the next one both converge on the newest window.
+    Progress goes to Project.dicom_render_state."""
+    image_ids = list(
+        Image.objects.filter(project_id=project_id, format="DICOM").order_by("id").values_list("id", flat=True)
+    )
+    total = len(image_ids)
+    _render_state(project_id, status="running", done=0, total=total)
+    changed: list[Image] = []
+    failures: list[str] = []
+    for done, image_id in enumerate(image_ids, start=1):
+        try:
+            image = _render_one(image_id)
+        except MediaError as exc:
+            failures.append(f"image {image_id}: {exc.reason}")
+            logger.warning("Re-rendering DICOM image %s failed: %s", image_id, exc.reason)
+        else:
+            if image is not None:
+                changed.append(image)
+        if done == total or done % 10 == 0:
+            _render_state(project_id, status="running", done=done, total=total)
+        if len(changed) >= 50:  # embeddings start while the rest renders
+            _request_embeddings(changed)
+            changed = []
+    if changed:
+        _request_embeddings(changed)
+    _render_state(project_id, status="failed" if failures else "done", done=total, total=total,
+                  error="; ".join(failures)[:2000])
+
+
+def _render_state(project_id: int, **state) -> None:
+    Project.objects.filter(pk=project_id).update(dicom_render_state={"error": "", **state})
+
+
+def _render_one(image_id: int) -> Image | None:
+    """One image with its project's current window; the row if its rendition changed, else None."""
+    image = Image.objects.select_related("project").filter(pk=image_id).first()
+    if image is None:
+        return None  # deleted meanwhile
+    data = _read_original(image)
+    file_hash = hashlib.sha256(data)
+    frame = int(image.metadata.get("frame", 0) or 0)
+    decoded = decode_image(data, name=image.original_name, frame=frame, window=image.project.dicom_window)
+    multi_frame = int(decoded.metadata.get("frames", 1) or 1) > 1
+    key = rendition_key(file_hash, frame=frame, multi_frame=multi_frame, metadata=decoded.metadata)
+    if key == image.sha256:
+        return None
+    written: list[str] = []
+    old_names = [image.display.name, image.thumbnail.name]
+    try:
+        with transaction.atomic():
+            image.display = _store_by_hash("display", decoded.display, decoded.display_extension, written)
+            image.thumbnail = _store_by_hash("thumbnails", decoded.thumbnail, "jpg", written)
+            image.sha256 = key
+            image.metadata = {**decoded.metadata, "file_sha256": file_hash.hexdigest()}
+            image.save(update_fields=["display", "thumbnail", "sha256", "metadata"])
+            transaction.on_commit(lambda: _delete_unreferenced(old_names))
+    except Exception as exc:
+        _delete_unreferenced(written)
+        logger.exception("Storing the re-rendered image %s failed", image_id)
+        raise MediaError(f"could not be stored ({type(exc).__name__})") from exc
+    return image
+
+
+def _read_original(image: Image) -> bytes:
+    try:
+        with default_storage.open(image.file.name, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise MediaError(f"the stored original is unreadable ({type(exc).__name__})") from exc
+
+
+def image_render_window(*, image: Image, center: object, width: object) -> bytes:
+    """PNG of one DICOM image rendered from its stored original with this window (the annotator's
+    window/level); the stored rendition and the embedding are untouched. ValidationError for a
+    non-DICOM image, a colour image or bad numbers; MediaError for an unreadable original."""
+    from django.core.exceptions import ValidationError
+
+    if image.format != "DICOM":
+        raise ValidationError({"detail": f"Only DICOM images have a window; this one is {image.format}."})
+    if str(image.metadata.get("photometric", "")).upper() not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ValidationError({"detail": "Only greyscale DICOM images have a window; this one is "
+                                         f"{image.metadata.get('photometric', 'colour')}."})
+    try:
+        window = window_choice_clean({"center": center, "width": width})
+    except ValueError as exc:
+        raise ValidationError({"detail": f"Bad window: {exc}."}) from exc
+    try:
+        decoded = decode_image(_read_original(image), name=image.original_name,
+                               frame=int(image.metadata.get("frame", 0) or 0), window=window)
+    except MediaError as exc:
+        raise ValidationError({"detail": f"The stored DICOM file cannot be rendered: {exc.reason}."}) from exc
+    return decoded.display
+
+
+def dicom_frame_siblings(image: Image) -> list[tuple[int, int]]:
+    """(frame, image id) of every row of this image's file in its project, in frame order."""
+    file_sha256 = image.metadata.get("file_sha256")
+    if image.format != "DICOM" or not file_sha256 or int(image.metadata.get("frames", 1) or 1) <= 1:
+        return [(int(image.metadata.get("frame", 0) or 0), image.pk)]
+    rows = Image.objects.filter(project_id=image.project_id, format="DICOM", metadata__file_sha256=file_sha256)
+    return sorted((int(metadata.get("frame", 0) or 0), pk) for pk, metadata in rows.values_list("pk", "metadata"))
 
 
 def _existing_duplicate(project: Project, *sha256s: str) -> str | None:
-    existing = Image.objects.filter(project=project, sha256__in=sha256s).only("id", "original_name").first()
+    # A DICOM row rendered with a project window has another key; its file hash is in its metadata.
+    existing = Image.objects.filter(
+        Q(sha256__in=sha256s) | Q(format="DICOM", metadata__file_sha256=sha256s[0]), project=project
+    ).only("id", "original_name").first()
     if existing is None:
         return None
     return f"duplicate of {existing.original_name} (image {existing.id})"

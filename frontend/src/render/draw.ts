@@ -12,6 +12,8 @@ export interface DrawnAnnotation {
 export interface Frame {
   readonly view: View;
   readonly image: CanvasImageSource | null;
+  /** The image's full size: a display rendition of a very large image is smaller and is stretched to it. */
+  readonly imageSize: { readonly width: number; readonly height: number };
   readonly annotations: readonly DrawnAnnotation[];
   readonly showAnnotations: boolean;
   readonly opacity: number;
@@ -32,7 +34,7 @@ export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame): void {
   ctx.setTransform(zoom, 0, 0, zoom, panX, panY);
   ctx.imageSmoothingEnabled = zoom < 2;
   if (frame.image !== null) {
-    ctx.drawImage(frame.image, 0, 0);
+    ctx.drawImage(frame.image, 0, 0, frame.imageSize.width, frame.imageSize.height);
   }
   const line = 1.5 / zoom;
   if (frame.showAnnotations) {

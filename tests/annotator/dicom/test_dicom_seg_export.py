@@ -245,3 +245,27 @@ def test_export_task_path_stores_the_zip_and_the_summary(annotated):
     assert export.file.name.endswith(".zip") and export.summary["segmentations"] == 2
     with export.file.open("rb") as handle:
         assert len(read_segs(zipfile.ZipFile(io.BytesIO(handle.read())))) == 2
+
+
+@pytest.mark.parametrize("implicit", [True, False], ids=["implicit-vr", "explicit-vr"])
+def test_data_set_without_preamble_exports_a_valid_seg(db, tmp_path, implicit):
+    from tests.annotator.dicom.test_voi_lut_and_raw_files import raw_data_set
+
+    project = make_project("Raw files")
+    organ = make_label_class(project, "liver")
+    report = ingest(project, ("ct-raw", raw_data_set("CT_small.dcm", implicit=implicit)))
+    assert report.rejected == []
+    (ct,) = report.accepted
+    mask = blob(128, 128, 10, 20, 60, hole=True)
+    annotation_create(image=ct, label_class=organ, source=AnnotationSource.SAM_CLICK,
+                      rle=geometry.rle_encode(mask), status=AnnotationStatus.APPROVED)
+    archive, summary = export_zip(project)
+    assert summary["skipped"] == []
+    (name,) = [n for n in archive.namelist() if n.endswith(".dcm")]
+    (seg,) = read_segs(archive)
+    source = pydicom.dcmread(io.BytesIO(raw_data_set("CT_small.dcm", implicit=implicit)), force=True)
+    assert seg.StudyInstanceUID == source.StudyInstanceUID
+    assert seg.get_source_image_uids()[0][2] == source.SOPInstanceUID
+    pixels = seg.get_pixels_by_source_instance([source.SOPInstanceUID], segment_numbers=[1])
+    assert np.array_equal(pixels[0, :, :, 0], mask)
+    assert dciodvfy_errors(tmp_path / name, archive.read(name)) == []

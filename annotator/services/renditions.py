@@ -1,0 +1,68 @@
+"""Display renditions: a smaller copy of a very large image for the browser to draw.
+
+The annotator draws the image on a canvas; a 20000 x 15000 scan would cost the browser ~1.2 GB of
+decoded pixels and seconds to decode, while the screen shows a few megapixels of it. So the page asks
+for a rendition whose longest side is at most `settings.ANNOTATOR_DISPLAY_MAX_SIDE` and stretches it to
+the image's full size: annotation coordinates stay in full-image pixels, and the encoder keeps reading
+the full display image. Renditions are made on first request and cached in storage under a name derived
+from the display file's content-hash name, so they never go stale and duplicates share them.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+
+from annotator.models import Image
+from segmentation.storage import save_atomically
+
+FOLDER = "renditions"
+
+
+class RenditionError(ValueError):
+    pass
+
+
+def needs_rendition(image: Image, max_side: int | None = None) -> bool:
+    return max(image.width, image.height) > (max_side or settings.ANNOTATOR_DISPLAY_MAX_SIDE)
+
+
+def rendition_name(display_name: str, max_side: int) -> str:
+    path = PurePosixPath(display_name)
+    # JPEG stays JPEG; everything else (PNG: lossless sources, masks of fine detail) stays PNG.
+    suffix = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
+    return f"{FOLDER}/{path.stem}_{max_side}{suffix}"
+
+
+def display_rendition(image: Image, max_side: int) -> str:
+    """Storage name of the image's display file scaled to fit max_side (made once, then reused).
+    Images that already fit get their display file itself."""
+    if max_side < 256 or max_side > 16384:
+        raise RenditionError("max_side must be between 256 and 16384.")
+    if not needs_rendition(image, max_side):
+        return image.display.name
+    name = rendition_name(image.display.name, max_side)
+    if not default_storage.exists(name):
+        save_atomically(name, _scaled(image.display.name, max_side, name.endswith(".jpg")))
+    return name
+
+
+def _scaled(display_name: str, max_side: int, jpeg: bool) -> bytes:
+    previous = PILImage.MAX_IMAGE_PIXELS
+    PILImage.MAX_IMAGE_PIXELS = None  # our own display file, already size-checked at upload
+    try:
+        with default_storage.open(display_name, "rb") as handle, PILImage.open(handle) as im:
+            im.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale directly
+            rgb = im.convert("RGB")
+    finally:
+        PILImage.MAX_IMAGE_PIXELS = previous
+    rgb.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if jpeg:
+        rgb.save(out, "JPEG", quality=90, optimize=True)
+    else:
+        rgb.save(out, "PNG", compress_level=3)
+    return out.getvalue()
