@@ -50,6 +50,7 @@ from annotator.media import (
     window_choice_clean,
 )
 from annotator.models import Image, Project
+from annotator.services.renditions import delete_renditions_of
 from segmentation.storage import save_atomically
 
 logger = logging.getLogger(__name__)
@@ -341,6 +342,7 @@ def _delete_unreferenced(names: Iterable[str]) -> None:
             continue
         try:
             default_storage.delete(name)
+            delete_renditions_of(name)  # a display file's cached smaller copies go with it
         except OSError:
             logger.exception("Could not delete unreferenced file %s", name)
 

@@ -66,3 +66,15 @@ def _scaled(display_name: str, max_side: int, jpeg: bool) -> bytes:
     else:
         rgb.save(out, "PNG", compress_level=3)
     return out.getvalue()
+
+
+def delete_renditions_of(display_name: str) -> None:
+    """Remove the cached renditions of a display file that no image references any more."""
+    stem = PurePosixPath(display_name).stem
+    try:
+        _, files = default_storage.listdir(FOLDER)
+    except (FileNotFoundError, NotImplementedError):
+        return
+    for file_name in files:
+        if file_name.startswith(f"{stem}_"):
+            default_storage.delete(f"{FOLDER}/{file_name}")

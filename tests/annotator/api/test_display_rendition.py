@@ -81,3 +81,18 @@ def test_annotate_page_asks_for_a_rendition_only_for_large_images(client, team, 
     assert (large["width"], large["height"]) == (900, 300)  # coordinates stay in full-image pixels
     small = _config(client.get(reverse("image-annotate", args=[team["image"].pk])))["image"]
     assert small["url"] == reverse("api-image-file", args=[team["image"].pk])
+
+
+def test_deleting_the_last_image_of_a_display_file_deletes_its_renditions(team, big, api_as, django_capture_on_commit_callbacks):
+    from annotator.services.images import image_delete
+
+    api_as(team["annotator"]).get(reverse("api-image-file", args=[big.pk]) + "?max_side=300")
+    api_as(team["annotator"]).get(reverse("api-image-file", args=[big.pk]) + "?max_side=512")
+    names = [rendition_name(big.display.name, side) for side in (300, 512)]
+    assert all(default_storage.exists(name) for name in names)
+    other = make_image(team["project"], width=900, height=300)
+    api_as(team["annotator"]).get(reverse("api-image-file", args=[other.pk]) + "?max_side=300")
+    with django_capture_on_commit_callbacks(execute=True):
+        image_delete(image=big)
+    assert not any(default_storage.exists(name) for name in names)
+    assert default_storage.exists(rendition_name(other.display.name, 300))  # other images' stay
