@@ -26,7 +26,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "created_at", "image_count", "annotation_count", "my_role"]
+        fields = ["id", "name", "description", "created_at", "image_count", "annotation_count", "my_role",
+                  "dicom_deidentify", "dicom_window", "dicom_render_state"]
+        read_only_fields = ["dicom_render_state"]
 
 
 class ProjectWriteSerializer(serializers.Serializer):
@@ -37,6 +39,9 @@ class ProjectWriteSerializer(serializers.Serializer):
 class ProjectUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    # DICOM settings (docs/dicom.md); the window is checked by the service (media.window_choice_clean).
+    dicom_deidentify = serializers.BooleanField(required=False)
+    dicom_window = serializers.JSONField(required=False, allow_null=True)
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -95,8 +100,9 @@ class ImageSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "original_name", "width", "height", "format", "size_bytes", "sha256",
             "metadata", "embedding_status", "embedding_error", "annotation_count", "created_at",
-            "file_url", "original_url", "thumbnail_url", "annotate_url",
+            "file_url", "original_url", "thumbnail_url", "annotate_url", "review_status", "review_comment",
         ]
+        read_only_fields = ["review_status", "review_comment"]  # changed by the review endpoints only
 
     def get_file_url(self, image: Image) -> str:
         return reverse("api-image-file", args=[image.pk])

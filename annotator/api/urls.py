@@ -23,6 +23,7 @@ urlpatterns = [
     path("images/<int:image_id>/", views.ImageDetailView.as_view(), name="api-image-detail"),
     path("images/<int:image_id>/file/", views.ImageFileView.as_view(), name="api-image-file"),
     path("images/<int:image_id>/thumbnail/", views.ImageThumbnailView.as_view(), name="api-image-thumbnail"),
+    path("images/<int:image_id>/render/", views.ImageRenderView.as_view(), name="api-image-render"),
     path("images/<int:image_id>/annotations/", views.AnnotationListView.as_view(), name="api-annotation-list"),
     path("annotations/<int:annotation_id>/", views.AnnotationDetailView.as_view(), name="api-annotation-detail"),
 ]

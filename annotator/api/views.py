@@ -5,6 +5,8 @@ project, a member whose role does not allow the action gets 403.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -246,7 +248,14 @@ class ImageDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _stream(request: Request, field: FieldFile, content_type: str | None) -> FileResponse | HttpResponseNotModified:
+@dataclass(frozen=True)
+class _StoredName:
+    """A storage name standing in for a FieldFile where _stream only needs the name."""
+
+    name: str
+
+
+def _stream(request: Request, field: FieldFile | _StoredName, content_type: str | None) -> FileResponse | HttpResponseNotModified:
     """Stream a stored file; names are content hashes, so the name is a strong ETag."""
     etag = f'"{field.name.rsplit("/", 1)[-1]}"'
     if request.headers.get("If-None-Match") == etag:
@@ -268,13 +277,26 @@ _BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes")
 
 class ImageFileView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("original", bool, description="1: the uploaded file byte for byte")],
+        parameters=[
+            OpenApiParameter("original", bool, description="1: the uploaded file byte for byte"),
+            OpenApiParameter("max_side", int, description="a rendition whose longest side is at most this "
+                             "(256-16384; the display file itself when it already fits)"),
+        ],
         responses={200: _BINARY, 304: None},
     )
     def get(self, request: Request, image_id: int):
         image, _ = selectors.image_for_user(request.user, image_id)
         if request.query_params.get("original") in ("1", "true"):
             return _stream(request, image.file, None)
+        if "max_side" in request.query_params:
+            from annotator.services.renditions import RenditionError, display_rendition
+
+            try:
+                name = display_rendition(image, int(request.query_params["max_side"]))
+            except (ValueError, RenditionError) as exc:
+                message = str(exc) if isinstance(exc, RenditionError) else "max_side must be an integer."
+                raise ValidationError({"max_side": [message]}) from exc
+            return _stream(request, _StoredName(name), None)
         return _stream(request, image.display, None)
 
 
@@ -283,6 +305,29 @@ class ImageThumbnailView(APIView):
     def get(self, request: Request, image_id: int):
         image, _ = selectors.image_for_user(request.user, image_id)
         return _stream(request, image.thumbnail, "image/jpeg")
+
+
+class ImageRenderView(APIView):
+    """A DICOM image rendered from its stored original with another window (the annotator's
+    window/level): PNG, for any member; the stored rendition and the embedding do not change."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("center", float, required=True), OpenApiParameter("width", float, required=True)],
+        responses={200: _BINARY, 400: OpenApiResponse(description="not a greyscale DICOM image, or a bad window")},
+    )
+    def get(self, request: Request, image_id: int):
+        from django.http import HttpResponse
+
+        from annotator.services.images import image_render_window  # owned by the ingest service
+
+        image, _ = selectors.image_for_user(request.user, image_id)
+        params = request.query_params
+        if "center" not in params or "width" not in params:
+            raise ValidationError({"window": "give both center and width, e.g. ?center=40&width=400"})
+        png = image_render_window(image=image, center=params["center"], width=params["width"])
+        response = HttpResponse(png, content_type="image/png")
+        patch_cache_control(response, private=True, max_age=3600)
+        return response
 
 
 class AnnotationListView(ListAPIView):
@@ -303,6 +348,16 @@ class AnnotationListView(ListAPIView):
         data["label_class"] = _label_class_of(image.project, data["label_class"])
         annotation = annotation_services.annotation_create(image=image, author=request.user, **data)
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+def _status_via_review(annotation) -> str:
+    """Status changes are review transitions (audited, validated): only the review endpoints make them."""
+    return (
+        "Status changes go through the review endpoints: the annotator submits the image with "
+        f"POST /api/images/{annotation.image_id}/submit/; a reviewer decides with "
+        f"POST /api/annotations/{annotation.pk}/review/ or POST /api/images/{annotation.image_id}/review/ "
+        '({"approve": true|false, "comment": "..."}).'
+    )
 
 
 def _label_class_of(project: Project, label_class_id: int) -> LabelClass:
@@ -329,7 +384,8 @@ class AnnotationDetailView(APIView):
         version = changes.pop("version")
         check_annotation_change(request.user, role, annotation, changes)
         if "status" in changes:
-            check_annotation_status(role, changes["status"])
+            check_annotation_status(role, changes["status"])  # an annotator approving stays a 403
+            raise ValidationError({"detail": _status_via_review(annotation), "status": "Not changed by this endpoint."})
         if "label_class" in changes:
             changes["label_class"] = _label_class_of(annotation.image.project, changes["label_class"])
         annotation = annotation_services.annotation_update(

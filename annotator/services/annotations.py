@@ -1,4 +1,11 @@
-"""Annotation writes: validated, geometry derived (polygons <-> RLE, bbox, area), optimistic locking."""
+"""Annotation writes: validated, geometry derived (polygons <-> RLE, bbox, area), optimistic locking.
+
+A change of geometry or label class while the image is `submitted` is a reviewer's (or manager's)
+correction: access rules allow no one else then. It is recorded in the audit trail as a
+StatusTransition row with to_status "corrected" (the annotation's status itself does not change), once
+per run of corrections by the same person; a SAM annotation also gets edited_after_sam, and the version
+is bumped as for every update.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +17,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotator.models import Annotation, AnnotationSource, AnnotationStatus, Image, LabelClass, StatusTransition
+from annotator.models import (
+    Annotation,
+    AnnotationSource,
+    AnnotationStatus,
+    Image,
+    ImageReviewStatus,
+    LabelClass,
+    StatusTransition,
+)
 from segmentation import geometry
 
 SAM_SOURCES = frozenset({AnnotationSource.SAM_CLICK, AnnotationSource.SAM_BOX, AnnotationSource.AUTO})
@@ -18,6 +33,8 @@ GEOMETRY_FIELDS = frozenset({"rle", "polygons"})
 UPDATABLE_FIELDS = frozenset(
     {"label_class", "rle", "polygons", "prompts", "status", "review_comment", "time_spent_ms", "click_count"}
 )
+# to_status of an audit row that records a correction made during review (not an annotation status).
+CORRECTED = "corrected"
 
 
 class AnnotationConflict(Exception):
@@ -135,9 +152,12 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
         raise ValidationError({"version": "The version this edit was based on is required (an integer)."})
     image = annotation.image
     values: dict[str, Any] = {}
+    corrected: list[str] = []
     if "label_class" in changes:
         _check_label_class(image, changes["label_class"])
         values["label_class"] = changes["label_class"]
+        if changes["label_class"].pk != annotation.label_class_id:
+            corrected.append("label class")
     if "status" in changes:
         _check_choices(status=changes["status"])
         values["status"] = changes["status"]
@@ -151,8 +171,11 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
         # New polygons without an RLE replace the mask; a new RLE without polygons re-derives them.
         shape = _derive_geometry(image=image, rle=changes.get("rle"), polygons=changes.get("polygons"))
         values.update(rle=shape.rle, polygons=shape.polygons, bbox=shape.bbox, area=shape.area)
-        if annotation.source in SAM_SOURCES and shape.rle != geometry.rle_normalize(annotation.rle or shape.rle):
+        changed_mask = shape.rle != geometry.rle_normalize(annotation.rle or shape.rle)
+        if annotation.source in SAM_SOURCES and changed_mask:
             values["edited_after_sam"] = True
+        if changed_mask:
+            corrected.append("geometry")
     with transaction.atomic():
         updated = Annotation.objects.filter(pk=annotation.pk, version=version).update(
             **values, version=F("version") + 1, updated_at=timezone.now()
@@ -164,12 +187,26 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
                 from_status=annotation.status, to_status=values["status"],
                 comment=values.get("review_comment", ""),
             )
+        if updated and corrected and image.review_status == ImageReviewStatus.SUBMITTED:
+            _record_correction(annotation=annotation, actor=actor, what=corrected)
         current = Annotation.objects.select_related("label_class", "author", "image").filter(pk=annotation.pk).first()
     if current is None:
         raise Annotation.DoesNotExist(f"Annotation {annotation.pk} no longer exists.")
     if not updated:
         raise AnnotationConflict(current)
     return current
+
+
+def _record_correction(*, annotation: Annotation, actor, what: list[str]) -> None:
+    """One audit row per run of corrections: a reviewer dragging ten vertices in a row is one correction."""
+    last = StatusTransition.objects.filter(annotation=annotation).order_by("-created_at", "-id").first()
+    if last is not None and last.to_status == CORRECTED and last.actor_id == getattr(actor, "pk", None):
+        return
+    StatusTransition.objects.create(
+        project_id=annotation.image.project_id, image_id=annotation.image_id, annotation=annotation,
+        annotation_author_id=annotation.author_id, actor=actor, from_status=annotation.status,
+        to_status=CORRECTED, comment=f"Corrected during review: {' and '.join(what)}.",
+    )
 
 
 @transaction.atomic

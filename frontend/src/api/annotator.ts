@@ -12,6 +12,11 @@ export interface ServerAnnotation {
   readonly click_count: number;
   readonly version: number;
   readonly author: number | null;
+  readonly author_name: string | null;
+  /** Review state (docs/review.md): draft | submitted | approved | rejected. */
+  readonly status: string;
+  readonly review_comment: string;
+  readonly edited_after_sam: boolean;
 }
 
 export interface AnnotationWrite {
@@ -21,6 +26,12 @@ export interface AnnotationWrite {
   readonly prompts?: Record<string, unknown>;
   readonly time_spent_ms?: number;
   readonly click_count?: number;
+}
+
+/** A reviewer's correction (PATCH): geometry and the prompts that made it, nothing that counts work. */
+export interface AnnotationCorrection {
+  readonly polygons: Polygons;
+  readonly prompts?: Record<string, unknown>;
 }
 
 export interface ModelManifest {
@@ -38,13 +49,15 @@ export interface EmbeddingStatus {
 export const listAnnotations = (imageId: number): Promise<ServerAnnotation[]> =>
   requestJson(`/api/images/${imageId}/annotations/`);
 
+export const getAnnotation = (id: number): Promise<ServerAnnotation> => requestJson(`/api/annotations/${id}/`);
+
 export const createAnnotation = (imageId: number, body: AnnotationWrite): Promise<ServerAnnotation> =>
   requestJson(`/api/images/${imageId}/annotations/`, { method: "POST", body: JSON.stringify(body) });
 
 export const updateAnnotation = (
   id: number,
   version: number,
-  body: Partial<AnnotationWrite>,
+  body: Partial<AnnotationWrite> | AnnotationCorrection,
 ): Promise<ServerAnnotation> =>
   requestJson(`/api/annotations/${id}/`, { method: "PATCH", body: JSON.stringify({ ...body, version }) });
 

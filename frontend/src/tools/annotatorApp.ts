@@ -13,6 +13,13 @@ import type { SamSession } from "./samSession";
 
 export type ToolName = "sam" | "polygon" | "select";
 
+/** What the page lets this user do now (review mode: edit only; read-only: nothing). */
+export interface EditPermissions {
+  readonly create: boolean;
+  readonly edit: boolean;
+  readonly delete: boolean;
+}
+
 export interface LabelClassInfo {
   readonly id: number;
   readonly name: string;
@@ -34,6 +41,9 @@ export class AnnotatorApp {
   detail = 1;
   showAnnotations = true;
   draft: Point[] = [];
+  permissions: EditPermissions = { create: true, edit: true, delete: true };
+  /** Local id of the annotation whose SAM session was reopened: Enter replaces its geometry. */
+  reopened: string | null = null;
   private cursor: Point | null = null;
   private pointerDown: { screen: Point; image: Point; button: number; alt: boolean } | null = null;
   private dragBox: Box | null = null;
@@ -50,7 +60,13 @@ export class AnnotatorApp {
     readonly sam: SamSession,
     readonly labelClasses: readonly LabelClassInfo[],
     private readonly imageSize: { width: number; height: number },
-    private readonly hooks: { onChange(): void; navigate(step: number): void; toggleHelp(): void },
+    private readonly hooks: {
+      onChange(): void;
+      navigate(step: number): void;
+      toggleHelp(): void;
+      /** Enter on a reopened SAM session: the new mask replaces that annotation's geometry. */
+      replaceGeometry?(localId: string, polygons: AnnotationDoc["polygons"], prompts: Record<string, unknown>): void;
+    },
   ) {
     this.labelClass = labelClasses[0]?.id ?? 0;
     store.subscribe(() => this.changed());
@@ -101,6 +117,7 @@ export class AnnotatorApp {
   setTool(tool: ToolName): void {
     this.tool = tool;
     this.draft = [];
+    this.reopened = null;
     this.sam.cancel();
     this.changed();
   }
@@ -111,7 +128,7 @@ export class AnnotatorApp {
 
   setLabelClass(id: number): void {
     this.labelClass = id;
-    if (this.selected !== null && this.store.find(this.selected)?.labelClass !== id) {
+    if (this.permissions.edit && this.selected !== null && this.store.find(this.selected)?.labelClass !== id) {
       this.store.update(this.selected, { labelClass: id });
     }
     this.changed();
@@ -128,17 +145,28 @@ export class AnnotatorApp {
       return;
     }
     const prompt = this.sam.prompt;
+    const prompts = {
+      points: prompt.points.map((p) => [round2(p.x), round2(p.y), p.positive ? 1 : 0]),
+      ...(prompt.box !== null ? { box: boxArray(normalizeBox(prompt.box)) } : {}),
+      mask_index: shown.index,
+      predicted_iou: round2(shown.iou * 100) / 100,
+    };
+    if (this.reopened !== null) {
+      const target = this.reopened;
+      this.reopened = null;
+      this.sam.cancel();
+      this.hooks.replaceGeometry?.(target, polygons, prompts);
+      return;
+    }
+    if (!this.permissions.create) {
+      return;
+    }
     const annotation: AnnotationDoc = {
       localId: newLocalId(),
       labelClass: this.labelClass,
       polygons,
       source: prompt.box !== null && prompt.points.length === 0 ? "sam_box" : "sam_click",
-      prompts: {
-        points: prompt.points.map((p) => [round2(p.x), round2(p.y), p.positive ? 1 : 0]),
-        ...(prompt.box !== null ? { box: boxArray(normalizeBox(prompt.box)) } : {}),
-        mask_index: shown.index,
-        predicted_iou: round2(shown.iou * 100) / 100,
-      },
+      prompts,
       timeSpentMs: Math.round(performance.now() - this.sam.startedAt),
       clickCount: this.sam.clickCount,
     };
@@ -147,7 +175,7 @@ export class AnnotatorApp {
   }
 
   closeDraft(): void {
-    if (this.draft.length < 3) {
+    if (this.draft.length < 3 || !this.permissions.create) {
       return;
     }
     const ring = this.draft.flatMap((p) => [round2(p.x), round2(p.y)]);
@@ -183,7 +211,7 @@ export class AnnotatorApp {
     const image = this.imagePoint(e);
     this.pointerDown = { screen: this.screenPoint(e), image, button: e.button, alt: e.altKey };
     const tolerance = HIT_PX / this.view.zoom;
-    if (this.tool === "select" && this.selected !== null && e.button === 0 && !e.altKey) {
+    if (this.tool === "select" && this.permissions.edit && this.selected !== null && e.button === 0 && !e.altKey) {
       const annotation = this.store.find(this.selected);
       const hit = annotation ? hitVertex(annotation.polygons, image, tolerance) : null;
       if (hit !== null) {
@@ -217,7 +245,7 @@ export class AnnotatorApp {
       }
       return;
     }
-    if (this.tool === "sam" && down === null && !this.sam.active) {
+    if (this.tool === "sam" && down === null && !this.sam.active && this.permissions.create) {
       void this.sam.previewAt(image.x, image.y);
     }
     if (this.tool === "polygon" && this.draft.length > 0) {
@@ -246,6 +274,11 @@ export class AnnotatorApp {
       }
       return;
     }
+    if ((this.tool === "sam" || this.tool === "polygon") && !this.permissions.create && this.reopened === null) {
+      this.dragBox = null; // nothing new may be drawn; a reopened SAM session still takes clicks
+      this.changed();
+      return;
+    }
     if (this.tool === "sam") {
       if (this.dragBox !== null) {
         const box = normalizeBox(this.dragBox);
@@ -272,7 +305,7 @@ export class AnnotatorApp {
   private selectOrEdit(image: Point, alt: boolean): void {
     const tolerance = HIT_PX / this.view.zoom;
     const selected = this.selected !== null ? this.store.find(this.selected) : undefined;
-    if (selected !== undefined) {
+    if (selected !== undefined && this.permissions.edit) {
       const vertex = hitVertex(selected.polygons, image, tolerance);
       if (vertex !== null && alt) {
         this.removeVertex(selected, vertex);
@@ -300,6 +333,9 @@ export class AnnotatorApp {
 
   private removeVertex(annotation: AnnotationDoc, vertex: VertexHit): void {
     const polygons = deleteVertex(annotation.polygons, vertex.part, vertex.ring, vertex.vertex);
+    if (polygons === null && !this.permissions.delete) {
+      return; // the last vertex would delete the annotation
+    }
     if (polygons === null) {
       this.store.remove(annotation.localId);
       this.selected = null;
@@ -322,6 +358,9 @@ export class AnnotatorApp {
     const ctrl = e.ctrlKey || e.metaKey;
     if (ctrl && e.key.toLowerCase() === "z") {
       e.preventDefault();
+      if (!this.permissions.edit) {
+        return;
+      }
       if (e.shiftKey) {
         this.store.redo();
       } else {
@@ -353,6 +392,7 @@ export class AnnotatorApp {
         return true;
       case "Escape":
         this.draft = [];
+        this.reopened = null;
         this.sam.cancel();
         this.selected = null;
         this.changed();
@@ -408,9 +448,9 @@ export class AnnotatorApp {
     }
     const annotation = this.store.find(this.selected);
     const vertex = annotation && this.cursor ? hitVertex(annotation.polygons, this.cursor, HIT_PX / this.view.zoom) : null;
-    if (annotation && vertex !== null) {
+    if (annotation && vertex !== null && this.permissions.edit) {
       this.removeVertex(annotation, vertex);
-    } else {
+    } else if (this.permissions.delete) {
       this.store.remove(this.selected);
       this.selected = null;
     }
@@ -435,6 +475,7 @@ export class AnnotatorApp {
     drawFrame(ctx, {
       view: this.view,
       image: this.image,
+      imageSize: this.imageSize,
       annotations: this.store.present.annotations.map((a) => ({
         polygons: dragging?.localId === a.localId && dragging.moved && this.cursor
           ? moveVertex(a.polygons, dragging.hit.part, dragging.hit.ring, dragging.hit.vertex, this.cursor.x, this.cursor.y)

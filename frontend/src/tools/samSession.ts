@@ -64,6 +64,26 @@ export class SamSession {
     void this.run();
   }
 
+  /**
+   * Reopen a stored session (review): the annotation's prompts, in image pixels, are decoded again so
+   * that more clicks refine that mask. `maskIndex` is the candidate the annotator had accepted; it is
+   * shown again when this prompt offers it. Resolves once the mask is shown (or the decode failed).
+   */
+  async restore(prompt: Prompt, maskIndex: number | null = null): Promise<void> {
+    this.cancel();
+    this.startedAt = performance.now();
+    this.hover = null;
+    this.prompt = prompt;
+    await this.run();
+    if (this.prompt === prompt && this.result !== null && maskIndex !== null) {
+      const candidates = cycleCandidates(this.result.outputCount, promptPointCount(prompt));
+      if (candidates.includes(maskIndex)) {
+        this.shownIndex = maskIndex;
+        this.onChange();
+      }
+    }
+  }
+
   /** Tab: the next (or previous) multimask candidate. */
   cycle(step: number): void {
     if (this.result === null) {

@@ -65,7 +65,7 @@ def test_stale_update_gets_409_with_current_version(team, api_as):
     )
     assert first.status_code == 200 and first.json()["version"] == 2
     stale = api_as(team["manager"]).patch(
-        f"/api/annotations/{annotation.pk}/", {"version": 1, "status": "submitted"}, format="json"
+        f"/api/annotations/{annotation.pk}/", {"version": 1, "polygons": square_polygons(1, 1, 3)}, format="json"
     )
     assert stale.status_code == 409
     body = stale.json()
@@ -84,14 +84,17 @@ def test_update_without_version_is_refused(team, api_as):
     assert wrong_type.status_code == 400 and "version" in wrong_type.json()
 
 
-def test_reviewer_sets_status_and_comment_but_not_geometry(team, api_as):
+def test_reviewer_comments_but_sets_status_only_through_review_endpoints(team, api_as):
     annotation = make_annotation(team["image"], label_class=team["label_class"], author=team["annotator"])
     reviewer = api_as(team["reviewer"])
     url = f"/api/annotations/{annotation.pk}/"
+    # Geometry only while the image is submitted (tests/annotator/review/test_review_in_annotator_api.py).
     assert reviewer.patch(url, {"version": 1, "polygons": square_polygons(0, 0, 2)}, format="json").status_code == 403
-    response = reviewer.patch(url, {"version": 1, "status": "rejected", "review_comment": "too loose"}, format="json")
+    refused = reviewer.patch(url, {"version": 1, "status": "rejected", "review_comment": "too loose"}, format="json")
+    assert refused.status_code == 400 and f"/api/annotations/{annotation.pk}/review/" in refused.json()["detail"]
+    response = reviewer.patch(url, {"version": 1, "review_comment": "too loose"}, format="json")
     assert response.status_code == 200
-    assert response.json()["status"] == "rejected" and response.json()["review_comment"] == "too loose"
+    assert response.json()["status"] == "draft" and response.json()["review_comment"] == "too loose"
 
 
 def test_annotator_cannot_approve_own_work(team, api_as):

@@ -1,0 +1,29 @@
+/** Typed calls of the review workflow (paths as in annotator/api/urls.py; rules in docs/review.md). */
+import type { ServerAnnotation } from "./annotator";
+import { requestJson } from "./http";
+
+export type ImageReviewStatus = "new" | "submitted" | "approved" | "rejected";
+
+/** What the submit and review endpoints answer for an image. */
+export interface ImageReviewState {
+  readonly id: number;
+  readonly review_status: ImageReviewStatus;
+  readonly review_comment: string;
+}
+
+export interface ReviewDecision {
+  readonly approve: boolean;
+  readonly comment?: string;
+}
+
+export const submitImage = (imageId: number): Promise<ImageReviewState> =>
+  requestJson(`/api/images/${imageId}/submit/`, { method: "POST" });
+
+export const reviewImage = (imageId: number, decision: ReviewDecision): Promise<ImageReviewState> =>
+  requestJson(`/api/images/${imageId}/review/`, { method: "POST", body: JSON.stringify(decision) });
+
+export const reviewAnnotation = (annotationId: number, decision: ReviewDecision): Promise<ServerAnnotation> =>
+  requestJson(`/api/annotations/${annotationId}/review/`, { method: "POST", body: JSON.stringify(decision) });
+
+/** The image's review state as it is now (after a per-annotation review may have settled it). */
+export const imageReviewState = (imageId: number): Promise<ImageReviewState> => requestJson(`/api/images/${imageId}/`);
