@@ -44,7 +44,6 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
 ]
 VITB_SIZE_NAME = "vit_b-size decoder (vit_t weights, random init)"
-LOW_RES_NAME = "vit_b-size decoder, low-res graph"
 USERNAME = "annotator1"
 WARMUP_CLICKS = 5
 
@@ -157,43 +156,13 @@ def prepare(var_dir: Path) -> dict:
     torch.manual_seed(0)
     torch.save(build_sam("vit_t").state_dict(), checkpoint)
     vitb_size = sam_model_register(name=VITB_SIZE_NAME, architecture=Architecture.VIT_T, checkpoint_path=checkpoint)
-    low_res = low_res_twin(checkpoint, var_dir)
-    for model in (default, vitb_size, low_res):
+    for model in (default, vitb_size):
         embedding, _ = Embedding.objects.get_or_create(
             image_sha256=image.sha256, model_sha256=model.checkpoint_sha256, defaults={"model": model}
         )
         embedding_compute(embedding.pk)
     return {"project": project.pk, "image": image.pk, "width": image.width, "height": image.height,
-            "models": {"vit_b-size": vitb_size.pk, "vit_b-size low-res": low_res.pk, "default": default.pk}}
-
-
-def low_res_twin(checkpoint: Path, var_dir: Path):
-    """Other weights of the same architecture, registered, then given low-res decoder graphs
-    (export_decoder(upscale_in_graph=False): the browser upscales the drawn mask itself)."""
-    import hashlib
-
-    import torch
-
-    from segmentation.models import Architecture
-    from segmentation.sam.loader import build_sam
-    from segmentation.sam.onnx_export import export_decoder
-    from segmentation.services.models import sam_model_register
-    from segmentation.storage import save_atomically
-
-    torch.manual_seed(1)
-    sam = build_sam("vit_t")
-    twin_checkpoint = checkpoint.with_name("vitb-size-low-res.pt")
-    torch.save(sam.state_dict(), twin_checkpoint)
-    record = sam_model_register(name=LOW_RES_NAME, architecture=Architecture.VIT_T, checkpoint_path=twin_checkpoint)
-    for variant in ("fp32", "int8"):
-        path = var_dir / f"low-res-{variant}.onnx"
-        export_decoder(sam, path, quantize=variant == "int8", return_single_mask=False, upscale_in_graph=False)
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        setattr(record, f"decoder_{variant}", save_atomically(f"decoders/low-res/{sha[:16]}.onnx", data))
-        setattr(record, f"decoder_{variant}_sha256", sha)
-    record.save()
-    return record
+            "models": {"vit_b-size": vitb_size.pk, "default": default.pk}}
 
 
 def use_model(project_id: int, model_id: int) -> None:
@@ -304,21 +273,23 @@ def main() -> None:
             annotate = f"{base}/images/{info['image']}/annotate/"
             loop_args = {"seed": 12345, "width": info["width"], "height": info["height"]}
 
-            def open_page(variant: str) -> float:
-                page.goto(f"{annotate}?decoder={variant}")
+            def open_page(variant: str, first_click: bool = True) -> float:
+                page.goto(f"{annotate}?decoder={variant}{'' if first_click else '&firstclick=0'}")
                 page.wait_for_selector("#annotator-root[data-decoder=ready]", timeout=60_000)
                 if not page.evaluate("crossOriginIsolated"):
                     raise RuntimeError("the page is not cross-origin isolated: the decoder would run on 1 thread")
                 return float(page.evaluate("window.__samBench.ready"))
 
-            configs = [("vit_b-size", "fp32"), ("vit_b-size", "int8"), ("vit_b-size low-res", "int8"), ("default", "fp32"), ("default", "int8")]
-            for model_name, variant in configs:
+            # Registered graphs are low-res; "full graph" = ?firstclick=0 (no prep / first-click split).
+            configs = [("vit_b-size", "fp32", True), ("vit_b-size", "int8", True), ("vit_b-size", "int8", False),
+                       ("default", "fp32", True), ("default", "int8", True)]
+            for model_name, variant, first_click in configs:
                 use_model(info["project"], info["models"][model_name])
-                open_page(variant)
+                open_page(variant, first_click)
                 page.evaluate(CLICK_LOOP_JS, {**loop_args, "n": WARMUP_CLICKS})
                 pairs = page.evaluate(CLICK_LOOP_JS, {**loop_args, "n": args.clicks})
                 times = [total for total, _ in pairs]
-                rows.append((f"in-browser {model_name} {variant}", times))
+                rows.append((f"in-browser {model_name} {variant}{'' if first_click else ' full graph'}", times))
                 print(f"  {rows[-1][0]}: p50 {stats(times)[0]:.1f} ms", flush=True)
                 # The profile: the worker's own time (feeds + session.run + threshold/upscale).
                 rows.append(("  (of which in the worker)", [worker for _, worker in pairs]))

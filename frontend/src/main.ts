@@ -6,21 +6,28 @@
 import * as api from "./api/annotator";
 import { SAM_TARGET_LENGTH } from "./geometry/transforms";
 import { DecoderClient } from "./sam/decoderClient";
+import { firstClickUrls } from "./sam/firstClick";
 import DecoderWorker from "./sam/decoder.worker?worker&inline";
 import { Autosaver, type SaveState } from "./state/autosave";
 import { DocumentStore, type AnnotationDoc, type AnnotationSourceName } from "./state/document";
 import { AnnotatorApp, newLocalId, type LabelClassInfo, type ToolName } from "./tools/annotatorApp";
+import { ReviewPanel, type ReviewConfig } from "./tools/reviewPanel";
 import { SamSession } from "./tools/samSession";
+import { WindowLevelControl } from "./tools/windowLevel";
+import type { DicomConfig } from "./api/dicom";
 
 interface PageConfig {
   image: { id: number; width: number; height: number; name: string; url: string };
   project: { id: number; name: string; url: string };
   can_write: boolean;
+  role: string;
+  review: ReviewConfig;
   label_classes: LabelClassInfo[];
   previous_url: string | null;
   next_url: string | null;
   next_image_id: number | null;
   ort_runtime_url: string;
+  dicom: DicomConfig | null; // window/level and frames of DICOM images (tools/windowLevel.ts)
 }
 
 interface BenchRecord {
@@ -67,6 +74,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
   let decoder: DecoderClient | null = null;
   let embeddingKey: string | null = null;
   let app: AnnotatorApp | null = null;
+  let review: ReviewPanel | null = null;
   const sam = new SamSession(() => decoder, () => embeddingKey, () => app?.changed(), showError);
   app = new AnnotatorApp(byId<HTMLCanvasElement>("canvas"), store, sam, config.label_classes, config.image, {
     onChange: () => updateChrome(),
@@ -77,6 +85,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
       }
     },
     toggleHelp: () => (byId("help-overlay").hidden = !byId("help-overlay").hidden),
+    replaceGeometry: (localId, polygons, prompts) => review?.replaceGeometry(localId, polygons, prompts),
   });
   const controller = app;
 
@@ -85,6 +94,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
       status.save.dataset["state"] = state;
       status.save.textContent = detail ? `${state}: ${detail}` : state;
       root.dataset["saveState"] = state;
+      review?.onSaveState(state);
     },
     onConflict: ({ localId, current }) => {
       const banner = byId("conflict-banner");
@@ -134,22 +144,42 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
   }
 
   function renderList(): void {
-    const list = byId("annotation-list");
-    list.replaceChildren(
-      ...store.present.annotations.map((a) => {
-        const item = document.createElement("li");
-        const swatch = document.createElement("span");
-        swatch.className = "swatch";
-        swatch.style.background = controller.colorOf(a.labelClass);
-        const name = config.label_classes.find((c) => c.id === a.labelClass)?.name ?? "?";
-        item.append(swatch, `${name} (${a.source}${saver.serverIdOf(a.localId) ? ` #${saver.serverIdOf(a.localId)}` : ""})`);
-        item.classList.toggle("selected", a.localId === controller.selected);
-        return item;
-      }),
-    );
+    review?.render(); // the list with review status, comments and (review mode) decisions
   }
 
   wireToolbar(controller);
+  if (config.dicom) {
+    // The shown image only: the embedding keeps the stored rendition (the project's window).
+    new WindowLevelControl(config.dicom, { root, bar: byId("dicom-bar"), stage: byId("stage") }, {
+      setImage: (image) => {
+        controller.image = image;
+        controller.changed();
+      },
+      showError,
+    });
+  }
+  review = new ReviewPanel({
+    imageId: config.image.id,
+    role: config.role,
+    review: config.review,
+    labelClasses: config.label_classes,
+    app: controller,
+    store,
+    saver,
+    sam,
+    elements: {
+      root,
+      status: byId("review-status"),
+      submit: byId<HTMLButtonElement>("submit-image"),
+      banner: byId("review-banner"),
+      bar: byId("review-bar"),
+      imageComment: byId<HTMLInputElement>("review-image-comment"),
+      approveAll: byId<HTMLButtonElement>("approve-all"),
+      rejectAll: byId<HTMLButtonElement>("reject-all"),
+      message: byId("review-message"),
+      list: byId("annotation-list"),
+    },
+  });
 
   // Image first: the polygon tool works without SAM.
   const image = new Image();
@@ -158,9 +188,12 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
     () => {
       controller.image = image;
       controller.changed();
+      root.dataset["imageLoaded"] = "true";
     },
     () => showError("The image could not be loaded."),
   );
+  const manifestRequest = api.projectModel(config.project.id);
+  void startDecoder();
   try {
     const existing = await api.listAnnotations(config.image.id);
     const docs: AnnotationDoc[] = existing.map((server) => {
@@ -177,40 +210,46 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
       return doc;
     });
     store.replaceSilently({ annotations: docs });
+    review.load(existing);
     root.dataset["annotationsLoaded"] = "true";
   } catch (error) {
     showError(`Annotations could not be loaded: ${String(error)}`);
   }
 
-  try {
-    const manifest = await api.projectModel(config.project.id);
-    const variant = new URLSearchParams(window.location.search).get("decoder") ?? "fp32";
-    const model = manifest.decoders[variant] ?? manifest.decoders["fp32"] ?? manifest.decoders["int8"];
-    if (model === undefined) {
-      throw new Error("the project's model has no decoder");
+  // The decoder starts at once, beside the annotations' fetch (first mask sooner).
+  async function startDecoder(): Promise<void> {
+    try {
+      const manifest = await manifestRequest;
+      const variant = new URLSearchParams(window.location.search).get("decoder") ?? "int8";
+      // ?firstclick=0 runs every prompt through the full graph (bench/click_latency.py compares both).
+      const firstClick = new URLSearchParams(window.location.search).get("firstclick") !== "0";
+      const model = manifest.decoders[variant] ?? manifest.decoders["int8"] ?? manifest.decoders["fp32"];
+      if (model === undefined) {
+        throw new Error("the project's model has no decoder");
+      }
+      const client = new DecoderClient(new DecoderWorker());
+      const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
+      const threads = isolated ? 2 : 1;
+      const [init] = await Promise.all([
+        client.request<"init">({ type: "init", modelUrl: model.url, wasmBase, threads, firstClick: firstClick ? firstClickUrls(manifest, variant) : null }),
+        loadEmbedding(client, manifest),
+      ]);
+      decoder = client;
+      status.decoder.dataset["status"] = "ready";
+      status.decoder.textContent = `decoder: ${manifest.model.name} ${variant}, ${init.backend} × ${init.threads} threads${init.firstClick ? ", first-click graph" : ""}`;
+      root.dataset["decoder"] = "ready";
+      if (bench !== undefined) {
+        bench.ready = performance.now();
+      }
+      controller.changed();
+      if (config.next_image_id !== null) {
+        void fetch(`/api/images/${config.next_image_id}/embedding/`, { credentials: "same-origin" }).catch(() => undefined);
+      }
+    } catch (error) {
+      status.decoder.dataset["status"] = "error";
+      status.decoder.textContent = "decoder: failed";
+      showError(`Click-to-segment is unavailable: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const client = new DecoderClient(new DecoderWorker());
-    const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
-    const threads = isolated ? 2 : 1;
-    const [init] = await Promise.all([
-      client.request<"init">({ type: "init", modelUrl: model.url, wasmBase, threads }),
-      loadEmbedding(client, manifest),
-    ]);
-    decoder = client;
-    status.decoder.dataset["status"] = "ready";
-    status.decoder.textContent = `decoder: ${manifest.model.name} ${variant}, ${init.backend} × ${init.threads} threads`;
-    root.dataset["decoder"] = "ready";
-    if (bench !== undefined) {
-      bench.ready = performance.now();
-    }
-    controller.changed();
-    if (config.next_image_id !== null) {
-      void fetch(`/api/images/${config.next_image_id}/embedding/`, { credentials: "same-origin" }).catch(() => undefined);
-    }
-  } catch (error) {
-    status.decoder.dataset["status"] = "error";
-    status.decoder.textContent = "decoder: failed";
-    showError(`Click-to-segment is unavailable: ${error instanceof Error ? error.message : String(error)}`);
   }
 
   async function loadEmbedding(client: DecoderClient, manifest: api.ModelManifest): Promise<void> {

@@ -24,7 +24,7 @@ from segmentation.api import serializers as s
 from segmentation.models import EmbeddingState, SamModel
 from segmentation.services import auto_masks as auto_mask_services
 from segmentation.services import embeddings as embedding_services
-from segmentation.services.models import project_model, server_decode_mask
+from segmentation.services.models import FIRST_CLICK_GRAPHS, first_click_graphs, project_model, server_decode_mask
 
 _BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes")
 
@@ -37,8 +37,29 @@ def _image_for_member(user, image_id: int) -> Image:
     return image
 
 
-def _decoder_url(request: Request, model: SamModel, variant: str) -> str:
-    return request.build_absolute_uri(reverse("api-model-decoder", args=[model.pk, variant]))
+def _decoder_url(request: Request, model: SamModel, variant: str, sha256: str) -> str:
+    """?v= names the content: a URL with the current sha256 prefix may be cached without revalidation."""
+    url = reverse("api-model-decoder", args=[model.pk, variant])
+    return request.build_absolute_uri(f"{url}?v={sha256[:16]}")
+
+
+def first_click_manifest(request: Request, model: SamModel) -> dict | None:
+    """The split for prompts without a mask input (first click, hover): run "prep" once per image on
+    the embedding, feed its outputs with the prompt to "fp32"/"int8"; refinement clicks (with the
+    previous low-res mask) use the full decoders. None for models registered by an older version."""
+    graphs = first_click_graphs(model)
+    if not graphs:
+        return None
+    channels, height, width = model.embedding_shape
+    entry = {
+        graph.removeprefix("first-click-"): {"url": _decoder_url(request, model, graph, sha), "sha256": sha}
+        for graph, (_, sha) in graphs.items()
+    }
+    entry["prep_inputs"] = {"image_embeddings": [1, channels, height, width]}
+    entry["prep_outputs"] = ["image_tokens", "t2i_keys", "t2i_values", "i2t_queries"]
+    entry["inputs"] = ["point_coords", "point_labels", *entry["prep_outputs"]]
+    entry["outputs"] = {"iou_predictions": [1, 4], "low_res_masks": [1, 4, 4 * height, 4 * width]}
+    return entry
 
 
 def manifest(request: Request, model: SamModel) -> dict:
@@ -50,25 +71,30 @@ def manifest(request: Request, model: SamModel) -> dict:
         "embedding": {"shape": model.embedding_shape, "dtype": "float16", "format": "SAMEMB01 (docs/embedding-format.md)",
                       "url_template": "/api/images/{image_id}/embedding/"},
         "decoders": {
-            variant: {"url": _decoder_url(request, model, variant), "sha256": getattr(model, f"decoder_{variant}_sha256")}
+            variant: {"url": _decoder_url(request, model, variant, getattr(model, f"decoder_{variant}_sha256")),
+                      "sha256": getattr(model, f"decoder_{variant}_sha256")}
             for variant in ("fp32", "int8") if getattr(model, f"decoder_{variant}")
         },
+        # The registered graphs are low-res (DECODER_EXPORT_VERSION 3): no orig_im_size, no full-size
+        # masks; the client upscales the low-res logits of the mask it draws (resize to
+        # encoder_input_size, crop the padding, resize to the image: one separable pass).
         "decoder_inputs": {
             "image_embeddings": [1, channels, height, width],
             "point_coords": [1, "N", 2],
             "point_labels": [1, "N"],
             "mask_input": [1, 1, 4 * height, 4 * width],
             "has_mask_input": [1],
-            "orig_im_size": [2],
         },
-        "decoder_outputs": {"masks": [1, 4, "H", "W"], "iou_predictions": [1, 4], "low_res_masks": [1, 4, 4 * height, 4 * width]},
+        "decoder_outputs": {"iou_predictions": [1, 4], "low_res_masks": [1, 4, 4 * height, 4 * width]},
+        "upscale": "low_res_masks -> bilinear to encoder_input_size square, crop [0:round(H*scale), 0:round(W*scale)], "
+                   "bilinear to H x W (align_corners false), mask = logits > mask_threshold",
+        "first_click": first_click_manifest(request, model),
         "mask_choice": "with <= 2 prompt points: best of outputs 1..3 by predicted IoU; else output 0",
         "coordinates": {
             "scale": "encoder_input_size / max(image_height, image_width)",
             "point": "model_xy = image_xy * scale (x, y order; pixel centres handled inside the graph)",
             "labels": {"background": 0, "foreground": 1, "box_top_left": 2, "box_bottom_right": 3, "padding": -1},
             "padding_point": "without a box, append point (0, 0) with label -1",
-            "orig_im_size": "[image_height, image_width] as float32",
             "mask_threshold": 0.0,
         },
     }
@@ -182,19 +208,27 @@ class ModelDecoderView(APIView):
     @extend_schema(responses={200: _BINARY, 304: None})
     def get(self, request: Request, model_id: int, variant: str):
         model = SamModel.objects.filter(pk=model_id).first()
-        field = getattr(model, f"decoder_{variant}", None) if variant in ("fp32", "int8") else None
-        if model is None or not field:
+        if model is not None and variant in FIRST_CLICK_GRAPHS:  # prep, first-click-fp32/int8
+            name, sha = first_click_graphs(model).get(variant, ("", ""))
+        else:
+            field = getattr(model, f"decoder_{variant}", None) if variant in ("fp32", "int8") else None
+            name, sha = (field.name, getattr(model, f"decoder_{variant}_sha256")) if field else ("", "")
+        if model is None or not name:
             raise Http404("No such decoder.")
-        etag = f'"{getattr(model, f"decoder_{variant}_sha256")}"'
+        etag = f'"{sha}"'
         if request.headers.get("If-None-Match") == etag:
             response = HttpResponseNotModified()
         else:
             try:
-                response = FileResponse(default_storage.open(field.name, "rb"), content_type="application/octet-stream")
+                response = FileResponse(default_storage.open(name, "rb"), content_type="application/octet-stream")
             except FileNotFoundError as exc:
                 raise Http404("The decoder file is missing; run ensure_models.") from exc
         response["ETag"] = etag
-        patch_cache_control(response, private=True, no_cache=True)
+        if request.GET.get("v") == sha[:16]:
+            # The manifest's URL names this content: no revalidation round trip when a page opens.
+            patch_cache_control(response, private=True, max_age=365 * 24 * 3600, immutable=True)
+        else:
+            patch_cache_control(response, private=True, no_cache=True)
         return response
 
 

@@ -100,6 +100,155 @@ def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool =
     return SamPromptDecoder().eval()
 
 
+# The first-click split (no mask input: first click, hover). With has_mask_input = 0 the image
+# side of the decoder's first two-way layer only depends on the image: src = embedding +
+# no_mask_embed, the token->image attention's keys (src + pe) Wk and values src Wv, and the
+# image->token attention's queries (src + pe) Wq over all h*w image tokens. A per-image "prep"
+# graph computes them once; the "first-click" graph takes them as inputs and runs the rest.
+PREP_INPUT_NAMES = ["image_embeddings"]
+PREP_OUTPUT_NAMES = ["image_tokens", "t2i_keys", "t2i_values", "i2t_queries"]
+FIRST_CLICK_INPUT_NAMES = ["point_coords", "point_labels", *PREP_OUTPUT_NAMES]
+
+
+def _first_click_modules(sam: Any, upscale_module: Any) -> tuple[Any, Any]:
+    """(prep, first_click) torch modules; upscale_module is a _decoder_module (for embed_points)."""
+    import math
+
+    import torch
+    from torch import nn
+
+    decoder = sam.mask_decoder
+    transformer = decoder.transformer
+    first = transformer.layers[0]
+    t2i, i2t = first.cross_attn_token_to_image, first.cross_attn_image_to_token
+    heads = t2i.num_heads
+
+    def split(x: torch.Tensor) -> torch.Tensor:  # (1, n, c) -> (1, heads, n, c / heads)
+        b, n, c = x.shape
+        return x.reshape(b, n, heads, c // heads).transpose(1, 2)
+
+    def merge(x: torch.Tensor) -> torch.Tensor:
+        b, nh, n, c = x.shape
+        return x.transpose(1, 2).reshape(b, n, nh * c)
+
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        attn = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+        return merge(attn @ v)
+
+    class Prep(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.prompt_encoder = sam.prompt_encoder
+            self.t2i, self.i2t = t2i, i2t  # registered, so the tracer sees their weights as parameters
+
+        def forward(self, image_embeddings):
+            src = image_embeddings + self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+            tokens = src.flatten(2).permute(0, 2, 1)
+            pe = self.prompt_encoder.get_dense_pe().flatten(2).permute(0, 2, 1)
+            keyed = tokens + pe
+            return tokens, split(t2i.k_proj(keyed)), split(t2i.v_proj(tokens)), split(i2t.q_proj(keyed))
+
+    class FirstClick(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = upscale_module  # holds the prompt encoder and the mask decoder
+
+        def forward(self, point_coords, point_labels, image_tokens, t2i_keys, t2i_values, i2t_queries):
+            sparse = self.inner.embed_points(point_coords, point_labels)
+            output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0).unsqueeze(0)
+            tokens = torch.cat((output_tokens, sparse), dim=1)
+            pe = sam.prompt_encoder.get_dense_pe().flatten(2).permute(0, 2, 1)
+            # Layer 0 (skip_first_layer_pe), image-side projections precomputed.
+            queries = first.norm1(first.self_attn(q=tokens, k=tokens, v=tokens))
+            q = split(t2i.q_proj(queries + tokens))
+            queries = first.norm2(queries + t2i.out_proj(attend(q, t2i_keys, t2i_values)))
+            queries = first.norm3(queries + first.mlp(queries))
+            q = queries + tokens
+            out = attend(i2t_queries, split(i2t.k_proj(q)), split(i2t.v_proj(queries)))
+            keys = first.norm4(image_tokens + i2t.out_proj(out))
+            for layer in transformer.layers[1:]:
+                queries, keys = layer(queries=queries, keys=keys, query_pe=tokens, key_pe=pe)
+            attn_out = transformer.final_attn_token_to_image(q=queries + tokens, k=keys + pe, v=keys)
+            hs = transformer.norm_final_attn(queries + attn_out)
+            # The rest of MaskDecoder.predict_masks.
+            c, h, w = image_tokens.shape[2], *sam.prompt_encoder.image_embedding_size
+            src = keys.transpose(1, 2).reshape(1, c, h, w)
+            upscaled = decoder.output_upscaling(src)
+            mask_tokens = hs[:, 1 : 1 + decoder.num_mask_tokens, :]
+            hyper = torch.stack([mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1)
+            b, uc, uh, uw = upscaled.shape
+            masks = (hyper @ upscaled.reshape(b, uc, uh * uw)).reshape(b, -1, uh, uw)
+            return decoder.iou_prediction_head(hs[:, 0, :]), masks
+
+    return Prep().eval(), FirstClick().eval()
+
+
+def export_first_click(sam: Any, prep_path: str | Path, decoder_path: str | Path, *, quantize: bool = False,
+                       int8_scheme: str | None = None) -> None:
+    """The per-image prep graph (fp32) and the first-click decoder graph (low-res outputs, all 4
+    tokens; int8 weights when quantize). Same outputs as the low-res export with has_mask_input = 0."""
+    import torch
+
+    sam = sam.cpu().eval()
+    prep, first_click = _first_click_modules(sam, _decoder_module(sam, False, False))
+    embedding = dummy_inputs(sam)["image_embeddings"]
+    coords = torch.tensor([[[100.0, 200.0], [0.0, 0.0]]])
+    labels = torch.tensor([[1.0, -1.0]])
+    Path(prep_path).parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        prepared = prep(embedding)
+        torch.onnx.export(prep, (embedding,), str(prep_path), input_names=PREP_INPUT_NAMES,
+                          output_names=PREP_OUTPUT_NAMES, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+        with tempfile.TemporaryDirectory(dir=Path(decoder_path).parent) as work:
+            fp32_path = Path(work) / "first-click.onnx"
+            torch.onnx.export(first_click, (coords, labels, *prepared), str(fp32_path),
+                              input_names=FIRST_CLICK_INPUT_NAMES, output_names=LOW_RES_OUTPUT_NAMES,
+                              dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+                              opset_version=OPSET, do_constant_folding=True, dynamo=False)
+            if quantize:
+                quantize_graph(fp32_path, decoder_path, int8_scheme or DEFAULT_INT8_SCHEME)
+            else:
+                os.replace(fp32_path, decoder_path)
+
+
+# Int8 schemes compared by bench/decoder_graphs.py (docs/benchmarks.md has the numbers):
+# "dynamic-u8": dynamic quantisation, uint8 weights per tensor (activations quantised per run;
+#   ConvTranspose stays fp32), "dynamic-u8-pc": the same per output channel, "dynamic-s8": int8
+#   weights; "static-*": QDQ with activation ranges calibrated on real embeddings and prompts
+#   (covers ConvTranspose too), MatMul/Gemm/Conv/ConvTranspose only, per tensor or per channel.
+INT8_SCHEMES = ("dynamic-u8", "dynamic-u8-pc", "dynamic-s8", "static-qdq", "static-qdq-pc")
+DEFAULT_INT8_SCHEME = "dynamic-u8"
+
+
+def quantize_graph(fp32_path: str | Path, out_path: str | Path, scheme: str = DEFAULT_INT8_SCHEME,
+                   calibration: list[dict[str, Any]] | None = None) -> None:
+    """Quantise an exported graph with one of INT8_SCHEMES; static schemes need calibration feeds."""
+    from onnxruntime import quantization as q
+
+    if scheme not in INT8_SCHEMES:
+        raise ValueError(f"unknown int8 scheme {scheme!r}; one of {INT8_SCHEMES}")
+    if scheme.startswith("dynamic"):
+        weight = q.QuantType.QInt8 if scheme == "dynamic-s8" else q.QuantType.QUInt8
+        q.quantize_dynamic(str(fp32_path), str(out_path), per_channel=scheme.endswith("-pc"), reduce_range=False,
+                           weight_type=weight)
+        return
+    if not calibration:
+        raise ValueError(f"{scheme} needs calibration feeds (real embeddings and prompts)")
+
+    class Reader(q.CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(calibration)
+
+        def get_next(self):
+            return next(self.items, None)
+
+    q.quantize_static(
+        str(fp32_path), str(out_path), Reader(), quant_format=q.QuantFormat.QDQ,
+        op_types_to_quantize=["MatMul", "Gemm", "Conv", "ConvTranspose"], per_channel=scheme.endswith("-pc"),
+        activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8, reduce_range=False,
+    )
+
+
 def dummy_inputs(sam: Any) -> dict[str, Any]:
     import torch
 
@@ -129,9 +278,11 @@ def export_decoder(
     quantize: bool = False,
     return_single_mask: bool = True,
     upscale_in_graph: bool = True,
+    int8_scheme: str | None = None,
 ) -> str:
-    """Write the decoder ONNX file (int8 weights when quantize) atomically; returns its sha256.
-    upscale_in_graph=False: the low-res export (see LOW_RES_INPUT_NAMES)."""
+    """Write the decoder ONNX file (int8 weights when quantize, int8_scheme one of INT8_SCHEMES' dynamic
+    ones) atomically; returns its sha256. upscale_in_graph=False: the low-res export (see
+    LOW_RES_INPUT_NAMES)."""
     import torch
 
     out_path = Path(out_path)
@@ -157,11 +308,9 @@ def export_decoder(
             )
         result = fp32_path
         if quantize:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
             result = Path(work) / "decoder-int8.onnx"
-            # Dynamic int8 quantisation of weights (activations stay float): 16.5 MB -> 4.7 MB.
-            quantize_dynamic(str(fp32_path), str(result), per_channel=False, reduce_range=False, weight_type=QuantType.QUInt8)
+            # Dynamic int8 quantisation of weights (activations quantised per run): 16.5 MB -> 4.7 MB.
+            quantize_graph(fp32_path, result, int8_scheme or DEFAULT_INT8_SCHEME)
         digest = hashlib.sha256(result.read_bytes()).hexdigest()
         _atomic_replace(result, out_path)
     return digest

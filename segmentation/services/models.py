@@ -20,7 +20,14 @@ logger = logging.getLogger(__name__)
 
 # Bumped when the exported graph changes, so cached decoder files of an older export are not reused.
 # 2: registered decoders return all four mask tokens (the browser cycles the multimask candidates).
-DECODER_EXPORT_VERSION = 2
+# 3: low-res graphs (no orig_im_size input, no full-size masks output: the client upscales the mask
+#    it draws), int8 with signed weights (bench/decoder_graphs.py), plus the first-click graphs.
+DECODER_EXPORT_VERSION = 3
+INT8_SCHEME = "dynamic-s8"
+# Extra graphs beside the two registered decoders (no model fields: named by checkpoint and export
+# version, the content's sha256 in the name): the per-image prep graph and the first-click decoder
+# that takes its outputs (segmentation.sam.onnx_export.export_first_click).
+FIRST_CLICK_GRAPHS = ("prep", "first-click-fp32", "first-click-int8")
 DEFAULT_MODEL_NAME = "default"
 RANDOM_DEFAULT_NAME = "default (random init, untrained)"
 RANDOM_DEFAULT_FILENAME = "default-random-init.pt"
@@ -39,18 +46,58 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _decoder_cache(checkpoint_sha256: str) -> Path:
+    return Path(settings.SEGMENTATION_CHECKPOINT_DIR) / "decoder-cache" / f"{checkpoint_sha256}-v{DECODER_EXPORT_VERSION}"
+
+
 def _exported_decoder_bytes(sam, checkpoint_sha256: str, *, quantize: bool) -> bytes:
     """Decoder ONNX bytes, exported once per checkpoint and kept beside the checkpoints on local disk
     (export takes seconds; re-registration, tests and several web processes reuse it)."""
     from segmentation.sam.onnx_export import export_decoder
 
     variant = "int8" if quantize else "fp32"
-    cache = Path(settings.SEGMENTATION_CHECKPOINT_DIR) / "decoder-cache" / f"{checkpoint_sha256}-v{DECODER_EXPORT_VERSION}-{variant}.onnx"
+    cache = Path(f"{_decoder_cache(checkpoint_sha256)}-{variant}.onnx")
     if not cache.exists():
         # All four outputs (token 0 = single-mask output, 1..3 = multimask candidates): the client
         # applies the official choice itself, and can show the other candidates (Tab in the annotator).
-        export_decoder(sam, cache, quantize=quantize, return_single_mask=False)
+        # Low-res: the client upscales and thresholds only what it draws.
+        export_decoder(sam, cache, quantize=quantize, return_single_mask=False, upscale_in_graph=False,
+                       int8_scheme=INT8_SCHEME)
     return cache.read_bytes()
+
+
+def _first_click_bytes(sam, checkpoint_sha256: str) -> dict[str, bytes]:
+    from segmentation.sam.onnx_export import export_first_click
+
+    folder = _decoder_cache(checkpoint_sha256)
+    paths = {graph: folder / f"{graph}.onnx" for graph in FIRST_CLICK_GRAPHS}
+    if not all(path.exists() for path in paths.values()):
+        folder.mkdir(parents=True, exist_ok=True)
+        export_first_click(sam, paths["prep"], paths["first-click-fp32"])
+        export_first_click(sam, paths["prep"], paths["first-click-int8"], quantize=True, int8_scheme=INT8_SCHEME)
+    return {graph: path.read_bytes() for graph, path in paths.items()}
+
+
+def _first_click_folder(checkpoint_sha256: str) -> str:
+    return f"decoders/{checkpoint_sha256[:16]}/v{DECODER_EXPORT_VERSION}"
+
+
+def first_click_graphs(model: SamModel) -> dict[str, tuple[str, str]]:
+    """{graph: (storage name, sha256)} of the model's first-click graphs for this export version;
+    empty when they were never exported (a model registered by an older version)."""
+    from django.core.files.storage import default_storage
+
+    folder = _first_click_folder(model.checkpoint_sha256)
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for graph in FIRST_CLICK_GRAPHS:
+        names = sorted(f for f in files if f.startswith(f"{graph}-") and f.endswith(".onnx") and len(f) == len(graph) + 70)
+        if names:
+            found[graph] = (f"{folder}/{names[-1]}", names[-1][len(graph) + 1 : -5])
+    return found if len(found) == len(FIRST_CLICK_GRAPHS) else {}
 
 
 def _store_decoders(record: SamModel, sam) -> None:
@@ -60,6 +107,10 @@ def _store_decoders(record: SamModel, sam) -> None:
         name = save_atomically(f"decoders/{record.checkpoint_sha256[:16]}/decoder-{variant}-{sha[:16]}.onnx", data)
         setattr(record, f"decoder_{variant}", name)
         setattr(record, f"decoder_{variant}_sha256", sha)
+    if not first_click_graphs(record):
+        folder = _first_click_folder(record.checkpoint_sha256)
+        for graph, data in _first_click_bytes(sam, record.checkpoint_sha256).items():
+            save_atomically(f"{folder}/{graph}-{hashlib.sha256(data).hexdigest()}.onnx", data)
 
 
 def sam_model_register(*, name: str, architecture: str, checkpoint_path: str | Path, make_default: bool = False) -> SamModel:
@@ -133,6 +184,11 @@ def default_sam_model() -> SamModel:
 def settings_models_register() -> list[SamModel]:
     """The default model plus SAM_CHECKPOINT/SAM_CHECKPOINT_TYPE when set (run by `ensure_models`)."""
     models = [default_sam_model()]
+    current = models[0]
+    if not first_click_graphs(current) and Path(current.checkpoint_path).exists():
+        # Registered by an older export version: export its graphs again (the manifest serves them).
+        models[0] = sam_model_register(name=current.name, architecture=current.architecture,
+                                       checkpoint_path=current.checkpoint_path, make_default=True)
     if settings.SEGMENTATION_CHECKPOINT:
         path = Path(settings.SEGMENTATION_CHECKPOINT)
         models.append(

@@ -79,7 +79,11 @@ def test_page_is_cross_origin_isolated_and_loads_only_local_files(browser, live_
     page = open_annotator(browser, live_server, shapes_image)
     assert page.evaluate("crossOriginIsolated") is True
     assert page.locator("#isolation-status").get_attribute("data-isolated") == "true"
-    assert "2 threads" in page.locator("#decoder-status").inner_text()
+    status = page.locator("#decoder-status").inner_text()
+    assert "2 threads" in status
+    # The execution provider is named (headless Chromium with --disable-gpu has no WebGPU: wasm), and
+    # the first-click split is in use (the registered model has the prep + first-click graphs).
+    assert "wasm" in status and "first-click graph" in status and "int8" in status
     assert page.locator("#error-banner").is_hidden()
     assert browser.failed_responses == []
 

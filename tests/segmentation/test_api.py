@@ -37,24 +37,50 @@ def test_manifest_describes_model_decoders_and_coordinates(setup):
     assert hashlib.sha256(decoder_bytes).hexdigest() == body["decoders"]["int8"]["sha256"] == model.decoder_int8_sha256
     again = setup["member"].get(body["decoders"]["int8"]["url"], HTTP_IF_NONE_MATCH=decoder["ETag"])
     assert again.status_code == 304
-    # The manifest's output shapes are what the served graph returns (K = 4 candidate masks).
+    # The manifest's URL names the content (?v=sha prefix): cached without revalidation; another v not.
+    assert "immutable" in decoder["Cache-Control"] and "max-age=31536000" in decoder["Cache-Control"]
+    stale = setup["member"].get(body["decoders"]["int8"]["url"].split("?")[0] + "?v=0000")
+    assert stale.status_code == 200 and "no-cache" in stale["Cache-Control"]
+    # The manifest's inputs and outputs are what the served (low-res) graph has (K = 4 candidates).
     import numpy as np
     import onnxruntime
 
     session = onnxruntime.InferenceSession(decoder_bytes, providers=["CPUExecutionProvider"])
+    assert {i.name for i in session.get_inputs()} == set(body["decoder_inputs"])
+    assert "orig_im_size" not in body["decoder_inputs"] and "masks" not in body["decoder_outputs"]
     c, h, w = model.embedding_shape
+    embedding = np.random.default_rng(0).standard_normal((1, c, h, w)).astype(np.float32)
+    points, labels = np.array([[[10.0, 10.0], [0.0, 0.0]]], np.float32), np.array([[1.0, -1.0]], np.float32)
     feeds = {
-        "image_embeddings": np.zeros((1, c, h, w), np.float32),
-        "point_coords": np.array([[[10.0, 10.0], [0.0, 0.0]]], np.float32),
-        "point_labels": np.array([[1.0, -1.0]], np.float32),
+        "image_embeddings": embedding, "point_coords": points, "point_labels": labels,
         "mask_input": np.zeros((1, 1, 4 * h, 4 * w), np.float32),
         "has_mask_input": np.zeros(1, np.float32),
-        "orig_im_size": np.array([300.0, 400.0], np.float32),
     }
     outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
-    assert list(outputs["iou_predictions"].shape) == body["decoder_outputs"]["iou_predictions"]
-    assert list(outputs["masks"].shape) == [1, 4, 300, 400]
-    assert list(outputs["low_res_masks"].shape) == body["decoder_outputs"]["low_res_masks"]
+    assert set(outputs) == set(body["decoder_outputs"])
+    for name, shape in body["decoder_outputs"].items():
+        assert list(outputs[name].shape) == shape
+
+    # The first-click split: prep once per image, then the first-click graph gives the same outputs
+    # as the full graph for a prompt without a mask input.
+    first = body["first_click"]
+    assert set(first) >= {"prep", "fp32", "int8"}
+    graphs = {}
+    for key in ("prep", "int8"):
+        response = setup["member"].get(first[key]["url"])
+        assert response.status_code == 200
+        data = _body(response)
+        assert hashlib.sha256(data).hexdigest() == first[key]["sha256"]
+        assert setup["member"].get(first[key]["url"], HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+        graphs[key] = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    prepared = dict(zip(first["prep_outputs"], graphs["prep"].run(first["prep_outputs"], {"image_embeddings": embedding})))
+    quick = dict(zip([o.name for o in graphs["int8"].get_outputs()],
+                     graphs["int8"].run(None, {"point_coords": points, "point_labels": labels, **prepared})))
+    assert [i.name for i in graphs["int8"].get_inputs()] == first["inputs"]
+    # Both int8 (their activations are quantised per run at different places): close, not equal.
+    full = outputs["low_res_masks"]
+    assert np.abs(quick["low_res_masks"] - full).max() <= 0.05 * np.abs(full).max()
+    assert np.corrcoef(quick["low_res_masks"].ravel(), outputs["low_res_masks"].ravel())[0, 1] > 0.99
 
 
 def test_embedding_not_ready_is_409_with_status(setup):
@@ -110,3 +136,5 @@ def test_progress_counts_images_per_status(setup):
 
 def test_unknown_decoder_variant_is_404(setup):
     assert setup["member"].get(f"/api/models/{setup['model'].pk}/decoder/fp16.onnx").status_code == 404
+    assert setup["member"].get(f"/api/models/{setup['model'].pk}/decoder/first-click-fp16.onnx").status_code == 404
+    assert setup["member"].get(f"/api/models/999999/decoder/prep.onnx").status_code == 404

@@ -226,3 +226,60 @@ def test_upscale_low_res_crops_the_padding_and_keeps_constant_maps():
     assert (up[0, :, :495] < 0).all() and (up[0, :, 505:] > 0).all()
     # A 1:2 tall image covers the left half of the square only: all negative.
     assert (upscale_low_res(low, 1000, 500, 1024) < 0).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ["default", "vit_t"])
+def test_first_click_graphs_match_plain_export(tmp_path, architecture):
+    """The per-image prep graph + the first-click graph (what the browser runs for prompts without a
+    mask input) against the plain export: the same low-res logits, and every officially chosen mask
+    at IoU >= 0.98 on random prompts and 4 aspect ratios; int8 (the registry's scheme) too."""
+    from segmentation.sam.onnx_decoder import upscale_low_res
+    from segmentation.sam.onnx_export import FIRST_CLICK_INPUT_NAMES, PREP_OUTPUT_NAMES, export_first_click
+    from segmentation.services.models import INT8_SCHEME
+
+    sam = _seeded(architecture)
+    export_decoder(sam, tmp_path / "plain.onnx", return_single_mask=False)
+    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "first.onnx")
+    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "first-int8.onnx", quantize=True, int8_scheme=INT8_SCHEME)
+    img_size = sam.image_encoder.img_size
+    plain = OnnxDecoder(tmp_path / "plain.onnx", img_size=img_size, threads=2)
+    prep = ort.InferenceSession(str(tmp_path / "prep.onnx"), providers=["CPUExecutionProvider"])
+    first = ort.InferenceSession(str(tmp_path / "first.onnx"), providers=["CPUExecutionProvider"])
+    first_int8 = ort.InferenceSession(str(tmp_path / "first-int8.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in first.get_inputs()] == FIRST_CLICK_INPUT_NAMES
+    embedding = _embedding(sam, seed=5)
+    prepared = dict(zip(PREP_OUTPUT_NAMES, prep.run(PREP_OUTPUT_NAMES, {"image_embeddings": embedding[None]})))
+    rng = np.random.default_rng(11)
+    ious, int8_ious = [], []
+    for height, width in ASPECTS + [(360, 480)]:
+        for case in range(4):
+            points, labels, box = _random_prompt(rng, height, width, with_box=case % 2 == 1)
+            feeds = plain.feeds(embedding, height=height, width=width, points=points, labels=labels, box=box)
+            ref = plain.run_feeds(feeds)
+            index = official_mask_index(ref.iou_predictions, feeds["point_coords"].shape[1])
+            cut = float(np.median(ref.masks[index]))  # random weights: see the low-res test
+            prompt = {"point_coords": feeds["point_coords"], "point_labels": feeds["point_labels"], **prepared}
+            for session, bucket in ((first, ious), (first_int8, int8_ious)):
+                scores, low_res = session.run(["iou_predictions", "low_res_masks"], prompt)
+                if session is first:
+                    np.testing.assert_allclose(low_res[0], ref.low_res_masks, atol=1e-3)
+                    np.testing.assert_allclose(scores[0], ref.iou_predictions, atol=1e-4)
+                chosen = official_mask_index(scores[0], feeds["point_coords"].shape[1])
+                mask = upscale_low_res(low_res[0, chosen : chosen + 1], height, width, img_size)[0]
+                bucket.append(_iou(mask > cut, ref.masks[index] > cut))
+    assert min(ious) >= 0.98, ious
+    assert float(np.mean(int8_ious)) >= 0.98 and min(int8_ious) >= 0.95, int8_ious
+
+
+def test_quantize_graph_rejects_unknown_scheme_and_static_without_calibration(tmp_path):
+    from segmentation.sam.onnx_export import quantize_graph
+
+    sam = _seeded("default")
+    export_decoder(sam, tmp_path / "low.onnx", return_single_mask=False, upscale_in_graph=False)
+    with pytest.raises(ValueError, match="unknown int8 scheme"):
+        quantize_graph(tmp_path / "low.onnx", tmp_path / "x.onnx", "fp8")
+    with pytest.raises(ValueError, match="calibration"):
+        quantize_graph(tmp_path / "low.onnx", tmp_path / "x.onnx", "static-qdq")
+    quantize_graph(tmp_path / "low.onnx", tmp_path / "s8.onnx", "dynamic-s8")
+    assert (tmp_path / "s8.onnx").stat().st_size < (tmp_path / "low.onnx").stat().st_size / 2

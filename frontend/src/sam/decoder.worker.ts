@@ -1,8 +1,11 @@
 /**
  * The SAM prompt decoder in a Web Worker on onnxruntime-web (wasm; WebGPU is not used: headless
- * Chromium here has no adapter and the software fallback takes seconds per run).
- * One session per model URL, created once and warmed up with a dummy run (the first run after
- * creation is several times slower); embeddings are parsed once per image and kept by key.
+ * Chromium here has no adapter, the software fallback takes seconds per run, and the WebGPU build
+ * ships a second, larger wasm runtime — docs/benchmarks.md).
+ * One session per model URL, created once and reused across images; embeddings are parsed once per
+ * image and kept by key. With the first-click graphs (manifest "first_click") the per-image "prep"
+ * graph runs once when the embedding arrives, and prompts without a mask input (first click, hover)
+ * run the first-click graph on its outputs; refinement (previous low-res mask) runs the full graph.
  */
 import * as ort from "onnxruntime-web/wasm";
 import { parseEmbedding } from "./embedding";
@@ -12,6 +15,10 @@ import { upscalePlan, upscaleThreshold, type UpscalePlan } from "./upscale";
 
 interface ImageEntry {
   readonly embedding: EmbeddingTensor;
+  /** The embedding as an ort.Tensor, made once (not per click). */
+  readonly embeddingTensor: ort.Tensor;
+  /** The prep graph's outputs for this image (first-click graph inputs), or null. */
+  readonly prepared: Record<string, ort.Tensor> | null;
   readonly width: number;
   readonly height: number;
   readonly encoderInputSize: number;
@@ -19,11 +26,19 @@ interface ImageEntry {
   plan: UpscalePlan | null;
 }
 
+interface Graphs {
+  readonly full: ort.InferenceSession;
+  readonly prep: ort.InferenceSession | null;
+  readonly firstClick: ort.InferenceSession | null;
+}
+
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
-let current: ort.InferenceSession | null = null;
+let current: Promise<Graphs> | null = null;
 // Only a few images are kept (the current and the prefetched next one): 4 MiB of float32 each.
 const images = new Map<string, ImageEntry>();
 const MAX_IMAGES = 3;
+// Session runs go one at a time (a background warm-up never overlaps a click's run).
+let runQueue: Promise<unknown> = Promise.resolve();
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -43,49 +58,109 @@ async function handle(request: WorkerRequest): Promise<[WorkerResponse, Transfer
     case "init":
       return [await init(request), []];
     case "embedding":
-      return [storeEmbedding(request), []];
+      return [await storeEmbedding(request), []];
     case "decode":
       return decode(request);
   }
 }
 
-async function init(request: InitRequest): Promise<WorkerResponse> {
-  // Must be set before the first session: onnxruntime-web otherwise picks 1 thread on 2 cores.
-  ort.env.wasm.wasmPaths = request.wasmBase;
-  ort.env.wasm.numThreads = request.threads;
-  let session = sessions.get(request.modelUrl);
+function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+  const result = runQueue.then(() => session.run(feeds));
+  runQueue = result.catch(() => undefined);
+  return result;
+}
+
+function openSession(url: string): Promise<ort.InferenceSession> {
+  let session = sessions.get(url);
   if (session === undefined) {
     session = (async () => {
-      const response = await fetch(request.modelUrl, { credentials: "same-origin" });
+      // The HTTP cache keeps the file (ETag, revalidated with a 304).
+      const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) {
         throw new Error(`decoder download failed: HTTP ${response.status}`);
       }
       const bytes = new Uint8Array(await response.arrayBuffer());
       return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
     })();
-    sessions.set(request.modelUrl, session);
+    sessions.set(url, session);
+    session.catch(() => sessions.delete(url));
   }
-  current = await session;
+  return session;
+}
+
+async function init(request: InitRequest): Promise<WorkerResponse> {
+  // Must be set before the first session: onnxruntime-web otherwise picks 1 thread on 2 cores.
+  ort.env.wasm.wasmPaths = request.wasmBase;
+  ort.env.wasm.numThreads = request.threads;
+  const split = request.firstClick;
+  // All sessions are created together (one wasm runtime load, the downloads in parallel).
+  current = Promise.all([
+    openSession(request.modelUrl),
+    split === null ? null : openSession(split.prepUrl),
+    split === null ? null : openSession(split.decoderUrl),
+  ]).then(([full, prep, firstClick]) => ({ full, prep, firstClick }));
+  const graphs = await current;
   const started = performance.now();
-  await warmUp(current);
-  return { type: "init", id: request.id, backend: "wasm", threads: request.threads, warmupMs: performance.now() - started };
+  // The first run after creation is several times slower: warm up the graph the first click runs
+  // now, the full graph (refinement clicks) right after, in the background.
+  await warmUp(graphs.firstClick ?? graphs.full);
+  const warmupMs = performance.now() - started;
+  if (graphs.firstClick !== null) {
+    void warmUp(graphs.full).catch(() => undefined);
+  }
+  return { type: "init", id: request.id, backend: "wasm", threads: request.threads, warmupMs, firstClick: graphs.firstClick !== null };
+}
+
+function embeddingDims(session: ort.InferenceSession): [number, number, number] {
+  const meta = session.inputMetadata.find((input) => input.name === "image_embeddings" || input.name === "image_tokens");
+  const shape = meta !== undefined && meta.isTensor ? meta.shape.map((d) => (typeof d === "number" ? d : 1)) : [];
+  if (meta?.name === "image_tokens") {
+    // (1, h * w, C) tokens: assume a square grid.
+    const [, tokens = 4096, channels = 256] = shape;
+    const side = Math.round(Math.sqrt(tokens));
+    return [channels, side, side];
+  }
+  const [, channels = 256, h = 64, w = 64] = shape;
+  return [channels, h, w];
 }
 
 async function warmUp(session: ort.InferenceSession): Promise<void> {
-  // Shapes from the graph's own inputs: (1, C, h, w) embedding, (1, 1, 4h, 4w) mask.
-  const meta = session.inputMetadata.find((input) => input.name === "image_embeddings");
-  const dims = meta !== undefined && meta.isTensor ? meta.shape.map((d) => (typeof d === "number" ? d : 1)) : [1, 256, 64, 64];
-  const [, channels = 256, h = 64, w = 64] = dims;
-  const embedding: EmbeddingTensor = { data: new Float32Array(channels * h * w), shape: [channels, h, w] };
-  const feeds = promptToFeeds({ points: [{ x: 1, y: 1, positive: true }], box: null }, embedding, { width: 64, height: 64 }, 4 * h * 4, null);
-  await session.run(toOrt(feeds, session.inputNames));
+  const [channels, h, w] = embeddingDims(session);
+  const prompt = { points: [{ x: 1, y: 1, positive: true }], box: null };
+  const feeds = promptToFeeds(prompt, { data: new Float32Array(channels * h * w), shape: [channels, h, w] }, { width: 64, height: 64 }, 4 * h * 4, null);
+  const tensors: Record<string, ort.Tensor> = {};
+  for (const meta of session.inputMetadata) {
+    const feed = feeds[meta.name as keyof typeof feeds] as { data: Float32Array; dims: readonly number[] } | undefined;
+    if (feed !== undefined) {
+      tensors[meta.name] = new ort.Tensor("float32", feed.data, feed.dims);
+    } else if (meta.isTensor) {
+      // Prep outputs (zeros of the graph's own shape).
+      const dims = meta.shape.map((d) => (typeof d === "number" ? d : 1));
+      tensors[meta.name] = new ort.Tensor("float32", new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+    }
+  }
+  await run(session, tensors);
 }
 
-function storeEmbedding(request: EmbeddingRequest): WorkerResponse {
+async function storeEmbedding(request: EmbeddingRequest): Promise<WorkerResponse> {
   const parsed = parseEmbedding(request.buffer);
+  const [channels, h, w] = parsed.shape;
+  const embeddingTensor = new ort.Tensor("float32", parsed.data, [1, channels, h, w]);
+  const graphs = current === null ? null : await current;
+  let prepared: Record<string, ort.Tensor> | null = null;
+  if (graphs !== null && graphs.prep !== null) {
+    // Prompt-independent work, once per image instead of once per click.
+    const outputs = await run(graphs.prep, { image_embeddings: embeddingTensor });
+    prepared = {};
+    for (const name of graphs.prep.outputNames) {
+      prepared[name] = outputs[name] as ort.Tensor;
+    }
+  }
   images.delete(request.key);
   images.set(request.key, {
     embedding: parsed,
+    embeddingTensor,
+    prepared,
     width: request.imageWidth,
     height: request.imageHeight,
     encoderInputSize: request.encoderInputSize,
@@ -101,6 +176,7 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
   if (current === null) {
     throw new Error("the decoder is not initialised");
   }
+  const graphs = await current;
   const image = images.get(request.key);
   if (image === undefined) {
     throw new Error(`no embedding loaded for ${request.key}`);
@@ -113,7 +189,23 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
     image.encoderInputSize,
     request.previousLowRes,
   );
-  const outputs = await current.run(toOrt(feeds, current.inputNames));
+  const useFirstClick = request.previousLowRes === null && graphs.firstClick !== null && image.prepared !== null;
+  const session = useFirstClick ? graphs.firstClick! : graphs.full;
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) {
+    if (name === "image_embeddings") {
+      inputs[name] = image.embeddingTensor;
+    } else if (useFirstClick && image.prepared![name] !== undefined) {
+      inputs[name] = image.prepared![name]!;
+    } else {
+      const feed = feeds[name as keyof typeof feeds];
+      if (feed === undefined) {
+        throw new Error(`the decoder graph wants an input this page does not make: ${name}`);
+      }
+      inputs[name] = new ort.Tensor("float32", feed.data, feed.dims);
+    }
+  }
+  const outputs = await run(session, inputs);
   const ious = new Float32Array(outputs["iou_predictions"]!.data as Float32Array);
   const lowResTensor = outputs["low_res_masks"]!;
   const [, outputCount = 1, lowResSize = 0] = lowResTensor.dims;
@@ -144,17 +236,7 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
     lowRes,
     lowResSize,
     decodeMs: performance.now() - started,
+    graph: useFirstClick ? "first-click" : "full",
   };
   return [response, [masks.buffer, lowRes.buffer]];
-}
-
-/** Only the inputs the graph has: low-res graphs take no orig_im_size. */
-function toOrt(feeds: ReturnType<typeof promptToFeeds>, inputNames: readonly string[]): Record<string, ort.Tensor> {
-  const out: Record<string, ort.Tensor> = {};
-  for (const [name, tensor] of Object.entries(feeds)) {
-    if (inputNames.includes(name)) {
-      out[name] = new ort.Tensor("float32", tensor.data, tensor.dims);
-    }
-  }
-  return out;
 }

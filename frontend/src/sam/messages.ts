@@ -11,6 +11,12 @@ export interface InitRequest {
   /** URL prefix of ort-wasm-simd-threaded.{mjs,wasm}, served by our app (never a CDN). */
   readonly wasmBase: string;
   readonly threads: number;
+  /**
+   * The first-click split (manifest "first_click"), or null: "prep" runs once per image on the
+   * embedding (the first layer's image-side projections), "decoder" then answers prompts without
+   * a mask input (first click, hover) from its outputs; refinement keeps the full graph.
+   */
+  readonly firstClick: { readonly prepUrl: string; readonly decoderUrl: string } | null;
 }
 
 export interface EmbeddingRequest {
@@ -42,6 +48,8 @@ export interface InitResult {
   readonly backend: string;
   readonly threads: number;
   readonly warmupMs: number;
+  /** Whether the first-click graphs are in use. */
+  readonly firstClick: boolean;
 }
 
 export interface EmbeddingResult {
@@ -63,6 +71,8 @@ export interface DecodeResult {
   readonly lowRes: Float32Array;
   readonly lowResSize: number;
   readonly decodeMs: number;
+  /** Which graph answered: "first-click" (no mask input, prep outputs) or "full". */
+  readonly graph: "first-click" | "full";
 }
 
 export interface ErrorResult {
