@@ -20,6 +20,7 @@ from annotator.models import Image
 from segmentation.storage import save_atomically
 
 FOLDER = "renditions"
+DISPLAY_FOLDER = "display"  # where ingest stores display files (services/images.py)
 
 
 class RenditionError(ValueError):
@@ -34,14 +35,17 @@ def rendition_name(display_name: str, max_side: int) -> str:
     path = PurePosixPath(display_name)
     # JPEG stays JPEG; everything else (PNG: lossless sources, masks of fine detail) stays PNG.
     suffix = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
-    return f"{FOLDER}/{path.stem}_{max_side}{suffix}"
+    # One folder per display file, so deleting it lists only its own renditions.
+    return f"{FOLDER}/{path.stem}/{max_side}{suffix}"
 
 
 def display_rendition(image: Image, max_side: int) -> str:
     """Storage name of the image's display file scaled to fit max_side (made once, then reused).
-    Images that already fit get their display file itself."""
-    if max_side < 256 or max_side > 16384:
-        raise RenditionError("max_side must be between 256 and 16384.")
+    Images that already fit get their display file itself. Only the configured size is offered: each
+    size is a file made inside a request, so clients must not be able to ask for thousands of them."""
+    allowed = settings.ANNOTATOR_DISPLAY_MAX_SIDE
+    if max_side != allowed:
+        raise RenditionError(f"max_side must be {allowed} (the server's ANNOTATOR_DISPLAY_MAX_SIDE).")
     if not needs_rendition(image, max_side):
         return image.display.name
     name = rendition_name(image.display.name, max_side)
@@ -68,13 +72,14 @@ def _scaled(display_name: str, max_side: int, jpeg: bool) -> bytes:
     return out.getvalue()
 
 
-def delete_renditions_of(display_name: str) -> None:
-    """Remove the cached renditions of a display file that no image references any more."""
-    stem = PurePosixPath(display_name).stem
+def delete_renditions_of(name: str) -> None:
+    """Remove the cached renditions of a deleted display file (other stored names have none)."""
+    if not name.startswith(f"{DISPLAY_FOLDER}/"):
+        return
+    folder = f"{FOLDER}/{PurePosixPath(name).stem}"
     try:
-        _, files = default_storage.listdir(FOLDER)
+        _, files = default_storage.listdir(folder)
     except (FileNotFoundError, NotImplementedError):
         return
     for file_name in files:
-        if file_name.startswith(f"{stem}_"):
-            default_storage.delete(f"{FOLDER}/{file_name}")
+        default_storage.delete(f"{folder}/{file_name}")

@@ -26,7 +26,8 @@ def _config(response) -> dict:
 
 
 @pytest.fixture
-def big(team):
+def big(team, settings):
+    settings.ANNOTATOR_DISPLAY_MAX_SIDE = 300
     return make_image(team["project"], width=900, height=300, name="scan.png")
 
 
@@ -51,18 +52,20 @@ def test_rendition_fits_max_side_keeps_aspect_and_is_cached(team, big, api_as):
     assert client.get(url, HTTP_IF_NONE_MATCH=again["ETag"]).status_code == 304
 
 
-def test_small_image_gets_its_display_file(team, api_as):
+def test_small_image_gets_its_display_file(team, api_as, settings):
+    settings.ANNOTATOR_DISPLAY_MAX_SIDE = 4096
     image = team["image"]  # 40x30
     client = api_as(team["annotator"])
     plain = _body(client.get(reverse("api-image-file", args=[image.pk])))
     assert _body(client.get(reverse("api-image-file", args=[image.pk]) + "?max_side=4096")) == plain
 
 
-@pytest.mark.parametrize("value", ["abc", "10", "99999", ""])
-def test_bad_max_side_is_a_json_400(team, big, api_as, value):
+@pytest.mark.parametrize("value", ["abc", "10", "99999", "", "301", "512", "1e3"])
+def test_only_the_configured_size_is_served_others_are_a_json_400(team, big, api_as, value):
     response = api_as(team["annotator"]).get(reverse("api-image-file", args=[big.pk]) + f"?max_side={value}")
     assert response.status_code == 400
     assert "max_side" in response.json()
+    assert not default_storage.exists(f"renditions/{big.display.name.rsplit('/', 1)[1].split('.')[0]}")
 
 
 def test_other_projects_members_get_404(team, big, api_as):
@@ -83,11 +86,15 @@ def test_annotate_page_asks_for_a_rendition_only_for_large_images(client, team, 
     assert small["url"] == reverse("api-image-file", args=[team["image"].pk])
 
 
-def test_deleting_the_last_image_of_a_display_file_deletes_its_renditions(team, big, api_as, django_capture_on_commit_callbacks):
+def test_deleting_the_last_image_of_a_display_file_deletes_its_renditions(
+    team, big, api_as, settings, django_capture_on_commit_callbacks
+):
     from annotator.services.images import image_delete
 
     api_as(team["annotator"]).get(reverse("api-image-file", args=[big.pk]) + "?max_side=300")
+    settings.ANNOTATOR_DISPLAY_MAX_SIDE = 512  # an operator changed the size: both renditions exist
     api_as(team["annotator"]).get(reverse("api-image-file", args=[big.pk]) + "?max_side=512")
+    settings.ANNOTATOR_DISPLAY_MAX_SIDE = 300
     names = [rendition_name(big.display.name, side) for side in (300, 512)]
     assert all(default_storage.exists(name) for name in names)
     other = make_image(team["project"], width=900, height=300)
