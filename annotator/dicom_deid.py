@@ -12,6 +12,9 @@ generated them properly, which is the premise of that option). Dates and times a
 where the attribute is type 2 in the image IODs, so the file stays valid), not shifted: a shift would
 need a per-patient secret kept somewhere, and a removed date cannot leak. Every private element is
 removed (they often hold names and IDs), as are overlays and curves (burned-in text lives there).
+Besides the named attributes, every person name (PN) and every date/time (DA, DT, TM) left anywhere
+is blanked, so an attribute the list does not know cannot leak a name or a date; the preamble is
+written as zeros.
 Not done: pixel data is not scrubbed, so text burned into the pixels (BurnedInAnnotation = YES,
 common in ultrasound and secondary captures) stays; such files should not be uploaded to a project
 that relies on de-identification.
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Version of the action list, written into DeidentificationMethod: bump it when ACTIONS change.
-DEID_VERSION = "1"
+DEID_VERSION = "2"
 DEIDENTIFICATION_METHOD = f"SAM Annotator dicom_deid v{DEID_VERSION}: PS3.15 Basic Profile, Retain UIDs Option, dates removed"
 
 
@@ -72,12 +75,22 @@ ACTIONS: tuple[Action, ...] = (
     _remove("PatientComments", "free-text comments about the patient"),
     _remove("AdditionalPatientHistory", "free-text history"),
     _remove("PatientState", "patient state"),
+    _remove("PatientInstitutionResidence", "institution where the patient resides"),
+    _remove("ScheduledPatientInstitutionResidence", "scheduled institution of residence"),
+    _remove("CurrentPatientLocation", "patient's current location"),
+    _remove("MedicalAlerts", "medical alerts (free text)"),
+    _remove("Allergies", "allergies (free text)"),
+    _remove("SpecialNeeds", "special needs (free text)"),
+    _remove("PatientTransportArrangements", "transport arrangements (free text)"),
     # Patient characteristics (the Basic Profile removes them; Retain Patient Characteristics is not used).
     _remove("PatientAge", "age"),
     _blank("PatientSex", "sex"),
     _remove("PatientSize", "height"),
     _remove("PatientWeight", "weight"),
     _remove("AdmittingDiagnosesDescription", "diagnoses"),
+    _remove("AdmittingDiagnosesCodeSequence", "diagnoses (coded)"),
+    _remove("SmokingStatus", "smoking status"),
+    _remove("PregnancyStatus", "pregnancy status"),
     # Visit, order and study identifiers.
     _blank("AccessionNumber", "accession number"),
     _blank("StudyID", "study ID"),
@@ -92,12 +105,38 @@ ACTIONS: tuple[Action, ...] = (
     _remove("ProtocolName", "protocol name (free text)"),
     _remove("ImageComments", "image comments (free text)"),
     _remove("DerivationDescription", "derivation description (free text)"),
+    _remove("AdmissionID", "admission ID"),
+    _remove("IssuerOfAdmissionIDSequence", "who issued the admission ID"),
+    _remove("ServiceEpisodeID", "service episode ID"),
+    _remove("ServiceEpisodeDescription", "service episode description (free text)"),
+    _remove("VisitComments", "visit comments (free text)"),
+    _remove("ReasonForStudy", "reason for the study (free text)"),
+    _remove("RequestedProcedureDescription", "requested procedure (free text)"),
+    _remove("RequestedProcedureComments", "requested procedure comments (free text)"),
+    _remove("RequestedProcedureLocation", "requested procedure location"),
+    _remove("ReasonForTheRequestedProcedure", "reason for the procedure (free text)"),
+    _remove("RequestedContrastAgent", "requested contrast agent (free text)"),
+    _remove("RequestingService", "requesting service"),
+    _remove("PlacerOrderNumberImagingServiceRequest", "placer order number"),
+    _remove("FillerOrderNumberImagingServiceRequest", "filler order number"),
+    _remove("ImagingServiceRequestComments", "order comments (free text)"),
+    _remove("OrderEntererLocation", "order enterer's location"),
+    _remove("OrderCallbackPhoneNumber", "order callback telephone"),
+    _remove("ScheduledProcedureStepDescription", "scheduled step description (free text)"),
+    _remove("ScheduledStationName", "scheduled station name"),
+    _remove("ScheduledProcedureStepLocation", "scheduled step location"),
+    _remove("CommentsOnThePerformedProcedureStep", "procedure step comments (free text)"),
+    _remove("TextComments", "text comments (free text)"),
     # Institution, staff and device.
     _remove("InstitutionName", "institution"),
     _remove("InstitutionAddress", "institution address"),
     _remove("InstitutionalDepartmentName", "department"),
     _remove("StationName", "station name"),
+    _remove("InstitutionCodeSequence", "institution (coded)"),
     _remove("DeviceSerialNumber", "device serial number"),
+    _remove("PerformedStationName", "performed station name"),
+    _remove("PerformedStationAETitle", "performed station AE title"),
+    _remove("PerformedLocation", "performed location"),
     _blank("ReferringPhysicianName", "referring physician"),
     _remove("ReferringPhysicianAddress", "referring physician's address"),
     _remove("ReferringPhysicianTelephoneNumbers", "referring physician's telephone"),
@@ -107,6 +146,15 @@ ACTIONS: tuple[Action, ...] = (
     _remove("RequestingPhysician", "requesting physician"),
     _remove("OperatorsName", "operators"),
     _remove("ScheduledPerformingPhysicianName", "scheduled physician"),
+    _remove("ReferringPhysicianIdentificationSequence", "referring physician (coded)"),
+    _remove("PhysiciansOfRecordIdentificationSequence", "physicians of record (coded)"),
+    _remove("PerformingPhysicianIdentificationSequence", "performing physician (coded)"),
+    _remove("PhysiciansReadingStudyIdentificationSequence", "reading physicians (coded)"),
+    _remove("OperatorIdentificationSequence", "operators (coded, with their institution)"),
+    _remove("ContentCreatorName", "content creator"),
+    _remove("ContentCreatorIdentificationCodeSequence", "content creator (coded)"),
+    _remove("VerifyingObserverName", "verifying observer"),
+    _remove("VerifyingObserverIdentificationCodeSequence", "verifying observer (coded)"),
     # Dates and times (removed, not shifted: module docstring).
     _blank("StudyDate", "study date"),
     _blank("StudyTime", "study time"),
@@ -132,6 +180,9 @@ ACTIONS: tuple[Action, ...] = (
 # Whole groups and element classes removed besides the list above (rendered by docs/dicom.md too).
 OTHER_REMOVALS: tuple[str, ...] = (
     "every private element (odd groups), at every level",
+    "every other person name (VR PN) and every other date, date-time and time (VR DA, DT, TM), at "
+    "every level, whatever its attribute (a name or date the list above does not know): blanked",
+    "the 128-byte preamble (free-form, may hold anything): written as zeros",
     "overlays (groups 6000-60FF: overlay data can hold burned-in text) and curves (groups 5000-50FF)",
     "file meta: Source Application Entity Title (the sending station)",
 )
@@ -148,6 +199,10 @@ KEPT: tuple[str, ...] = (
     "pixel data, byte for byte, and every attribute needed to render it (rescale, window, VOI LUT, spacing)",
     "modality, body part, image type, acquisition parameters",
 )
+
+
+# Value representations blanked wherever they occur (person names, dates, date-times, times).
+_BLANKED_VRS = frozenset({"PN", "DA", "DT", "TM"})
 
 
 class DeidentificationError(ValueError):
@@ -198,6 +253,7 @@ def deidentify(data: bytes) -> bytes:
                 ds.preamble = None
                 ds.save_as(out, enforce_file_format=False)
             else:
+                ds.preamble = b"\x00" * 128  # the uploaded preamble is free-form: never copied
                 ds.save_as(out, enforce_file_format=True)
     except Exception as exc:  # noqa: BLE001 - any writer failure means this file cannot be de-identified
         raise DeidentificationError(f"could not be written back after de-identification ({type(exc).__name__})") from exc
@@ -216,7 +272,9 @@ def _apply_actions(ds: Any) -> None:
     for tag in [tag for tag in ds.keys() if 0x5000 <= tag.group <= 0x50FF or 0x6000 <= tag.group <= 0x60FF]:
         del ds[tag]
     for element in list(ds):  # iterating converts raw elements, so sequences are Datasets here
-        if element.VR == "SQ" and element.value:
+        if element.VR in _BLANKED_VRS:
+            element.value = None  # any person name, date or time the list does not name (OTHER_REMOVALS)
+        elif element.VR == "SQ" and element.value:
             for item in element.value:
                 _apply_actions(item)
 

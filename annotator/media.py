@@ -136,11 +136,36 @@ def decode_image(
         raise MediaError("a zip archive, not an image")
     if frame and image_format != "DICOM":
         raise MediaError(f"frame {frame} asked of a {image_format} image; only DICOM frames are decoded one by one")
+    if image_format == "DICOM":
+        return decode_dicom_frame(read_dicom(data), frame=frame, window=window)
+    lossy = image_format == "JPEG" or (image_format == "WEBP" and not _webp_is_lossless(data))
+    return _decoded(image_format, lambda: _decode_with_pillow(data, image_format), lossy=lossy)
+
+
+def read_dicom(data: bytes) -> Any:
+    """The parsed data set of a DICOM file (MediaError when it is none); decode its frames with
+    `decode_dicom_frame`, so a multi-frame file is read and parsed once, not once per frame."""
     try:
-        if image_format == "DICOM":
-            rgb, metadata = _decode_dicom(data, image_format, frame=frame, window=window)
-        else:
-            rgb, metadata = _decode_with_pillow(data, image_format)
+        return _read_dicom(data)
+    except MediaError:
+        raise
+    except MemoryError as exc:
+        raise MediaError("the image is too large to decode") from exc
+    except Exception as exc:  # noqa: BLE001 - any parser failure on untrusted bytes means a bad file
+        raise MediaError(f"cannot decode the DICOM image, it is corrupt or truncated ({exc})") from exc
+
+
+def decode_dicom_frame(
+    ds: Any, *, frame: int = 0, window: tuple[float, float] | str | dict | None = None
+) -> DecodedImage:
+    """One frame of a data set from `read_dicom`, as `decode_image` gives it (same window rules)."""
+    return _decoded("DICOM", lambda: _decode_dicom(ds, frame=frame, window=window), lossy=False)
+
+
+def _decoded(image_format: str, decode: Any, *, lossy: bool) -> DecodedImage:
+    """Run a decoder (-> RGB image, metadata); any failure becomes a MediaError; encode the renditions."""
+    try:
+        rgb, metadata = decode()
     except MediaError:
         raise
     except PILImage.DecompressionBombError as exc:
@@ -151,7 +176,6 @@ def decode_image(
         raise MediaError("the image is too large to decode") from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes means a bad file
         raise MediaError(f"cannot decode the {image_format} image, it is corrupt or truncated ({exc})") from exc
-    lossy = image_format == "JPEG" or (image_format == "WEBP" and not _webp_is_lossless(data))
     display, extension = _encode_display(rgb, lossy=lossy)
     return DecodedImage(
         format=image_format,
@@ -293,12 +317,12 @@ def _encode_thumbnail(rgb: PILImage.Image) -> bytes:
 
 
 def _decode_dicom(
-    data: bytes, image_format: str, *, frame: int = 0, window: tuple[float, float] | str | dict | None = None
+    ds: Any, *, frame: int = 0, window: tuple[float, float] | str | dict | None = None
 ) -> tuple[PILImage.Image, dict[str, Any]]:
-    """One DICOM frame: modality LUT, window from the file (else min..max), MONOCHROME1 inverted."""
+    """One frame of a parsed DICOM data set: modality LUT, window from the file (else min..max),
+    MONOCHROME1 inverted."""
     from pydicom.pixels import apply_modality_lut, pixel_array
 
-    ds = _read_dicom(data)
     if "PixelData" not in ds:
         raise MediaError("DICOM file without pixel data (not an image)")
     rows, columns = int(ds.Rows), int(ds.Columns)
@@ -423,8 +447,12 @@ def window_choice_clean(choice: Any) -> str | dict[str, float] | None:
             raise ValueError(f"unknown window preset {choice!r}; known: {', '.join(sorted(WINDOW_PRESETS))}")
         return choice
     if isinstance(choice, dict) and set(choice) == {"center", "width"}:
+        if any(isinstance(choice[key], bool) for key in ("center", "width")):
+            raise ValueError("window center and width must be numbers, not true/false")
         try:
             center, width = float(choice["center"]), float(choice["width"])
+        except OverflowError as exc:  # an integer too large for a float (10**400)
+            raise ValueError(f"window center and width must be finite, at most {_MAX_WINDOW_WIDTH:g} wide") from exc
         except (TypeError, ValueError) as exc:
             raise ValueError("window center and width must be numbers") from exc
         if not (np.isfinite(center) and np.isfinite(width)) or not 1 <= width <= _MAX_WINDOW_WIDTH:
@@ -493,7 +521,6 @@ def _read_dicom(data: bytes) -> Any:
     the only encodings a data set without file meta can have: PS3.5 A.1)."""
     import pydicom
     from pydicom.errors import InvalidDicomError
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     redact_pydicom_logs()
     raw = data[128:132] != b"DICM"
@@ -504,10 +531,7 @@ def _read_dicom(data: bytes) -> Any:
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(io.BytesIO(data), force=raw)
             if raw:
-                ds.ensure_file_meta()
-                if not getattr(ds.file_meta, "TransferSyntaxUID", None):
-                    implicit = ds.original_encoding[0] if ds.original_encoding[0] is not None else True
-                    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+                _add_raw_file_meta(ds)
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OverflowError) as exc:
         raise MediaError(f"{claim} but its data set cannot be read ({exc})") from exc
     transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
@@ -522,7 +546,6 @@ def read_stored_dicom_header(stream: Any) -> Any:
     Raw data sets (no preamble) were accepted by content at upload, so they are read with force=True
     and given the file meta a Part 10 reader expects, as _read_dicom does for the upload."""
     import pydicom
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     redact_pydicom_logs()
     head = stream.read(132)
@@ -530,11 +553,19 @@ def read_stored_dicom_header(stream: Any) -> Any:
     raw = head[128:132] != b"DICM"
     ds = pydicom.dcmread(stream, stop_before_pixels=True, force=raw)
     if raw:
-        ds.ensure_file_meta()
-        if not getattr(ds.file_meta, "TransferSyntaxUID", None):
-            implicit = ds.original_encoding[0] if ds.original_encoding[0] is not None else True
-            ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+        _add_raw_file_meta(ds)
     return ds
+
+
+def _add_raw_file_meta(ds: Any) -> None:
+    """Give a raw data set (no file meta) the transfer syntax pydicom detected from its first element
+    (implicit or explicit VR little endian: the only encodings such a data set can have, PS3.5 A.1)."""
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    ds.ensure_file_meta()
+    if not getattr(ds.file_meta, "TransferSyntaxUID", None):
+        implicit = ds.original_encoding[0] if ds.original_encoding[0] is not None else True
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
 
 
 def _check_dicom_pixel_data(ds: Any, frames: int) -> None:

@@ -12,6 +12,7 @@ def export_run(export_id: int) -> None:
 
 
 @shared_task(acks_late=True, queue="default")
-def dicom_render(project_id: int) -> None:
-    """Re-render a project's DICOM images with its window (after a change), then their embeddings."""
-    images.images_render_dicom(project_id=project_id)
+def dicom_render(project_id: int, generation: int | None = None) -> None:
+    """Re-render a project's DICOM images with its window (after a change), and their embeddings;
+    a run whose generation a newer change superseded stops (services.images.images_render_dicom)."""
+    images.images_render_dicom(project_id=project_id, generation=generation)

@@ -21,18 +21,22 @@ in metadata["file_sha256"] (duplicate checks and frame siblings use it). `images
 re-renders a project's DICOM images after a window change (Celery task annotator.tasks.dicom_render).
 
 In a project with `dicom_deidentify`, the stored original of a DICOM upload is the de-identified
-copy made by annotator/dicom_deid.py, and all hashes above are of that copy.
+copy made by annotator/dicom_deid.py, and all hashes above are of that copy; its Image.original_name
+is "<SOPInstanceUID>.dcm", never the uploaded path (folder names often hold the patient's name/MRN).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import logging
+import re
 import stat
+import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -44,8 +48,10 @@ from annotator.media import (
     SNIFF_BYTES,
     DecodedImage,
     MediaError,
+    decode_dicom_frame,
     decode_image,
     original_extension,
+    read_dicom,
     sniff_format,
     window_choice_clean,
 )
@@ -59,6 +65,11 @@ logger = logging.getLogger(__name__)
 MAX_DICOM_FRAMES = 2_000
 # Most members one zip archive may hold (a guard against archives of millions of empty entries).
 MAX_ZIP_MEMBERS = 10_000
+# Most passes of one re-render run (each re-lists the images; the run stops at a pass that changed nothing).
+MAX_RENDER_PASSES = 5
+# Bytes of parsed DICOM originals kept per process for the annotator's window/level (the newest one
+# is always kept, whatever its size); see _ParsedOriginals.
+RENDER_CACHE_BYTES = 256 * 2**20
 # Archive entries that are operating-system litter, skipped without a report line.
 _IGNORED_ZIP_PARTS = ("__MACOSX",)
 _IGNORED_ZIP_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
@@ -141,7 +152,12 @@ def _ingest_one(
 ) -> list[Image]:
     """One file -> its Image rows (one, or one per frame of a multi-frame DICOM file), all or none."""
     dicom = sniff_format(data[:SNIFF_BYTES]) == "DICOM"
-    if dicom and project.dicom_deidentify:
+    # The DICOM settings are read per file, not from the request's project object: a window or
+    # de-identification change committed while a long upload runs applies to its later files.
+    dicom_settings = Project.objects.filter(pk=project.pk).values("dicom_window", "dicom_deidentify").first() or {}
+    window = dicom_settings.get("dicom_window")
+    deidentify = bool(dicom_settings.get("dicom_deidentify"))
+    if dicom and deidentify:
         data = _deidentified(data)
     file_hash = hashlib.sha256(data)
     sha256 = file_hash.hexdigest()
@@ -150,11 +166,18 @@ def _ingest_one(
     existing = _existing_duplicate(project, sha256, frame_sha256(file_hash, 0))
     if existing is not None:
         raise MediaError(existing)
-    frames = _decode_frames(data, name, window=project.dicom_window if dicom else None)
+    frames = _decode_frames(data, name, window=window if dicom else None)
     multi_frame = len(frames) > 1
+    if dicom and deidentify:
+        name = _neutral_name(frames[0].metadata.get("sop_instance_uid", ""), sha256)
     written: list[str] = []
     try:
         with transaction.atomic():
+            if dicom and not deidentify and _deidentify_locked(project.pk):
+                # Turned on since this file was read: project_update counted the DICOM images under
+                # the same row lock, so storing this identified original now would slip past it.
+                raise MediaError("de-identification was turned on during this upload; nothing was kept, "
+                                 "upload the file again")
             original = _store(f"originals/{sha256[:2]}/{sha256}.{original_extension(frames[0].format)}", data, written)
             images = []
             for index, decoded in enumerate(frames):
@@ -174,6 +197,8 @@ def _ingest_one(
                     metadata=metadata,
                     uploaded_by=user,
                 ))
+    except MediaError:
+        raise
     except IntegrityError as exc:
         # A concurrent upload of the same content won the race for (project, sha256).
         _delete_unreferenced(written)
@@ -181,10 +206,33 @@ def _ingest_one(
                          or "duplicate of an image in this project") from exc
     except Exception as exc:
         _delete_unreferenced(written)
-        logger.exception("Storing %s failed", name)
+        logger.exception("Storing %s failed", name)  # neutral when de-identifying (set above)
         raise MediaError(f"could not be stored ({type(exc).__name__}); nothing was kept") from exc
     seen_in_upload[sha256] = name
+    if dicom and _current_window(project.pk) != window:
+        # The window changed after this file was rendered: a re-render run that listed the images
+        # before this commit missed it, so start another (idempotent; it renders only what differs).
+        from annotator.services.projects import dicom_render_enqueue
+
+        dicom_render_enqueue(project.pk)
     return images
+
+
+def _deidentify_locked(project_id: int) -> bool:
+    return bool(Project.objects.select_for_update().filter(pk=project_id)
+                .values_list("dicom_deidentify", flat=True).first())
+
+
+def _current_window(project_id: int) -> Any:
+    return Project.objects.filter(pk=project_id).values_list("dicom_window", flat=True).first()
+
+
+def _neutral_name(sop_instance_uid: str, sha256: str) -> str:
+    """Image.original_name of a de-identified upload: the SOP Instance UID (kept by the profile), or
+    the content hash when the file's UID is not a plain UID."""
+    if re.fullmatch(r"[0-9.]{1,64}", sop_instance_uid or ""):
+        return f"{sop_instance_uid}.dcm"
+    return f"{sha256[:16]}.dcm"
 
 
 def _deidentified(data: bytes) -> bytes:
@@ -197,87 +245,151 @@ def _deidentified(data: bytes) -> bytes:
 
 
 def _decode_frames(data: bytes, name: str, *, window=None) -> list[DecodedImage]:
-    """Every frame decoded before anything is stored, so a bad frame late in a file stores nothing."""
-    first = decode_image(data, name=name, window=window)
-    count = int(first.metadata.get("frames", 1) or 1) if first.format == "DICOM" else 1
+    """Every frame decoded before anything is stored, so a bad frame late in a file stores nothing.
+    A DICOM file is parsed once for all its frames."""
+    if sniff_format(data[:SNIFF_BYTES]) != "DICOM":
+        return [decode_image(data, name=name)]
+    ds = read_dicom(data)
+    first = decode_dicom_frame(ds, window=window)
+    count = int(first.metadata.get("frames", 1) or 1)
     if count > MAX_DICOM_FRAMES:
         raise MediaError(f"the DICOM file has {count:,} frames, over the limit of {MAX_DICOM_FRAMES:,}")
-    return [first] + [decode_image(data, name=name, frame=index, window=window) for index in range(1, count)]
+    return [first] + [decode_dicom_frame(ds, frame=index, window=window) for index in range(1, count)]
 
 
-def images_render_dicom(*, project_id: int) -> None:
+def images_render_dicom(*, project_id: int, generation: int | None = None) -> None:
     """Re-render every DICOM image of a project with its current window (display, thumbnail, key),
-    then request the embeddings of the images whose rendition changed. Idempotent: an image already
-    rendered with the current window is skipped. The window is read again for every image, so when
-    it changes during a run, this run and the next one both converge on the newest window.
+    requesting each changed image's embedding in the same transaction as its new key. Idempotent: an
+    image already rendered with the current window is skipped. Runs passes until one changes nothing
+    (each pass lists the images again, so an upload committed meanwhile is included).
+
+    `generation` is the Project.dicom_render_state generation this run was started for (by
+    project_update); once a newer change has bumped it, this run stops and leaves the state alone:
+    the newer run owns it. Each image is saved only if the project's window is still the one it was
+    rendered with (checked under a row lock), so an older run never overwrites a newer rendition.
     Progress goes to Project.dicom_render_state."""
-    image_ids = list(
-        Image.objects.filter(project_id=project_id, format="DICOM").order_by("id").values_list("id", flat=True)
-    )
-    total = len(image_ids)
-    _render_state(project_id, status="running", done=0, total=total)
-    changed: list[Image] = []
-    failures: list[str] = []
-    for done, image_id in enumerate(image_ids, start=1):
-        try:
-            image = _render_one(image_id)
-        except MediaError as exc:
-            failures.append(f"image {image_id}: {exc.reason}")
-            logger.warning("Re-rendering DICOM image %s failed: %s", image_id, exc.reason)
-        else:
-            if image is not None:
-                changed.append(image)
-        if done == total or done % 10 == 0:
-            _render_state(project_id, status="running", done=done, total=total)
-        if len(changed) >= 50:  # embeddings start while the rest renders
-            _request_embeddings(changed)
-            changed = []
-    if changed:
-        _request_embeddings(changed)
-    _render_state(project_id, status="failed" if failures else "done", done=total, total=total,
+    originals = _ParsedOriginals(RENDER_CACHE_BYTES)  # one file's frames are parsed once
+    for _ in range(MAX_RENDER_PASSES):
+        # File, then frame order: the frames of one file follow each other and share one parse.
+        image_ids = list(Image.objects.filter(project_id=project_id, format="DICOM")
+                         .order_by("file", "id").values_list("id", flat=True))
+        total = len(image_ids)
+        if not _render_state(project_id, generation, status="running", done=0, total=total):
+            return
+        changed = 0
+        failures: list[str] = []
+        for done, image_id in enumerate(image_ids, start=1):
+            if _superseded(project_id, generation):
+                return
+            try:
+                changed += _render_one(image_id, originals)
+            except MediaError as exc:
+                if not Image.objects.filter(pk=image_id).exists():
+                    continue  # deleted while this run read its original: nothing to render
+                failures.append(f"image {image_id}: {exc.reason}")
+                logger.warning("Re-rendering DICOM image %s failed: %s", image_id, exc.reason)
+            if done == total or done % 10 == 0:
+                _render_state(project_id, generation, status="running", done=done, total=total)
+        if not changed:
+            break
+    _render_state(project_id, generation, status="failed" if failures else "done", done=total, total=total,
                   error="; ".join(failures)[:2000])
 
 
-def _render_state(project_id: int, **state) -> None:
-    Project.objects.filter(pk=project_id).update(dicom_render_state={"error": "", **state})
+def _superseded(project_id: int, generation: int | None) -> bool:
+    if generation is None:
+        return False
+    state = Project.objects.filter(pk=project_id).values_list("dicom_render_state", flat=True).first()
+    return state is None or int((state or {}).get("generation", 0) or 0) > generation
 
 
-def _render_one(image_id: int) -> Image | None:
-    """One image with its project's current window; the row if its rendition changed, else None."""
+def _render_state(project_id: int, generation: int | None, **state) -> bool:
+    """Write the run's progress unless a newer run owns the state; False when this run is superseded."""
+    if _superseded(project_id, generation):
+        return False
+    extra = {"generation": generation} if generation is not None else {}
+    Project.objects.filter(pk=project_id).update(dicom_render_state={"error": "", **state, **extra})
+    return True
+
+
+def _render_one(image_id: int, originals: "_ParsedOriginals") -> bool:
+    """One image with its project's current window; True if its rendition changed. Its embedding is
+    requested in the same transaction as its new key, so a run that dies later leaves no image
+    whose key has no embedding."""
     image = Image.objects.select_related("project").filter(pk=image_id).first()
     if image is None:
-        return None  # deleted meanwhile
-    data = _read_original(image)
-    file_hash = hashlib.sha256(data)
+        return False  # deleted meanwhile
+    window = image.project.dicom_window
+    decoded, file_hash = _render_original(image, window, originals)
     frame = int(image.metadata.get("frame", 0) or 0)
-    decoded = decode_image(data, name=image.original_name, frame=frame, window=image.project.dicom_window)
     multi_frame = int(decoded.metadata.get("frames", 1) or 1) > 1
     key = rendition_key(file_hash, frame=frame, multi_frame=multi_frame, metadata=decoded.metadata)
     if key == image.sha256:
-        return None
+        return False
     written: list[str] = []
-    old_names = [image.display.name, image.thumbnail.name]
     try:
         with transaction.atomic():
+            # Locked and read again: another run may have saved this image, or the window changed,
+            # since it was read above. Saving then would overwrite a newer rendition.
+            image = Image.objects.select_for_update().select_related("project").filter(pk=image_id).first()
+            current = Project.objects.filter(pk=image.project_id).values_list("dicom_window", flat=True).first() \
+                if image is not None else None
+            if image is None or current != window or image.sha256 == key:
+                return False
+            old_names = [image.display.name, image.thumbnail.name]
             image.display = _store_by_hash("display", decoded.display, decoded.display_extension, written)
             image.thumbnail = _store_by_hash("thumbnails", decoded.thumbnail, "jpg", written)
             image.sha256 = key
             image.metadata = {**decoded.metadata, "file_sha256": file_hash.hexdigest()}
             image.save(update_fields=["display", "thumbnail", "sha256", "metadata"])
+            _request_embeddings([image])  # get-or-create; the Celery send waits for the commit
             transaction.on_commit(lambda: _delete_unreferenced(old_names))
     except Exception as exc:
         _delete_unreferenced(written)
         logger.exception("Storing the re-rendered image %s failed", image_id)
         raise MediaError(f"could not be stored ({type(exc).__name__})") from exc
-    return image
+    return True
 
 
-def _read_original(image: Image) -> bytes:
-    try:
-        with default_storage.open(image.file.name, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise MediaError(f"the stored original is unreadable ({type(exc).__name__})") from exc
+def _render_original(image: Image, window: Any, originals: "_ParsedOriginals") -> tuple[DecodedImage, "hashlib._Hash"]:
+    """An image's frame rendered from its stored original with a window (shared by the re-render
+    task and the annotator's window/level), and the original's hash."""
+    ds, file_hash = originals.get(image.file.name)
+    return decode_dicom_frame(ds, frame=int(image.metadata.get("frame", 0) or 0), window=window), file_hash
+
+
+class _ParsedOriginals:
+    """Parsed DICOM originals by storage name, least recently used dropped once the files' bytes
+    pass `max_bytes` (the newest is always kept). Stored names are content hashes, so an entry never
+    goes stale. Thread-safe; pixel decoding only reads a data set."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[Any, "hashlib._Hash", int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple[Any, "hashlib._Hash"]:
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None:
+                self._entries.move_to_end(name)
+                return entry[0], entry[1].copy()
+        try:
+            with default_storage.open(name, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise MediaError(f"the stored original is unreadable ({type(exc).__name__})") from exc
+        ds, file_hash = read_dicom(data), hashlib.sha256(data)
+        with self._lock:
+            self._entries[name] = (ds, file_hash, len(data))
+            self._entries.move_to_end(name)
+            while len(self._entries) > 1 and sum(size for *_, size in self._entries.values()) > self.max_bytes:
+                self._entries.popitem(last=False)
+        return ds, file_hash.copy()
+
+
+# The annotator's window/level renders many windows of the image on screen: its original is parsed once.
+_RENDER_ORIGINALS = _ParsedOriginals(RENDER_CACHE_BYTES)
 
 
 def image_render_window(*, image: Image, center: object, width: object) -> bytes:
@@ -296,8 +408,7 @@ def image_render_window(*, image: Image, center: object, width: object) -> bytes
     except ValueError as exc:
         raise ValidationError({"detail": f"Bad window: {exc}."}) from exc
     try:
-        decoded = decode_image(_read_original(image), name=image.original_name,
-                               frame=int(image.metadata.get("frame", 0) or 0), window=window)
+        decoded, _ = _render_original(image, window, _RENDER_ORIGINALS)
     except MediaError as exc:
         raise ValidationError({"detail": f"The stored DICOM file cannot be rendered: {exc.reason}."}) from exc
     return decoded.display

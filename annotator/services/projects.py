@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from annotator.media import window_choice_clean
-from annotator.models import Membership, Project, Role
+from annotator.models import Image, Membership, Project, Role
 
 EDITABLE_FIELDS = frozenset({"name", "description", "dicom_deidentify", "dicom_window"})
 
@@ -44,6 +44,8 @@ def project_update(*, project: Project, **changes) -> Project:
     if "name" in changes:
         changes["name"] = changes["name"].strip()
         _check_name_free(changes["name"], exclude_pk=project.pk)
+    if changes.get("dicom_deidentify") and not project.dicom_deidentify:
+        _check_no_identified_dicom(project)
     window_changed = False
     if "dicom_window" in changes:
         try:
@@ -55,19 +57,46 @@ def project_update(*, project: Project, **changes) -> Project:
         setattr(project, field, value)
     project.full_clean(exclude=["created_by"])  # a departed creator leaves it empty
     if window_changed:
-        project.dicom_render_state = {"status": "queued", "done": 0, "total": project.images.filter(format="DICOM").count(),
-                                      "error": ""}
+        project.dicom_render_state = _queue_dicom_render(project.pk)
         changes["dicom_render_state"] = project.dicom_render_state
-        _enqueue_dicom_render(project.pk)
     project.save(update_fields=list(changes) or None)
     return project
 
 
-def _enqueue_dicom_render(project_id: int) -> None:
+def _check_no_identified_dicom(project: Project) -> None:
+    """De-identification applies on upload and stored originals are never rewritten (docs/dicom.md):
+    turning it on over DICOM images already held would claim a protection those images lack."""
+    Project.objects.select_for_update().filter(pk=project.pk).exists()  # uploads check under this lock
+    held = project.images.filter(format="DICOM").count()
+    if held:
+        raise ValidationError({"dicom_deidentify": (
+            f"This project already holds {held} DICOM image{'s' if held != 1 else ''} stored as uploaded, "
+            "with their patient data. De-identification applies only to uploads made after it is turned on "
+            "and never rewrites stored originals, so it cannot be turned on here: create a new project with "
+            "de-identification on and upload the files there (or delete these images first)."
+        )})
+
+
+@transaction.atomic
+def dicom_render_enqueue(project_id: int) -> None:
+    """Start a re-render of a project's DICOM images (after the commit), e.g. when an upload was
+    rendered with a window that changed before it committed."""
+    if Project.objects.select_for_update().filter(pk=project_id).exists():
+        Project.objects.filter(pk=project_id).update(dicom_render_state=_queue_dicom_render(project_id))
+
+
+def _queue_dicom_render(project_id: int) -> dict:
+    """The "queued" render state with the next generation (read under a row lock), and the task
+    enqueued after the commit for that generation: a run of an older generation stops
+    (services.images.images_render_dicom)."""
     # Imported here: the tasks module imports services (avoids an import loop).
     from annotator.tasks import dicom_render
 
-    transaction.on_commit(lambda: dicom_render.delay(project_id))
+    current = Project.objects.select_for_update().filter(pk=project_id).values_list("dicom_render_state", flat=True)[0]
+    generation = int((current or {}).get("generation", 0) or 0) + 1
+    total = Image.objects.filter(project_id=project_id, format="DICOM").count()
+    transaction.on_commit(lambda: dicom_render.delay(project_id, generation))
+    return {"status": "queued", "done": 0, "total": total, "error": "", "generation": generation}
 
 
 @transaction.atomic
