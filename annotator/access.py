@@ -9,8 +9,8 @@ Who may do what (as in CVAT: only managers shape a project's data):
 - annotator: read the project, its images and label classes; create annotations and edit/delete their own
   on images assigned to them (see `image_open_to_annotator`) while the image is not under review or done;
   submit those images;
-- reviewer: read everything; write an annotation's review comment; review submitted images (only the
-  job's reviewer when the image's job names one) and, while an image is submitted, correct the geometry
+- reviewer: read everything; write an annotation's review comment and review submitted images (both only
+  the job's reviewer when the image's job names one) and, while an image is submitted, correct the geometry
   and label class of its annotations (no creating or deleting: missing objects are a rejection).
 Status changes go through the review services only (annotator.services.review), never a generic PATCH.
 Superusers act as managers everywhere. Any signed-in user may create a project and becomes its manager.
@@ -28,7 +28,7 @@ from annotator.models import Annotation, AnnotationStatus, Image, ImageReviewSta
 
 ANNOTATION_WRITERS = (Role.MANAGER, Role.ANNOTATOR)
 # Fields a reviewer may change; an annotator may change everything else on their own annotations.
-REVIEW_FIELDS = frozenset({"status", "review_comment"})
+REVIEW_FIELDS = frozenset({"review_comment"})
 # What a reviewer may correct on the annotations of an image under review (docs/review.md).
 CORRECTION_FIELDS = frozenset({"label_class", "rle", "polygons", "prompts"})
 # Statuses an annotator may set on their own work; approving or rejecting is the reviewer's.
@@ -84,6 +84,7 @@ def check_annotation_change(
         return
     if role == Role.REVIEWER:
         if fields <= REVIEW_FIELDS:
+            check_image_review(user, role, annotation.image)  # comments too: only the image's reviewer
             return
         if not fields <= REVIEW_FIELDS | CORRECTION_FIELDS:
             raise PermissionDenied("Reviewers may correct only an annotation's geometry, label class and prompts.")

@@ -2,9 +2,13 @@
 
 A change of geometry or label class while the image is `submitted` is a reviewer's (or manager's)
 correction: access rules allow no one else then. It is recorded in the audit trail as a
-StatusTransition row with to_status "corrected" (the annotation's status itself does not change), once
-per run of corrections by the same person; a SAM annotation also gets edited_after_sam, and the version
-is bumped as for every update.
+StatusTransition row with to_status "corrected" (the annotation's status itself does not change), one
+row per run of corrections by the same person in one review round; a SAM annotation also gets
+edited_after_sam, and the version is bumped as for every update.
+
+The same change to an approved annotation while its image is `new` or `rejected` (outside review)
+puts the annotation back to draft, with its audit row, so that the next submit sends the changed
+annotation to review again. Statuses otherwise change only in annotator.services.review.
 """
 from __future__ import annotations
 
@@ -26,15 +30,18 @@ from annotator.models import (
     LabelClass,
     StatusTransition,
 )
+from annotator.services.review import SUBMITTABLE
 from segmentation import geometry
 
 SAM_SOURCES = frozenset({AnnotationSource.SAM_CLICK, AnnotationSource.SAM_BOX, AnnotationSource.AUTO})
 GEOMETRY_FIELDS = frozenset({"rle", "polygons"})
 UPDATABLE_FIELDS = frozenset(
-    {"label_class", "rle", "polygons", "prompts", "status", "review_comment", "time_spent_ms", "click_count"}
+    {"label_class", "rle", "polygons", "prompts", "review_comment", "time_spent_ms", "click_count"}
 )
 # to_status of an audit row that records a correction made during review (not an annotation status).
 CORRECTED = "corrected"
+# What a correction (or a change after review) can be about, in the order the audit comment names them.
+CHANGED_PARTS = ("geometry", "label class")
 
 
 class AnnotationConflict(Exception):
@@ -139,8 +146,8 @@ def annotation_create(
 def annotation_update(*, annotation: Annotation, version: int, actor=None, **changes: Any) -> Annotation:
     """Apply changes if `version` is still current; AnnotationConflict otherwise. Returns the fresh row.
 
-    A status change is written to the audit trail (StatusTransition) in the same transaction, whoever
-    makes it and through whichever path.
+    The status is not among the changes (review services set it); an approved annotation changed
+    outside review goes back to draft, written to the audit trail in the same transaction.
 
     The write is one conditional UPDATE (WHERE version = given), so two concurrent editors cannot both
     win on any database, and the loser learns the current version instead of overwriting silently.
@@ -158,9 +165,6 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
         values["label_class"] = changes["label_class"]
         if changes["label_class"].pk != annotation.label_class_id:
             corrected.append("label class")
-    if "status" in changes:
-        _check_choices(status=changes["status"])
-        values["status"] = changes["status"]
     if "prompts" in changes:
         _check_prompts(changes["prompts"])
         values["prompts"] = changes["prompts"]
@@ -176,16 +180,23 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
             values["edited_after_sam"] = True
         if changed_mask:
             corrected.append("geometry")
+    # An approved annotation changed before the image is (re)submitted must be reviewed again; the
+    # version condition below guarantees the status read here is still the row's status.
+    back_to_draft = bool(corrected) and annotation.status == AnnotationStatus.APPROVED and (
+        image.review_status in SUBMITTABLE
+    )
+    if back_to_draft:
+        values["status"] = AnnotationStatus.DRAFT
     with transaction.atomic():
         updated = Annotation.objects.filter(pk=annotation.pk, version=version).update(
             **values, version=F("version") + 1, updated_at=timezone.now()
         )
-        if updated and "status" in values and values["status"] != annotation.status:
+        if updated and back_to_draft:
             StatusTransition.objects.create(
                 project_id=image.project_id, image=image, annotation=annotation,
                 annotation_author_id=annotation.author_id, actor=actor,
-                from_status=annotation.status, to_status=values["status"],
-                comment=values.get("review_comment", ""),
+                from_status=annotation.status, to_status=AnnotationStatus.DRAFT,
+                comment=f"Changed after review: {_parts_text(corrected)}.",
             )
         if updated and corrected and image.review_status == ImageReviewStatus.SUBMITTED:
             _record_correction(annotation=annotation, actor=actor, what=corrected)
@@ -197,15 +208,33 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
     return current
 
 
+def _parts_text(parts: list[str]) -> str:
+    return " and ".join(part for part in CHANGED_PARTS if part in parts)
+
+
 def _record_correction(*, annotation: Annotation, actor, what: list[str]) -> None:
-    """One audit row per run of corrections: a reviewer dragging ten vertices in a row is one correction."""
+    """One audit row per run of corrections: a reviewer dragging ten vertices in a row is one correction.
+
+    The run goes on while this annotation's last row is a correction by the same person and the image
+    was not (re)submitted since (an approved annotation gets no row of its own on a resubmit); the row
+    then names everything corrected in the run.
+    """
     last = StatusTransition.objects.filter(annotation=annotation).order_by("-created_at", "-id").first()
-    if last is not None and last.to_status == CORRECTED and last.actor_id == getattr(actor, "pk", None):
+    if (
+        last is not None
+        and last.to_status == CORRECTED
+        and last.actor_id == getattr(actor, "pk", None)
+        and not StatusTransition.objects.filter(
+            image_id=annotation.image_id, annotation=None, to_status=ImageReviewStatus.SUBMITTED, pk__gt=last.pk
+        ).exists()
+    ):
+        run = [part for part in CHANGED_PARTS if part in what or part in last.comment]
+        StatusTransition.objects.filter(pk=last.pk).update(comment=f"Corrected during review: {_parts_text(run)}.")
         return
     StatusTransition.objects.create(
         project_id=annotation.image.project_id, image_id=annotation.image_id, annotation=annotation,
         annotation_author_id=annotation.author_id, actor=actor, from_status=annotation.status,
-        to_status=CORRECTED, comment=f"Corrected during review: {' and '.join(what)}.",
+        to_status=CORRECTED, comment=f"Corrected during review: {_parts_text(what)}.",
     )
 
 

@@ -58,6 +58,11 @@ def build_project(prefix: str, users: dict) -> dict:
         "by_manager": make_annotation(image, label_class=label_class, author=users["manager"]),
         "annotator_membership": Membership.objects.get(project=project, user=users["annotator"]),
         "reviewer_membership": Membership.objects.get(project=project, user=users["reviewer"]),
+        # An image whose job names the manager as its reviewer: the project's reviewer may not review it.
+        "managers_job_annotation": make_annotation(
+            make_image(project, width=40, height=30, job=Job.objects.create(
+                project=project, name="manager's job", annotator=users["annotator"], reviewer=users["manager"])),
+            label_class=label_class, author=users["annotator"]),
     }
 
 
@@ -140,6 +145,9 @@ ENDPOINTS = [
              lambda o: {"version": 1, "status": "approved", "review_comment": "good"}),
     Endpoint("annotation-review-comment", "patch", lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
              {"reviewer", "manager", "superuser"}, 200, lambda o: {"version": 1, "review_comment": "good"}),
+    Endpoint("annotation-review-comment-other-reviewer", "patch",
+             lambda o: f"/api/annotations/{o['managers_job_annotation'].pk}/", MANAGERS, 200,
+             lambda o: {"version": 1, "review_comment": "good"}),
     # While the image is submitted its reviewer corrects geometry; the annotator may no longer.
     Endpoint("annotation-correct-submitted", "patch", lambda o: f"/api/annotations/{o['submitted'].pk}/",
              {"reviewer", "manager", "superuser"}, 200,

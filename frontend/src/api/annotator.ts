@@ -49,7 +49,6 @@ export interface EmbeddingStatus {
 export const listAnnotations = (imageId: number): Promise<ServerAnnotation[]> =>
   requestJson(`/api/images/${imageId}/annotations/`);
 
-export const getAnnotation = (id: number): Promise<ServerAnnotation> => requestJson(`/api/annotations/${id}/`);
 
 export const createAnnotation = (imageId: number, body: AnnotationWrite): Promise<ServerAnnotation> =>
   requestJson(`/api/images/${imageId}/annotations/`, { method: "POST", body: JSON.stringify(body) });

@@ -60,6 +60,20 @@ export class Autosaver {
     return this.saved.get(localId)?.serverId;
   }
 
+  /** The version of the server's copy that this page's edits of the annotation are based on. */
+  versionOf(localId: string): number | undefined {
+    return this.saved.get(localId)?.version;
+  }
+
+  /**
+   * A stale version (409) for this annotation, met here or by a save made elsewhere in the page: its
+   * saving waits (the local change is kept) until `reapplyOver`, and the page is told.
+   */
+  holdConflict(localId: string, current: ServerAnnotation): void {
+    this.conflicts.set(localId, current);
+    this.events.onConflict({ localId, current });
+  }
+
   get dirty(): boolean {
     return this.pendingWork().length > 0 || this.running;
   }
@@ -155,13 +169,10 @@ export class Autosaver {
       });
       this.adopt(annotation.localId, server);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 409) {
-        const current = (error.body as { current?: ServerAnnotation } | null)?.current;
-        if (current !== undefined) {
-          this.conflicts.set(annotation.localId, current);
-          this.events.onConflict({ localId: annotation.localId, current });
-          return;
-        }
+      const current = conflictCopy(error);
+      if (current !== null) {
+        this.holdConflict(annotation.localId, current);
+        return;
       }
       if (error instanceof ApiError && error.status === 404) {
         this.saved.delete(annotation.localId); // deleted elsewhere: save ours as a new one
@@ -180,6 +191,14 @@ export class Autosaver {
     this.state = state;
     this.events.onState(state, detail);
   }
+}
+
+/** The server's copy carried by a 409 (stale version) answer; null for any other error. */
+export function conflictCopy(error: unknown): ServerAnnotation | null {
+  if (error instanceof ApiError && error.status === 409) {
+    return (error.body as { current?: ServerAnnotation } | null)?.current ?? null;
+  }
+  return null;
 }
 
 function describe(error: unknown): string {

@@ -1,10 +1,26 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import * as api from "../api/annotator";
+import type { ServerAnnotation } from "../api/annotator";
 import { ApiError } from "../api/http";
 import type { DecoderClient } from "../sam/decoderClient";
 import type { Prompt } from "../sam/feeds";
 import type { DecodeResult } from "../sam/messages";
-import { describeError, originOf, pageMode, permissionsFor, promptFromStored } from "./reviewPanel";
+import { Autosaver, type Conflict } from "../state/autosave";
+import { DocumentStore } from "../state/document";
+import {
+  describeError,
+  originOf,
+  pageMode,
+  permissionsFor,
+  promptFromStored,
+  saveReplacedGeometry,
+} from "./reviewPanel";
 import { SamSession } from "./samSession";
+
+vi.mock("../api/annotator", async (original) => ({
+  ...(await original<typeof import("../api/annotator")>()),
+  updateAnnotation: vi.fn(),
+}));
 
 describe("pageMode and permissionsFor (the rules of annotator/access.py)", () => {
   const review = (status: "new" | "submitted" | "approved" | "rejected", can_submit: boolean, can_review: boolean) => ({
@@ -135,5 +151,67 @@ describe("SamSession.restore (Reopen SAM)", () => {
     const session = new SamSession(() => fakeDecoder([]), () => "key", () => undefined, () => undefined);
     await session.restore({ points: [{ x: 1, y: 1, positive: true }], box: null }, 0);
     expect(session.shown?.index).toBe(1); // one click: candidates 1..3, best IoU
+  });
+});
+
+describe("saveReplacedGeometry (Enter on a reopened SAM session)", () => {
+  const square = [[[0, 0, 10, 0, 10, 10, 0, 10]]];
+  const smaller = [[[0, 0, 6, 0, 6, 6, 0, 6]]];
+  const prompts = { points: [[3, 3, 1], [8, 8, 0]], mask_index: 0 };
+  const serverCopy = (version: number, changes: Partial<ServerAnnotation> = {}): ServerAnnotation => ({
+    id: 7, label_class: 1, polygons: square, source: "sam_click", prompts: { points: [[3, 3, 1]] }, time_spent_ms: 0,
+    click_count: 1, version, author: 2, author_name: "anton", status: "submitted", review_comment: "",
+    edited_after_sam: false, ...changes,
+  });
+  const update = vi.mocked(api.updateAnnotation);
+
+  function page(version: number) {
+    const store = new DocumentStore({
+      annotations: [{ localId: "a", labelClass: 1, polygons: square, source: "sam_click", prompts: {}, timeSpentMs: 0,
+        clickCount: 1 }],
+    });
+    const conflicts: Conflict[] = [];
+    const saver = new Autosaver(7, store, { onState: () => undefined, onConflict: (c) => conflicts.push(c) }, 0);
+    saver.adopt("a", serverCopy(version));
+    return { store, saver, conflicts };
+  }
+
+  afterEach(() => update.mockReset());
+
+  it("PATCHes on top of the version the page holds and adopts the answer", async () => {
+    const { store, saver } = page(3);
+    update.mockResolvedValueOnce(serverCopy(4, { polygons: smaller, prompts, edited_after_sam: true }));
+    const server = await saveReplacedGeometry(saver, store, "a", 7, { polygons: smaller, prompts });
+    expect(update).toHaveBeenCalledWith(7, 3, { polygons: smaller, prompts });
+    expect(server?.version).toBe(4);
+    expect(saver.versionOf("a")).toBe(4);
+    expect(store.find("a")?.polygons).toEqual(smaller);
+    expect(saver.dirty).toBe(false);
+  });
+
+  it("turns a stale page's 409 into the conflict banner, keeping the new mask for reapplying", async () => {
+    const { store, saver, conflicts } = page(3);
+    const current = serverCopy(5, { label_class: 2, status: "approved" }); // someone else meanwhile
+    update.mockRejectedValueOnce(new ApiError(409, { detail: "changed", current_version: 5, current }));
+    expect(await saveReplacedGeometry(saver, store, "a", 7, { polygons: smaller, prompts })).toBeNull();
+    expect(conflicts).toEqual([{ localId: "a", current }]);
+    expect(store.find("a")?.polygons).toEqual(smaller); // kept here
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(saver.state).toBe("conflict");
+    expect(update).toHaveBeenCalledTimes(1); // no second PATCH on the stale version
+
+    update.mockResolvedValueOnce(serverCopy(6, { polygons: smaller }));
+    saver.reapplyOver("a"); // the banner's "reload and reapply"
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(update).toHaveBeenLastCalledWith(7, 5, { label_class: 1, polygons: smaller });
+    expect(saver.state).toBe("saved");
+  });
+
+  it("passes other failures on", async () => {
+    const { store, saver, conflicts } = page(3);
+    update.mockRejectedValueOnce(new ApiError(403, { detail: "This image is approved." }));
+    await expect(saveReplacedGeometry(saver, store, "a", 7, { polygons: smaller, prompts })).rejects.toThrow(ApiError);
+    expect(conflicts).toEqual([]);
+    expect(store.find("a")?.polygons).toEqual(square);
   });
 });

@@ -15,7 +15,7 @@ import * as reviewApi from "../api/review";
 import type { ImageReviewState, ImageReviewStatus } from "../api/review";
 import type { Polygons } from "../geometry/maskToPolygons";
 import type { Prompt, PromptPoint } from "../sam/feeds";
-import type { Autosaver, SaveState } from "../state/autosave";
+import { conflictCopy, type Autosaver, type SaveState } from "../state/autosave";
 import type { DocumentStore } from "../state/document";
 import type { AnnotatorApp, EditPermissions, LabelClassInfo } from "./annotatorApp";
 import type { SamSession } from "./samSession";
@@ -398,16 +398,12 @@ export class ReviewPanel {
     }
     void this.act(async () => {
       await this.savedNow();
-      const before = store.find(localId);
-      const current = await api.getAnnotation(serverId);
-      if (before === undefined || JSON.stringify(current.polygons) !== JSON.stringify(before.polygons)) {
-        throw new Error(`annotation #${serverId} was changed elsewhere meanwhile; reload the page`);
-      }
-      const server = await api.updateAnnotation(serverId, current.version, { polygons, prompts });
-      saver.adopt(localId, server); // first, so that the autosaver sees nothing left to save
-      store.update(localId, { polygons: server.polygons, prompts: server.prompts });
+      const server = await saveReplacedGeometry(saver, store, localId, serverId, { polygons, prompts });
       app.setTool("select");
       app.selected = localId;
+      if (server === null) {
+        throw new Error(`annotation #${serverId} was changed by someone else meanwhile; your new mask is kept here`);
+      }
       await this.refresh();
       return `Annotation #${serverId} replaced by the new SAM mask (version ${server.version}).`;
     });
@@ -454,6 +450,40 @@ export class ReviewPanel {
     message.dataset["kind"] = isError ? "error" : "info";
     message.setAttribute("role", isError ? "alert" : "status");
   }
+}
+
+/**
+ * PATCH a reopened annotation's new mask on top of the version this page holds (not the server's
+ * latest: a label or status changed meanwhile by someone else must not be overruled silently). On a
+ * stale version, as with any other save, the new mask stays in the page, saving it waits and the
+ * conflict banner offers to apply it over the server's copy; the answer is then null.
+ */
+export async function saveReplacedGeometry(
+  saver: Pick<Autosaver, "versionOf" | "adopt" | "holdConflict">,
+  store: Pick<DocumentStore, "update">,
+  localId: string,
+  serverId: number,
+  change: { polygons: Polygons; prompts: Record<string, unknown> },
+): Promise<ServerAnnotation | null> {
+  const version = saver.versionOf(localId);
+  if (version === undefined) {
+    throw new Error(`annotation #${serverId} is not saved yet`);
+  }
+  let server: ServerAnnotation;
+  try {
+    server = await api.updateAnnotation(serverId, version, change);
+  } catch (error) {
+    const current = conflictCopy(error);
+    if (current === null) {
+      throw error;
+    }
+    saver.holdConflict(localId, current); // first, so that the autosaver does not PATCH the stale version
+    store.update(localId, change);
+    return null;
+  }
+  saver.adopt(localId, server); // first, so that the autosaver sees nothing left to save
+  store.update(localId, { polygons: server.polygons, prompts: server.prompts });
+  return server;
 }
 
 function badge(className: string, text: string): HTMLSpanElement {

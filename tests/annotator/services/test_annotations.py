@@ -85,13 +85,13 @@ def test_create_rejects_unknown_source_and_status(image):
 
 def test_update_increments_version_and_stale_update_conflicts(image):
     annotation = make_annotation(image)
-    updated = annotation_update(annotation=annotation, version=1, status="submitted")
-    assert updated.version == 2 and updated.status == "submitted"
+    updated = annotation_update(annotation=annotation, version=1, review_comment="ok")
+    assert updated.version == 2 and updated.review_comment == "ok"
     with pytest.raises(AnnotationConflict) as conflict:
         annotation_update(annotation=annotation, version=1, review_comment="lost edit")
     assert conflict.value.current.version == 2
     annotation.refresh_from_db()
-    assert annotation.review_comment == "" and annotation.version == 2
+    assert annotation.review_comment == "ok" and annotation.version == 2
 
 
 def test_geometry_change_of_sam_annotation_marks_edited(image):
@@ -133,4 +133,4 @@ def test_update_of_deleted_annotation_raises_does_not_exist(image):
     annotation = make_annotation(image)
     Annotation.objects.filter(pk=annotation.pk).delete()
     with pytest.raises(Annotation.DoesNotExist):
-        annotation_update(annotation=annotation, version=1, status="submitted")
+        annotation_update(annotation=annotation, version=1, review_comment="ok")
