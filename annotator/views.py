@@ -289,6 +289,10 @@ ISOLATION_HEADERS = {
 ORT_RUNTIME_FILES = {
     "ort-wasm-simd-threaded.mjs": "text/javascript",
     "ort-wasm-simd-threaded.wasm": "application/wasm",
+    # WebGPU path (frontend/src/sam/decoder.worker.ts), fetched only by browsers with a GPU adapter.
+    "ort.webgpu.min.mjs": "text/javascript",
+    "ort-wasm-simd-threaded.asyncify.mjs": "text/javascript",
+    "ort-wasm-simd-threaded.asyncify.wasm": "application/wasm",
 }
 
 

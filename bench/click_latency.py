@@ -47,7 +47,20 @@ VITB_SIZE_NAME = "vit_b-size decoder (vit_t weights, random init)"
 USERNAME = "annotator1"
 WARMUP_CLICKS = 5
 
-# Runs inside the page: n fresh one-point prompts at random image positions; returns latencies (ms).
+# The page's start-up timeline: navigation milestones and the "sam:*" marks, ms since navigation start.
+PHASES_JS = """
+() => {
+  const out = {};
+  const nav = performance.getEntriesByType("navigation")[0];
+  if (nav) { out["nav:response-end"] = nav.responseEnd; out["nav:dom-content-loaded"] = nav.domContentLoadedEventEnd; }
+  for (const mark of performance.getEntriesByType("mark")) {
+    if (mark.name.startsWith("sam:")) out[mark.name] = mark.startTime;
+  }
+  return out;
+}
+"""
+
+# Runs inside the page: n fresh one-point prompts at random image positions; returns [latency, worker ms] pairs.
 CLICK_LOOP_JS = """
 async ({n, seed, width, height}) => {
   const canvas = document.getElementById("canvas");
@@ -254,6 +267,7 @@ def main() -> None:
     base = f"http://localhost:{port}"  # the resolver rules let Chromium resolve only localhost
     rows: list[tuple[str, list[float]]] = []
     first_mask: list[float] = []
+    phases: dict[str, list[float]] = {}
     try:
         from playwright.sync_api import sync_playwright
 
@@ -273,12 +287,16 @@ def main() -> None:
             annotate = f"{base}/images/{info['image']}/annotate/"
             loop_args = {"seed": 12345, "width": info["width"], "height": info["height"]}
 
-            def open_page(variant: str, first_click: bool = True) -> float:
-                page.goto(f"{annotate}?decoder={variant}{'' if first_click else '&firstclick=0'}")
+            def open_page(variant: str, first_click: bool = True, extra: str = "") -> float:
+                page.goto(f"{annotate}?decoder={variant}{'' if first_click else '&firstclick=0'}{extra}")
                 page.wait_for_selector("#annotator-root[data-decoder=ready]", timeout=60_000)
                 if not page.evaluate("crossOriginIsolated"):
                     raise RuntimeError("the page is not cross-origin isolated: the decoder would run on 1 thread")
-                return float(page.evaluate("window.__samBench.ready"))
+                ready = float(page.evaluate("window.__samBench.ready"))
+                # The page's performance marks (frontend/src/sam/phases.ts), ms since navigation start.
+                for name, at in page.evaluate(PHASES_JS).items():
+                    phases.setdefault(name, []).append(at)
+                return ready
 
             # Registered graphs are low-res; "full graph" = ?firstclick=0 (no prep / first-click split).
             configs = [("vit_b-size", "fp32", True), ("vit_b-size", "int8", True), ("vit_b-size", "int8", False),
@@ -295,9 +313,21 @@ def main() -> None:
                 rows.append(("  (of which in the worker)", [worker for _, worker in pairs]))
 
             use_model(info["project"], info["models"]["vit_b-size"])
-            for _ in range(args.opens):
-                first_mask.append(open_page("int8"))
-            rows.append(("open image → first mask (vit_b-size int8)", first_mask))
+            # Open → ready, then the first click on that page (it pays what start-up left undone),
+            # without a warm-up run before "ready" (the default) and with one (?warmup=1).
+            for label, extra in (("", ""), (", with warm-up", "&warmup=1")):
+                phases.clear()  # this set's opens only (same page, cached files: the 2nd+ open)
+                readies, clicks = [], []
+                for _ in range(args.opens):
+                    readies.append(open_page("int8", extra=extra))
+                    clicks.append(page.evaluate(CLICK_LOOP_JS, {**loop_args, "n": 1})[0][0])
+                if not label:
+                    first_mask = readies
+                rows.append((f"open image → first mask (vit_b-size int8{label})", readies))
+                rows.append((f"  first click after open{label}", clicks))
+                rows.append((f"  open → first click's mask drawn{label}", [r + c for r, c in zip(readies, clicks)]))
+                for name, values in sorted(phases.items(), key=lambda item: float(np.median(item[1]))):
+                    rows.append((f"  phase {name}{label}", values))
 
             decode_url = f"/api/images/{info['image']}/decode/"
             rt_args = {**loop_args, "url": decode_url, "variant": "int8"}

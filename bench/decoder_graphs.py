@@ -9,7 +9,13 @@ calibrate the static int8 schemes, a fourth is held out for the IoU check. Varia
 - low-res: upscale_in_graph=False, what the registry exports; the client upscales the drawn mask;
 - low-res int8 schemes: segmentation.sam.onnx_export.INT8_SCHEMES;
 - first-click: the per-image prep graph's outputs (first layer's image-side projections) fed to a
-  graph that runs the rest, for prompts without a mask input (first click, hover).
+  graph that runs the rest, for prompts without a mask input (first click, hover);
+- first-click-mm: the same with the output upscaling's two ConvTranspose2d(k=2, s=2) written as
+  MatMul + DepthToSpace (identical in fp32; dynamic int8 then covers them);
+- first-click-tok: the upscaling and the mask product in token layout (onnx_export._token_upscaling_masks:
+  MatMuls, LayerNormalization, one Transpose of the 4 mask channels at the end); its int8 form with
+  the upscaling MatMuls quantised or kept fp32 ("fp32 upscaling").
+--profile: onnxruntime's profile of the first-click int8 graphs (top ops by kernel time).
 Timing: one-click prompt without mask input, the variants interleaved round by round, medians.
 IoU: the officially chosen mask, upscaled like the client does, cut at the plain export's median
 logit (random weights give near-empty or near-full masks at 0) and at 0.
@@ -100,12 +106,42 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
+def profile_ops(work: Path, variants: dict, prepared: dict) -> None:
+    """onnxruntime's own profile (1 thread, 50 runs) of the first-click int8 graphs: kernel time per op type."""
+    import json
+
+    import onnxruntime as ort
+
+    coords, labels, _ = random_prompt(np.random.default_rng(3), *TIMING_SIZE, with_box=False, with_mask=False, mask_size=256)
+    for name, (_, path) in variants.items():
+        if not name.startswith("first-click") or name.endswith(" fp32") or "static" in name:
+            continue
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.enable_profiling = True
+        options.profile_file_prefix = str(work / name.replace(" ", "-"))
+        sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for _ in range(50):
+            sess.run(None, {"point_coords": coords, "point_labels": labels, **prepared})
+        events = json.loads(Path(sess.end_profiling()).read_text())
+        per_op: dict[str, float] = {}
+        for event in events:
+            if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+                op = event["args"].get("op_name", "?")
+                per_op[op] = per_op.get(op, 0.0) + event["dur"] / 1000 / 50
+        total = sum(per_op.values())
+        top = sorted(per_op.items(), key=lambda item: -item[1])[:10]
+        print(f"profile {name} (1 thread, ms per run, total {total:.1f}): "
+              + ", ".join(f"{op} {ms:.1f} ({100 * ms / total:.0f}%)" for op, ms in top), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100, help="timed runs per variant and thread count")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--prompts", type=int, default=12, help="random prompts per aspect ratio for the IoU")
     parser.add_argument("--variants", nargs="*", help="only these variants (default: all)")
+    parser.add_argument("--profile", action="store_true", help="print the top ops of the first-click int8 graphs")
     args = parser.parse_args()
     import logging
 
@@ -127,6 +163,11 @@ def main() -> None:
     export_decoder(sam, work / "plain.onnx", return_single_mask=False)
     export_decoder(sam, work / "low.onnx", return_single_mask=False, upscale_in_graph=False)
     export_first_click(sam, work / "prep.onnx", work / "first-click.onnx")
+    export_first_click(sam, work / "prep.onnx", work / "first-click-mm.onnx", upscaling="matmul")
+    export_first_click(sam, work / "prep.onnx", work / "first-click-tok.onnx", upscaling="token")
+    # The token-layout graph, int8 except the upscaling's MatMuls (fp32: mask quality).
+    export_first_click(sam, work / "prep.onnx", work / "first-click-tokf.onnx", upscaling="token", quantize=True,
+                       int8_scheme="dynamic-s8", quantize_upscaling=False)
     prep = session(work / "prep.onnx", 2)
     prep_names = [o.name for o in prep.get_outputs()]
 
@@ -143,13 +184,20 @@ def main() -> None:
             calibration["low-res"].append(feeds_for("low-res", emb, None, coords, labels, mask, (height, width)))
             calibration["first-click"].append(feeds_for("first-click", emb, prepared, coords, labels, None, None))
     variants: dict[str, tuple[str, Path]] = {"plain fp32": ("plain", work / "plain.onnx"), "low-res fp32": ("low-res", work / "low.onnx"),
-                                             "first-click fp32": ("first-click", work / "first-click.onnx")}
+                                             "first-click fp32": ("first-click", work / "first-click.onnx"),
+                                             "first-click-mm fp32": ("first-click", work / "first-click-mm.onnx"),
+                                             "first-click-tok fp32": ("first-click", work / "first-click-tok.onnx"),
+                                             "first-click-tok dynamic-s8, fp32 upscaling": ("first-click", work / "first-click-tokf.onnx")}
     for scheme in INT8_SCHEMES:
-        for kind, source in (("low-res", work / "low.onnx"), ("first-click", work / "first-click.onnx")):
-            name = f"{kind} {scheme}"
+        sources = [("low-res", "low-res", work / "low.onnx"), ("first-click", "first-click", work / "first-click.onnx")]
+        if scheme.startswith("dynamic"):
+            sources.append(("first-click-mm", "first-click", work / "first-click-mm.onnx"))
+            sources.append(("first-click-tok", "first-click", work / "first-click-tok.onnx"))
+        for label, kind, source in sources:
+            name = f"{label} {scheme}"
             if args.variants and name not in args.variants:
                 continue
-            out = work / f"{kind}-{scheme}.onnx"
+            out = work / f"{label}-{scheme}.onnx"
             try:
                 quantize_graph(source, out, scheme, calibration[kind])
             except Exception as exc:  # a scheme the quantiser cannot apply is reported, not fatal
@@ -158,6 +206,8 @@ def main() -> None:
             variants[name] = (kind, out)
     if args.variants:
         variants = {k: v for k, v in variants.items() if k in args.variants or k == "plain fp32"}
+    if args.profile:
+        profile_ops(work, variants, prepare(test_emb))
 
     # Quality: officially chosen mask vs the plain fp32 export, held-out image.
     plain = session(work / "plain.onnx", 2)

@@ -15,9 +15,17 @@ import { defineConfig } from "vitest/config";
 const frontendDir = dirname(fileURLToPath(import.meta.url));
 const outDir = resolve(frontendDir, "../static/dist");
 
-// The plain (CPU, SIMD + threads) wasm backend that `onnxruntime-web/wasm` loads at run time.
-// WebGPU builds (.jsep/.asyncify/.jspi) are left out until the decoder uses them: they add ~40 MB.
-const ORT_RUNTIME_FILES = ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
+// The plain (CPU, SIMD + threads) wasm backend that `onnxruntime-web/wasm` loads at run time, and
+// the WebGPU path: the `onnxruntime-web/webgpu` bundle (imported by absolute URL from the decoder
+// worker only when the browser has a real WebGPU adapter: a blob worker cannot import Vite chunks)
+// with its asyncify runtime. Browsers without WebGPU never fetch the last three.
+const ORT_RUNTIME_FILES = [
+  "ort-wasm-simd-threaded.mjs",
+  "ort-wasm-simd-threaded.wasm",
+  "ort.webgpu.min.mjs",
+  "ort-wasm-simd-threaded.asyncify.mjs",
+  "ort-wasm-simd-threaded.asyncify.wasm",
+];
 
 function copyOrtRuntime(): Plugin {
   return {

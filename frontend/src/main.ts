@@ -7,6 +7,7 @@ import * as api from "./api/annotator";
 import { SAM_TARGET_LENGTH } from "./geometry/transforms";
 import { DecoderClient } from "./sam/decoderClient";
 import { firstClickUrls } from "./sam/firstClick";
+import { markPhases } from "./sam/phases";
 import DecoderWorker from "./sam/decoder.worker?worker&inline";
 import { Autosaver, type SaveState } from "./state/autosave";
 import { DocumentStore, type AnnotationDoc, type AnnotationSourceName } from "./state/document";
@@ -69,6 +70,19 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
   status.isolation.textContent = isolated
     ? "cross-origin isolated: 2 decoder threads"
     : "not cross-origin isolated: the decoder runs on 1 thread (slower)";
+
+  // The first-mask path starts before the rest of the page is set up: the decoder worker boots its
+  // wasm runtime while the manifest and the embedding download (phases: sam/phases.ts marks).
+  performance.mark("sam:bundle");
+  const decoderClient = new DecoderClient(new DecoderWorker());
+  const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
+  const threads = isolated ? 2 : 1;
+  const booted = decoderClient.request<"boot">({ type: "boot", wasmBase, threads });
+  const earlyEmbedding = api.fetchEmbedding(config.image.id);
+  const manifestRequest = api.projectModel(config.project.id);
+  for (const early of [booted, earlyEmbedding, manifestRequest]) {
+    early.catch(() => undefined); // awaited (and reported) in startDecoder
+  }
 
   const store = new DocumentStore();
   let decoder: DecoderClient | null = null;
@@ -192,7 +206,6 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
     },
     () => showError("The image could not be loaded."),
   );
-  const manifestRequest = api.projectModel(config.project.id);
   void startDecoder();
   try {
     const existing = await api.listAnnotations(config.image.id);
@@ -219,7 +232,16 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
   // The decoder starts at once, beside the annotations' fetch (first mask sooner).
   async function startDecoder(): Promise<void> {
     try {
-      const manifest = await manifestRequest;
+      let manifest = await manifestRequest;
+      performance.mark("sam:manifest");
+      void booted.then((result) => markPhases(result.phases), () => undefined);
+      // A model whose stored decoders predate the current export is re-exported in the background.
+      for (let attempt = 0; (manifest as { decoder_state?: string }).decoder_state === "preparing"; attempt += 1) {
+        status.decoder.dataset["status"] = "preparing";
+        status.decoder.textContent = "decoder: being prepared for this model — the polygon tool works meanwhile";
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 1000 + attempt * 500)));
+        manifest = await api.projectModel(config.project.id);
+      }
       const variant = new URLSearchParams(window.location.search).get("decoder") ?? "int8";
       // ?firstclick=0 runs every prompt through the full graph (bench/click_latency.py compares both).
       const firstClick = new URLSearchParams(window.location.search).get("firstclick") !== "0";
@@ -227,13 +249,14 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
       if (model === undefined) {
         throw new Error("the project's model has no decoder");
       }
-      const client = new DecoderClient(new DecoderWorker());
-      const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
-      const threads = isolated ? 2 : 1;
+      const client = decoderClient;
       const [init] = await Promise.all([
-        client.request<"init">({ type: "init", modelUrl: model.url, wasmBase, threads, firstClick: firstClick ? firstClickUrls(manifest, variant) : null }),
+        client.request<"init">({ type: "init", modelUrl: model.url, wasmBase, threads, firstClick: firstClick ? firstClickUrls(manifest, variant) : null,
+          warmUp: new URLSearchParams(window.location.search).get("warmup") === "1" }),
         loadEmbedding(client, manifest),
       ]);
+      markPhases(init.phases);
+      performance.mark("sam:ready");
       decoder = client;
       status.decoder.dataset["status"] = "ready";
       status.decoder.textContent = `decoder: ${manifest.model.name} ${variant}, ${init.backend} × ${init.threads} threads${init.firstClick ? ", first-click graph" : ""}`;
@@ -254,13 +277,14 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
 
   async function loadEmbedding(client: DecoderClient, manifest: api.ModelManifest): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
-      const fetched = await api.fetchEmbedding(config.image.id);
+      const fetched = attempt === 0 ? await earlyEmbedding : await api.fetchEmbedding(config.image.id);
       if (fetched !== null) {
+        performance.mark("sam:embedding-fetched");
         if (fetched.modelSha256 && fetched.modelSha256 !== manifest.model.checkpoint_sha256) {
           throw new Error("the embedding was made by another model than the project's decoder");
         }
         const key = `${config.image.id}:${manifest.model.checkpoint_sha256}`;
-        await client.request<"embedding">(
+        const stored = await client.request<"embedding">(
           {
             type: "embedding",
             key,
@@ -271,6 +295,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
           },
           [fetched.buffer],
         );
+        markPhases(stored.phases);
         embeddingKey = key;
         status.embedding.dataset["status"] = "ready";
         status.embedding.textContent = "embedding: ready";

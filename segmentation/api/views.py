@@ -24,7 +24,13 @@ from segmentation.api import serializers as s
 from segmentation.models import EmbeddingState, SamModel
 from segmentation.services import auto_masks as auto_mask_services
 from segmentation.services import embeddings as embedding_services
-from segmentation.services.models import FIRST_CLICK_GRAPHS, first_click_graphs, project_model, server_decode_mask
+from segmentation.services.models import (
+    DECODER_GRAPHS,
+    decoder_export,
+    decoders_prepare,
+    project_model,
+    server_decode_mask,
+)
 
 _BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes")
 
@@ -43,17 +49,15 @@ def _decoder_url(request: Request, model: SamModel, variant: str, sha256: str) -
     return request.build_absolute_uri(f"{url}?v={sha256[:16]}")
 
 
-def first_click_manifest(request: Request, model: SamModel) -> dict | None:
+def first_click_manifest(request: Request, model: SamModel, graphs: dict[str, tuple[str, str]]) -> dict:
     """The split for prompts without a mask input (first click, hover): run "prep" once per image on
     the embedding, feed its outputs with the prompt to "fp32"/"int8"; refinement clicks (with the
-    previous low-res mask) use the full decoders. None for models registered by an older version."""
-    graphs = first_click_graphs(model)
-    if not graphs:
-        return None
+    previous low-res mask) use the full decoders. graphs: the model's current export record."""
     channels, height, width = model.embedding_shape
     entry = {
-        graph.removeprefix("first-click-"): {"url": _decoder_url(request, model, graph, sha), "sha256": sha}
-        for graph, (_, sha) in graphs.items()
+        graph.removeprefix("first-click-"): {"url": _decoder_url(request, model, graph, graphs[graph][1]),
+                                              "sha256": graphs[graph][1]}
+        for graph in ("prep", "first-click-fp32", "first-click-int8")
     }
     entry["prep_inputs"] = {"image_embeddings": [1, channels, height, width]}
     entry["prep_outputs"] = ["image_tokens", "t2i_keys", "t2i_values", "i2t_queries"]
@@ -63,19 +67,27 @@ def first_click_manifest(request: Request, model: SamModel) -> dict | None:
 
 
 def manifest(request: Request, model: SamModel) -> dict:
+    """The model and its decoders. The graphs described are exactly the current export's
+    (DECODER_EXPORT_VERSION): a model whose stored decoders are older gets no decoders here and
+    decoder_state "preparing" (a background re-export was queued; ask again) or "unavailable"."""
     channels, height, width = model.embedding_shape
+    graphs = decoder_export(model)
+    state = "ready" if graphs is not None else decoders_prepare(model)
+    if graphs is None and state == "ready":  # exported in this request (eager Celery)
+        model.refresh_from_db()
+        graphs = decoder_export(model)
     return {
         "model": {"id": model.pk, "name": model.name, "architecture": model.architecture,
                   "checkpoint_sha256": model.checkpoint_sha256},
         "encoder_input_size": model.encoder_input_size,
         "embedding": {"shape": model.embedding_shape, "dtype": "float16", "format": "SAMEMB01 (docs/embedding-format.md)",
                       "url_template": "/api/images/{image_id}/embedding/"},
+        "decoder_state": "ready" if graphs else state,
         "decoders": {
-            variant: {"url": _decoder_url(request, model, variant, getattr(model, f"decoder_{variant}_sha256")),
-                      "sha256": getattr(model, f"decoder_{variant}_sha256")}
-            for variant in ("fp32", "int8") if getattr(model, f"decoder_{variant}")
-        },
-        # The registered graphs are low-res (DECODER_EXPORT_VERSION 3): no orig_im_size, no full-size
+            variant: {"url": _decoder_url(request, model, variant, graphs[variant][1]), "sha256": graphs[variant][1]}
+            for variant in ("fp32", "int8")
+        } if graphs else {},
+        # The registered graphs are low-res (DECODER_EXPORT_VERSION >= 3): no orig_im_size, no full-size
         # masks; the client upscales the low-res logits of the mask it draws (resize to
         # encoder_input_size, crop the padding, resize to the image: one separable pass).
         "decoder_inputs": {
@@ -88,7 +100,7 @@ def manifest(request: Request, model: SamModel) -> dict:
         "decoder_outputs": {"iou_predictions": [1, 4], "low_res_masks": [1, 4, 4 * height, 4 * width]},
         "upscale": "low_res_masks -> bilinear to encoder_input_size square, crop [0:round(H*scale), 0:round(W*scale)], "
                    "bilinear to H x W (align_corners false), mask = logits > mask_threshold",
-        "first_click": first_click_manifest(request, model),
+        "first_click": first_click_manifest(request, model, graphs) if graphs else None,
         "mask_choice": "with <= 2 prompt points: best of outputs 1..3 by predicted IoU; else output 0",
         "coordinates": {
             "scale": "encoder_input_size / max(image_height, image_width)",
@@ -208,13 +220,11 @@ class ModelDecoderView(APIView):
     @extend_schema(responses={200: _BINARY, 304: None})
     def get(self, request: Request, model_id: int, variant: str):
         model = SamModel.objects.filter(pk=model_id).first()
-        if model is not None and variant in FIRST_CLICK_GRAPHS:  # prep, first-click-fp32/int8
-            name, sha = first_click_graphs(model).get(variant, ("", ""))
-        else:
-            field = getattr(model, f"decoder_{variant}", None) if variant in ("fp32", "int8") else None
-            name, sha = (field.name, getattr(model, f"decoder_{variant}_sha256")) if field else ("", "")
-        if model is None or not name:
-            raise Http404("No such decoder.")
+        # Only graphs of the model's current export record (what the manifest describes).
+        graphs = decoder_export(model) if model is not None and variant in DECODER_GRAPHS else None
+        if graphs is None:
+            raise Http404("No such decoder (or it is being prepared: ask the project's model manifest).")
+        name, sha = graphs[variant]
         etag = f'"{sha}"'
         if request.headers.get("If-None-Match") == etag:
             response = HttpResponseNotModified()

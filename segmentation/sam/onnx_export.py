@@ -110,8 +110,52 @@ PREP_OUTPUT_NAMES = ["image_tokens", "t2i_keys", "t2i_values", "i2t_queries"]
 FIRST_CLICK_INPUT_NAMES = ["point_coords", "point_labels", *PREP_OUTPUT_NAMES]
 
 
-def _first_click_modules(sam: Any, upscale_module: Any) -> tuple[Any, Any]:
-    """(prep, first_click) torch modules; upscale_module is a _decoder_module (for embed_points)."""
+def _matmul_upscaling(decoder: Any, tokens: Any, h: int, w: int) -> Any:
+    """decoder.output_upscaling (ConvTranspose2d k=2 s=2, LayerNorm2d, GELU, ConvTranspose2d k=2 s=2,
+    GELU) on (1, h*w, C) tokens, each transposed conv written as a per-pixel MatMul (C_in -> 4 C_out)
+    + pixel shuffle (DepthToSpace, CRD order = the weight's own (C_out, 2, 2) flattening): the same
+    arithmetic, but a MatMul that dynamic int8 quantisation covers (ConvTranspose it does not)."""
+    from torch.nn import functional as F
+
+    up1, norm, act1, up2, act2 = decoder.output_upscaling
+
+    def transposed(x, conv, height, width):  # x: (1, height*width, C_in) -> (1, C_out, 2h, 2w)
+        c_in, c_out = conv.weight.shape[0], conv.weight.shape[1]
+        y = x @ conv.weight.reshape(c_in, c_out * 4) + conv.bias.repeat_interleave(4)
+        return F.pixel_shuffle(y.transpose(1, 2).reshape(1, c_out * 4, height, width), 2)
+
+    x = act1(norm(transposed(tokens, up1, h, w)))
+    return act2(transposed(x.flatten(2).transpose(1, 2), up2, 2 * h, 2 * w))
+
+
+def _token_upscaling_masks(decoder: Any, tokens: Any, hyper: Any, h: int, w: int) -> Any:
+    """Output upscaling + hypernetwork product, in token layout end to end: each transposed conv is a
+    per-pixel MatMul (C_in -> 4 sub-pixels x C_out, columns ordered (di, dj, c)), the sub-pixels become
+    rows, LayerNorm2d is a LayerNormalization over the last axis, the hypernetwork product runs per
+    sub-pixel row, and one Transpose of the K (= 4) mask channels puts sub-pixels in place at the end
+    (instead of DepthToSpace + Transposes of the 64- and 32-channel maps). Same arithmetic as
+    output_upscaling; the MatMuls are covered by dynamic int8 quantisation, ConvTranspose is not."""
+    from torch.nn import functional as F
+
+    up1, norm, act1, up2, act2 = decoder.output_upscaling
+    c1, c2, k = up1.weight.shape[1], up2.weight.shape[1], hyper.shape[1]
+    w1 = up1.weight.permute(0, 2, 3, 1).reshape(up1.weight.shape[0], 4 * c1)
+    x = (tokens @ w1 + up1.bias.repeat(4)).reshape(1, h * w * 4, c1)  # rows: (i, j, di1, dj1)
+    x = act1(F.layer_norm(x, (c1,), norm.weight, norm.bias, norm.eps))
+    w2 = up2.weight.permute(0, 2, 3, 1).reshape(c1, 4 * c2)
+    x = act2(x @ w2 + up2.bias.repeat(4)).reshape(1, h * w * 16, c2)  # rows: (i, j, di1, dj1, di2, dj2)
+    masks = x @ hyper.transpose(1, 2)  # (1, 16 h w, K)
+    # pixel (4i + 2 di1 + di2, 4j + 2 dj1 + dj2)
+    return masks.reshape(h, w, 2, 2, 2, 2, k).permute(6, 0, 2, 4, 1, 3, 5).reshape(1, k, 4 * h, 4 * w)
+
+
+UPSCALINGS = ("conv", "matmul", "token")
+
+
+def _first_click_modules(sam: Any, upscale_module: Any, upscaling: str = "conv") -> tuple[Any, Any]:
+    """(prep, first_click) torch modules; upscale_module is a _decoder_module (for embed_points).
+    upscaling: "conv" (the module's ConvTranspose2d), "matmul" (MatMul + DepthToSpace,
+    _matmul_upscaling) or "token" (_token_upscaling_masks); all the same arithmetic."""
     import math
 
     import torch
@@ -148,10 +192,15 @@ def _first_click_modules(sam: Any, upscale_module: Any) -> tuple[Any, Any]:
             keyed = tokens + pe
             return tokens, split(t2i.k_proj(keyed)), split(t2i.v_proj(tokens)), split(i2t.q_proj(keyed))
 
+    class TokenUpscaling(nn.Module):  # a module so its ONNX nodes are named /token_upscaling/...
+        def forward(self, keys, hyper, h: int, w: int):
+            return _token_upscaling_masks(decoder, keys, hyper, h, w)
+
     class FirstClick(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.inner = upscale_module  # holds the prompt encoder and the mask decoder
+            self.token_upscaling = TokenUpscaling()
 
         def forward(self, point_coords, point_labels, image_tokens, t2i_keys, t2i_values, i2t_queries):
             sparse = self.inner.embed_points(point_coords, point_labels)
@@ -172,10 +221,14 @@ def _first_click_modules(sam: Any, upscale_module: Any) -> tuple[Any, Any]:
             hs = transformer.norm_final_attn(queries + attn_out)
             # The rest of MaskDecoder.predict_masks.
             c, h, w = image_tokens.shape[2], *sam.prompt_encoder.image_embedding_size
-            src = keys.transpose(1, 2).reshape(1, c, h, w)
-            upscaled = decoder.output_upscaling(src)
             mask_tokens = hs[:, 1 : 1 + decoder.num_mask_tokens, :]
             hyper = torch.stack([mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1)
+            if upscaling == "token":
+                return decoder.iou_prediction_head(hs[:, 0, :]), self.token_upscaling(keys, hyper, h, w)
+            if upscaling == "matmul":
+                upscaled = _matmul_upscaling(decoder, keys, h, w)
+            else:
+                upscaled = decoder.output_upscaling(keys.transpose(1, 2).reshape(1, c, h, w))
             b, uc, uh, uw = upscaled.shape
             masks = (hyper @ upscaled.reshape(b, uc, uh * uw)).reshape(b, -1, uh, uw)
             return decoder.iou_prediction_head(hs[:, 0, :]), masks
@@ -184,13 +237,16 @@ def _first_click_modules(sam: Any, upscale_module: Any) -> tuple[Any, Any]:
 
 
 def export_first_click(sam: Any, prep_path: str | Path, decoder_path: str | Path, *, quantize: bool = False,
-                       int8_scheme: str | None = None) -> None:
+                       int8_scheme: str | None = None, upscaling: str = "conv", quantize_upscaling: bool = True) -> None:
     """The per-image prep graph (fp32) and the first-click decoder graph (low-res outputs, all 4
-    tokens; int8 weights when quantize). Same outputs as the low-res export with has_mask_input = 0."""
+    tokens; int8 weights when quantize). Same outputs as the low-res export with has_mask_input = 0.
+    quantize_upscaling=False keeps the token-layout upscaling's MatMuls in fp32 (mask quality)."""
     import torch
 
     sam = sam.cpu().eval()
-    prep, first_click = _first_click_modules(sam, _decoder_module(sam, False, False))
+    if upscaling not in UPSCALINGS:
+        raise ValueError(f"unknown upscaling {upscaling!r}; one of {UPSCALINGS}")
+    prep, first_click = _first_click_modules(sam, _decoder_module(sam, False, False), upscaling)
     embedding = dummy_inputs(sam)["image_embeddings"]
     coords = torch.tensor([[[100.0, 200.0], [0.0, 0.0]]])
     labels = torch.tensor([[1.0, -1.0]])
@@ -206,7 +262,13 @@ def export_first_click(sam: Any, prep_path: str | Path, decoder_path: str | Path
                               dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
                               opset_version=OPSET, do_constant_folding=True, dynamo=False)
             if quantize:
-                quantize_graph(fp32_path, decoder_path, int8_scheme or DEFAULT_INT8_SCHEME)
+                exclude = []
+                if not quantize_upscaling:
+                    import onnx
+
+                    exclude = [node.name for node in onnx.load(str(fp32_path)).graph.node
+                               if node.op_type == "MatMul" and node.name.startswith("/token_upscaling/")]
+                quantize_graph(fp32_path, decoder_path, int8_scheme or DEFAULT_INT8_SCHEME, exclude_nodes=exclude)
             else:
                 os.replace(fp32_path, decoder_path)
 
@@ -221,7 +283,7 @@ DEFAULT_INT8_SCHEME = "dynamic-u8"
 
 
 def quantize_graph(fp32_path: str | Path, out_path: str | Path, scheme: str = DEFAULT_INT8_SCHEME,
-                   calibration: list[dict[str, Any]] | None = None) -> None:
+                   calibration: list[dict[str, Any]] | None = None, exclude_nodes: list[str] | None = None) -> None:
     """Quantise an exported graph with one of INT8_SCHEMES; static schemes need calibration feeds."""
     from onnxruntime import quantization as q
 
@@ -230,7 +292,7 @@ def quantize_graph(fp32_path: str | Path, out_path: str | Path, scheme: str = DE
     if scheme.startswith("dynamic"):
         weight = q.QuantType.QInt8 if scheme == "dynamic-s8" else q.QuantType.QUInt8
         q.quantize_dynamic(str(fp32_path), str(out_path), per_channel=scheme.endswith("-pc"), reduce_range=False,
-                           weight_type=weight)
+                           weight_type=weight, nodes_to_exclude=exclude_nodes or [])
         return
     if not calibration:
         raise ValueError(f"{scheme} needs calibration feeds (real embeddings and prompts)")
@@ -247,6 +309,23 @@ def quantize_graph(fp32_path: str | Path, out_path: str | Path, scheme: str = DE
         op_types_to_quantize=["MatMul", "Gemm", "Conv", "ConvTranspose"], per_channel=scheme.endswith("-pc"),
         activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8, reduce_range=False,
     )
+
+
+def optimize_for_runtime(path: str | Path) -> None:
+    """Replace the graph at path by onnxruntime's own "extended" optimisation of it (fusions into
+    com.microsoft ops such as FusedMatMul, Gelu, DynamicQuantizeMatMul; hardware-independent, unlike
+    the "all" level's layouts): the same outputs, but onnxruntime(-web) creates a session on it
+    ≈ 4x faster, since those passes no longer run at every page open (docs/benchmarks.md Round 3).
+    The result needs onnxruntime (any other ONNX runtime lacks the com.microsoft ops)."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    optimized = path.with_name(f".{path.name}.optimized")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(optimized)
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    os.replace(optimized, path)
 
 
 def dummy_inputs(sam: Any) -> dict[str, Any]:

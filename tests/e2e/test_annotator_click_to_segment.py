@@ -117,13 +117,18 @@ def test_negative_click_shrinks_the_mask_and_tab_cycles_candidates(browser, live
     first_index = root.get_attribute("data-mask-index")
     assert first_index in {"1", "2", "3"}  # one click: the best multimask candidate
     seen = {first_index}
+    areas = {first_index: first_area}
     for _ in range(3):
-        page.keyboard.press("Tab")  # synchronous: cycling shows outputs already decoded
+        page.keyboard.press("Tab")  # synchronous: the others are upscaled on the page from their logits
         seen.add(root.get_attribute("data-mask-index"))
+        areas[root.get_attribute("data-mask-index")] = int(root.get_attribute("data-mask-area"))
     assert seen == {"1", "2", "3"}
     assert "predicted IoU" in page.locator("#candidate-status").inner_text()
-    # Back on the first candidate after a full cycle.
+    # Each candidate shows its own mask (the worker sends only the first one upscaled).
+    assert len(set(areas.values())) > 1 and all(area > 0 for area in areas.values()), areas
+    # Back on the first candidate after a full cycle, the same mask as the worker's.
     assert root.get_attribute("data-mask-index") == first_index
+    assert int(root.get_attribute("data-mask-area")) == first_area
 
     # A negative click on the bar sticking out: the mask refines (output 0) and shrinks.
     page.evaluate("document.getElementById('annotator-root').dataset.maskArea = ''")

@@ -71,7 +71,13 @@ def test_project_grid_links_to_the_annotator(client, demo_project):
 
 @pytest.mark.parametrize(
     "name,content_type",
-    [("ort-wasm-simd-threaded.wasm", "application/wasm"), ("ort-wasm-simd-threaded.mjs", "text/javascript")],
+    [
+        ("ort-wasm-simd-threaded.wasm", "application/wasm"),
+        ("ort-wasm-simd-threaded.mjs", "text/javascript"),
+        ("ort.webgpu.min.mjs", "text/javascript"),
+        ("ort-wasm-simd-threaded.asyncify.mjs", "text/javascript"),
+        ("ort-wasm-simd-threaded.asyncify.wasm", "application/wasm"),
+    ],
 )
 def test_ort_runtime_is_served_with_embedder_policy(client, name, content_type):
     response = client.get(reverse("ort-runtime-file", args=[name]))

@@ -236,12 +236,14 @@ def test_first_click_graphs_match_plain_export(tmp_path, architecture):
     at IoU >= 0.98 on random prompts and 4 aspect ratios; int8 (the registry's scheme) too."""
     from segmentation.sam.onnx_decoder import upscale_low_res
     from segmentation.sam.onnx_export import FIRST_CLICK_INPUT_NAMES, PREP_OUTPUT_NAMES, export_first_click
-    from segmentation.services.models import INT8_SCHEME
+    from segmentation.services.models import FIRST_CLICK_QUANTIZE_UPSCALING, FIRST_CLICK_UPSCALING, INT8_SCHEME
 
     sam = _seeded(architecture)
     export_decoder(sam, tmp_path / "plain.onnx", return_single_mask=False)
-    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "first.onnx")
-    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "first-int8.onnx", quantize=True, int8_scheme=INT8_SCHEME)
+    # As the registry exports them (token-layout upscaling, its int8 scheme).
+    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "first.onnx", upscaling=FIRST_CLICK_UPSCALING)
+    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "first-int8.onnx", quantize=True, int8_scheme=INT8_SCHEME,
+                       upscaling=FIRST_CLICK_UPSCALING, quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING)
     img_size = sam.image_encoder.img_size
     plain = OnnxDecoder(tmp_path / "plain.onnx", img_size=img_size, threads=2)
     prep = ort.InferenceSession(str(tmp_path / "prep.onnx"), providers=["CPUExecutionProvider"])
@@ -270,6 +272,56 @@ def test_first_click_graphs_match_plain_export(tmp_path, architecture):
                 bucket.append(_iou(mask > cut, ref.masks[index] > cut))
     assert min(ious) >= 0.98, ious
     assert float(np.mean(int8_ious)) >= 0.98 and min(int8_ious) >= 0.95, int8_ious
+
+
+@pytest.mark.parametrize("architecture", ["default", "vit_t"])
+def test_first_click_upscaling_rewrites_are_exact_in_fp32(tmp_path, architecture):
+    """The output upscaling written as MatMul + DepthToSpace ("matmul") or in token layout ("token")
+    gives the ConvTranspose2d graph's outputs (fp32, <= 1e-4), and has no ConvTranspose left."""
+    import onnx
+
+    from segmentation.sam.onnx_export import PREP_OUTPUT_NAMES, export_first_click
+
+    sam = _seeded(architecture)
+    outputs = {}
+    for upscaling in ("conv", "matmul", "token"):
+        export_first_click(sam, tmp_path / "prep.onnx", tmp_path / f"{upscaling}.onnx", upscaling=upscaling)
+        ops = {node.op_type for node in onnx.load(str(tmp_path / f"{upscaling}.onnx")).graph.node}
+        assert ("ConvTranspose" in ops) == (upscaling == "conv"), ops
+        prep = ort.InferenceSession(str(tmp_path / "prep.onnx"), providers=["CPUExecutionProvider"])
+        prepared = dict(zip(PREP_OUTPUT_NAMES, prep.run(PREP_OUTPUT_NAMES, {"image_embeddings": _embedding(sam, seed=3)[None]})))
+        session = ort.InferenceSession(str(tmp_path / f"{upscaling}.onnx"), providers=["CPUExecutionProvider"])
+        feeds = {"point_coords": np.array([[[300.0, 200.0], [0.0, 0.0]]], np.float32),
+                 "point_labels": np.array([[1.0, -1.0]], np.float32), **prepared}
+        outputs[upscaling] = session.run(["iou_predictions", "low_res_masks"], feeds)
+    for upscaling in ("matmul", "token"):
+        for got, ref in zip(outputs[upscaling], outputs["conv"]):
+            np.testing.assert_allclose(got, ref, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown upscaling"):
+        export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "x.onnx", upscaling="fft")
+
+
+def test_optimize_for_runtime_keeps_the_outputs(tmp_path):
+    """The registry stores the first-click graphs pre-optimised by onnxruntime: same outputs."""
+    import onnx
+
+    from segmentation.sam.onnx_export import PREP_OUTPUT_NAMES, export_first_click, optimize_for_runtime
+
+    sam = _seeded("default")
+    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "int8.onnx", quantize=True, int8_scheme="dynamic-s8",
+                       upscaling="token", quantize_upscaling=False)
+    prep = ort.InferenceSession(str(tmp_path / "prep.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"point_coords": np.array([[[120.0, 300.0], [0.0, 0.0]]], np.float32),
+             "point_labels": np.array([[1.0, -1.0]], np.float32),
+             **dict(zip(PREP_OUTPUT_NAMES, prep.run(PREP_OUTPUT_NAMES, {"image_embeddings": _embedding(sam, seed=4)[None]})))}
+    before = ort.InferenceSession(str(tmp_path / "int8.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)
+    optimize_for_runtime(tmp_path / "int8.onnx")
+    graph = onnx.load(str(tmp_path / "int8.onnx")).graph
+    assert any(node.domain == "com.microsoft" for node in graph.node)
+    after = ort.InferenceSession(str(tmp_path / "int8.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)
+    for got, ref in zip(after, before):
+        np.testing.assert_allclose(got, ref, atol=1e-5)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
 
 
 def test_quantize_graph_rejects_unknown_scheme_and_static_without_calibration(tmp_path):

@@ -8,10 +8,15 @@
  * run the first-click graph on its outputs; refinement (previous low-res mask) runs the full graph.
  */
 import * as ort from "onnxruntime-web/wasm";
+import { bootModelBytes } from "./bootModel";
 import { parseEmbedding } from "./embedding";
-import { promptToFeeds, type EmbeddingTensor } from "./feeds";
-import type { DecodeRequest, EmbeddingRequest, InitRequest, WorkerRequest, WorkerResponse } from "./messages";
-import { upscalePlan, upscaleThreshold, type UpscalePlan } from "./upscale";
+import { officialMaskIndex, promptPointCount, promptToFeeds, type EmbeddingTensor } from "./feeds";
+import type { DecodeRequest, EmbeddingRequest, InitRequest, Phases, WorkerRequest, WorkerResponse } from "./messages";
+import { upscaleCandidate, upscalePlan, type UpscalePlan } from "./upscale";
+
+/** Epoch milliseconds: comparable with the page's clock (performance.timeOrigin differs per realm). */
+const epoch = (): number => performance.timeOrigin + performance.now();
+const workerStarted = epoch();
 
 interface ImageEntry {
   readonly embedding: EmbeddingTensor;
@@ -27,18 +32,24 @@ interface ImageEntry {
 }
 
 interface Graphs {
-  readonly full: ort.InferenceSession;
+  /** The full graph (refinement): created at init without the split, else after the first decode. */
+  readonly full: () => Promise<ort.InferenceSession>;
   readonly prep: ort.InferenceSession | null;
   readonly firstClick: ort.InferenceSession | null;
 }
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 let current: Promise<Graphs> | null = null;
+// The embedding may arrive before init has even started (the page fetches both from its first
+// lines): its prep run waits for the graphs init creates.
+let announceGraphs: (graphs: Promise<Graphs>) => void = () => undefined;
+const graphsAnnounced = new Promise<Promise<Graphs>>((resolve) => (announceGraphs = resolve));
 // Only a few images are kept (the current and the prefetched next one): 4 MiB of float32 each.
 const images = new Map<string, ImageEntry>();
 const MAX_IMAGES = 3;
 // Session runs go one at a time (a background warm-up never overlaps a click's run).
 let runQueue: Promise<unknown> = Promise.resolve();
+let booted: Promise<Phases> | null = null;
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -55,6 +66,8 @@ scope.onmessage = (event: MessageEvent<WorkerRequest>) => {
 
 async function handle(request: WorkerRequest): Promise<[WorkerResponse, Transferable[]]> {
   switch (request.type) {
+    case "boot":
+      return [{ type: "boot", id: request.id, phases: await boot(request) }, []];
     case "init":
       return [await init(request), []];
     case "embedding":
@@ -88,27 +101,59 @@ function openSession(url: string): Promise<ort.InferenceSession> {
   return session;
 }
 
+/** Load the wasm runtime (fetch + streaming compile, cached by V8) and its threads on a tiny graph. */
+function boot(request: { readonly wasmBase: string; readonly threads: number }): Promise<Phases> {
+  booted ??= (async () => {
+    // Must be set before the first session: onnxruntime-web otherwise picks 1 thread on 2 cores.
+    ort.env.wasm.wasmPaths = request.wasmBase;
+    ort.env.wasm.numThreads = request.threads;
+    const bootStart = epoch();
+    const session = await ort.InferenceSession.create(bootModelBytes(), { executionProviders: ["wasm"] });
+    await session.release();
+    return { "worker-start": workerStarted, "runtime-boot-start": bootStart, "runtime-ready": epoch() };
+  })();
+  return booted;
+}
+
 async function init(request: InitRequest): Promise<WorkerResponse> {
-  // Must be set before the first session: onnxruntime-web otherwise picks 1 thread on 2 cores.
-  ort.env.wasm.wasmPaths = request.wasmBase;
-  ort.env.wasm.numThreads = request.threads;
+  const phases: Phases = { ...(await boot(request)) };
   const split = request.firstClick;
-  // All sessions are created together (one wasm runtime load, the downloads in parallel).
+  // The graphs the first click needs are created together (downloads in parallel); with the split,
+  // the full graph (refinement only) is created after the first decode, or when a refinement needs it.
+  let full: Promise<ort.InferenceSession> | null = split === null ? openSession(request.modelUrl) : null;
+  const fullSession = (): Promise<ort.InferenceSession> => {
+    if (full === null) {
+      full = openSession(request.modelUrl);
+      void full.then((session) => warmUp(session)).catch(() => undefined);
+    }
+    return full;
+  };
   current = Promise.all([
-    openSession(request.modelUrl),
+    full,
     split === null ? null : openSession(split.prepUrl),
     split === null ? null : openSession(split.decoderUrl),
-  ]).then(([full, prep, firstClick]) => ({ full, prep, firstClick }));
+  ]).then(([, prep, firstClick]) => ({ full: fullSession, prep, firstClick }));
+  announceGraphs(current);
   const graphs = await current;
+  phases["sessions-created"] = epoch();
   const started = performance.now();
-  // The first run after creation is several times slower: warm up the graph the first click runs
-  // now, the full graph (refinement clicks) right after, in the background.
-  await warmUp(graphs.firstClick ?? graphs.full);
-  const warmupMs = performance.now() - started;
-  if (graphs.firstClick !== null) {
-    void warmUp(graphs.full).catch(() => undefined);
+  // No warm-up run by default: the first click after open was as fast without it (the prep run
+  // already touches the kernels; docs/benchmarks.md Round 3), and it cost 80-150 ms before "ready".
+  // Without the split (no prep run) the full graph is still warmed up.
+  if (request.warmUp === true || graphs.firstClick === null) {
+    await warmUp(graphs.firstClick ?? (await graphs.full()));
+    phases["warmup-done"] = epoch();
   }
-  return { type: "init", id: request.id, backend: "wasm", threads: request.threads, warmupMs, firstClick: graphs.firstClick !== null };
+  const warmupMs = performance.now() - started;
+  return {
+    type: "init",
+    id: request.id,
+    backend: "wasm",
+    threads: request.threads,
+    warmupMs,
+    firstClick: graphs.firstClick !== null,
+    phases,
+  };
 }
 
 function embeddingDims(session: ort.InferenceSession): [number, number, number] {
@@ -146,15 +191,17 @@ async function storeEmbedding(request: EmbeddingRequest): Promise<WorkerResponse
   const parsed = parseEmbedding(request.buffer);
   const [channels, h, w] = parsed.shape;
   const embeddingTensor = new ort.Tensor("float32", parsed.data, [1, channels, h, w]);
-  const graphs = current === null ? null : await current;
+  const phases: Phases = { "embedding-received": epoch() };
+  const graphs = await (current ?? (await graphsAnnounced));
   let prepared: Record<string, ort.Tensor> | null = null;
-  if (graphs !== null && graphs.prep !== null) {
+  if (graphs.prep !== null) {
     // Prompt-independent work, once per image instead of once per click.
     const outputs = await run(graphs.prep, { image_embeddings: embeddingTensor });
     prepared = {};
     for (const name of graphs.prep.outputNames) {
       prepared[name] = outputs[name] as ort.Tensor;
     }
+    phases["prep-done"] = epoch();
   }
   images.delete(request.key);
   images.set(request.key, {
@@ -169,7 +216,7 @@ async function storeEmbedding(request: EmbeddingRequest): Promise<WorkerResponse
   while (images.size > MAX_IMAGES) {
     images.delete(images.keys().next().value as string);
   }
-  return { type: "embedding", id: request.id, shape: parsed.shape };
+  return { type: "embedding", id: request.id, shape: parsed.shape, phases };
 }
 
 async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transferable[]]> {
@@ -190,7 +237,7 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
     request.previousLowRes,
   );
   const useFirstClick = request.previousLowRes === null && graphs.firstClick !== null && image.prepared !== null;
-  const session = useFirstClick ? graphs.firstClick! : graphs.full;
+  const session = useFirstClick ? graphs.firstClick! : await graphs.full();
   const inputs: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
     if (name === "image_embeddings") {
@@ -212,29 +259,38 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
   const lowRes = new Float32Array(lowResTensor.data as Float32Array);
   const masksTensor = outputs["masks"];
   const { width, height } = image;
+  // Only the candidate the page shows first (the official choice); Tab upscales others there.
+  const maskIndex = outputCount > 1 ? officialMaskIndex(ious, promptPointCount(request.prompt)) : 0;
   let masks: Uint8Array;
   if (masksTensor === undefined) {
-    // Low-res graph (the registered export): upscale + threshold here, one fused pass per output.
+    // Low-res graph (the registered export): upscale + threshold here, one fused pass.
     image.plan ??= upscalePlan(height, width, lowResSize, image.encoderInputSize);
-    masks = upscaleThreshold(lowRes, outputCount, image.plan);
+    masks = upscaleCandidate(lowRes, maskIndex, image.plan);
   } else {
     // Older full-size graph: threshold here, so a byte per pixel crosses to the page, not four.
-    const logits = masksTensor.data as Float32Array;
-    masks = new Uint8Array(logits.length);
-    for (let i = 0; i < logits.length; i += 1) {
+    const plane = width * height;
+    const logits = (masksTensor.data as Float32Array).subarray(maskIndex * plane, (maskIndex + 1) * plane);
+    masks = new Uint8Array(plane);
+    for (let i = 0; i < plane; i += 1) {
       masks[i] = logits[i]! > 0 ? 1 : 0;
     }
+  }
+  if (useFirstClick) {
+    // A refinement click comes next: have the full graph ready (created off this click's path).
+    setTimeout(() => void graphs.full().catch(() => undefined), 0);
   }
   const response: WorkerResponse = {
     type: "decode",
     id: request.id,
     masks,
+    maskIndex,
     outputCount,
     width,
     height,
     ious,
     lowRes,
     lowResSize,
+    encoderInputSize: image.encoderInputSize,
     decodeMs: performance.now() - started,
     graph: useFirstClick ? "first-click" : "full",
   };

@@ -17,6 +17,19 @@ export interface InitRequest {
    * a mask input (first click, hover) from its outputs; refinement keeps the full graph.
    */
   readonly firstClick: { readonly prepUrl: string; readonly decoderUrl: string } | null;
+  /** Run the first click's graph once before "ready" (default false; ?warmup=1 in the page). */
+  readonly warmUp?: boolean;
+}
+
+/**
+ * Sent right after the worker is created (before the manifest arrives): loads and compiles the wasm
+ * runtime and starts its threads on a tiny graph, so init only downloads and creates the decoders.
+ */
+export interface BootRequest {
+  readonly type: "boot";
+  readonly id: number;
+  readonly wasmBase: string;
+  readonly threads: number;
 }
 
 export interface EmbeddingRequest {
@@ -40,7 +53,16 @@ export interface DecodeRequest {
   readonly previousLowRes: Float32Array | null;
 }
 
-export type WorkerRequest = InitRequest | EmbeddingRequest | DecodeRequest;
+export type WorkerRequest = BootRequest | InitRequest | EmbeddingRequest | DecodeRequest;
+
+/** Start-up phases measured in the worker: epoch milliseconds (performance.timeOrigin + now()). */
+export type Phases = Record<string, number>;
+
+export interface BootResult {
+  readonly type: "boot";
+  readonly id: number;
+  readonly phases: Phases;
+}
 
 export interface InitResult {
   readonly type: "init";
@@ -50,19 +72,26 @@ export interface InitResult {
   readonly warmupMs: number;
   /** Whether the first-click graphs are in use. */
   readonly firstClick: boolean;
+  readonly phases: Phases;
 }
 
 export interface EmbeddingResult {
   readonly type: "embedding";
   readonly id: number;
   readonly shape: readonly number[];
+  readonly phases: Phases;
 }
 
 export interface DecodeResult {
   readonly type: "decode";
   readonly id: number;
-  /** K outputs (4 for the multimask export): masks thresholded at 0, K × height × width. */
+  /**
+   * With maskIndex (the worker): the officially chosen output only, upscaled and thresholded at 0,
+   * height × width; the page upscales another candidate from lowRes when it is shown (Tab:
+   * upscale.ts). Without maskIndex: all K outputs, K × height × width.
+   */
   readonly masks: Uint8Array;
+  readonly maskIndex?: number;
   readonly outputCount: number;
   readonly width: number;
   readonly height: number;
@@ -70,6 +99,8 @@ export interface DecodeResult {
   /** K × 4h × 4w low-res logits (feed one back as mask_input). */
   readonly lowRes: Float32Array;
   readonly lowResSize: number;
+  /** The encoder's square input side (the upscaling's first step, upscale.ts). */
+  readonly encoderInputSize?: number;
   readonly decodeMs: number;
   /** Which graph answered: "first-click" (no mask input, prep outputs) or "full". */
   readonly graph: "first-click" | "full";
@@ -81,7 +112,7 @@ export interface ErrorResult {
   readonly message: string;
 }
 
-export type WorkerResponse = InitResult | EmbeddingResult | DecodeResult | ErrorResult;
+export type WorkerResponse = BootResult | InitResult | EmbeddingResult | DecodeResult | ErrorResult;
 
 /** The result type that answers a request of type T. */
 export type ResultFor<T extends WorkerRequest["type"]> = Extract<WorkerResponse, { type: T }>;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { upscalePlan, upscaleTaps, upscaleThreshold } from "./upscale";
+import { candidateMask } from "../tools/samSession";
+import type { DecodeResult } from "./messages";
+import { upscaleCandidate, upscalePlan, upscaleTaps, upscaleThreshold } from "./upscale";
 
 // Reference values from segmentation.sam.onnx_decoder (upscale_taps / upscale_low_res), whose
 // Python tests check them against the plain export's in-graph upscaling.
@@ -28,5 +30,25 @@ describe("upscale", () => {
     expect(wide[10 * 100 + 40]).toBe(0);
     expect(wide[10 * 100 + 60]).toBe(1);
     expect(upscaleThreshold(low, 1, upscalePlan(100, 50, 256, 1024)).every((v) => v === 0)).toBe(true);
+  });
+
+  it("one candidate (the worker's shown mask) equals that slice of all outputs", () => {
+    const low = Float32Array.from({ length: 2 * 16 * 16 }, (_, i) => Math.sin(i * 0.37) * 3 + 0.2);
+    const plan = upscalePlan(13, 9, 16, 64);
+    expect(Array.from(upscaleCandidate(low, 1, plan)).join("")).toBe(MASKS.slice(13 * 9));
+    expect(Array.from(upscaleCandidate(low, 0, plan)).join("")).toBe(MASKS.slice(0, 13 * 9));
+  });
+
+  it("the page upscales another candidate lazily (Tab) and keeps the worker's one as sent", () => {
+    const low = Float32Array.from({ length: 2 * 16 * 16 }, (_, i) => Math.sin(i * 0.37) * 3 + 0.2);
+    const sent = upscaleCandidate(low, 1, upscalePlan(13, 9, 16, 64));
+    const result = {
+      type: "decode", id: 1, masks: sent, maskIndex: 1, outputCount: 2, width: 9, height: 13,
+      ious: new Float32Array(2), lowRes: low, lowResSize: 16, encoderInputSize: 64, decodeMs: 1, graph: "first-click",
+    } satisfies DecodeResult;
+    expect(candidateMask(result, 1)).toBe(sent);
+    const other = candidateMask(result, 0);
+    expect(Array.from(other).join("")).toBe(MASKS.slice(0, 13 * 9));
+    expect(candidateMask(result, 0)).toBe(other); // once per result
   });
 });

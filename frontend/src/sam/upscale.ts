@@ -104,3 +104,9 @@ export function upscaleThreshold(lowRes: Float32Array, count: number, plan: Upsc
   }
   return out;
 }
+
+/** One candidate (index k of the K low-res maps) → height × width mask: what a click shows. */
+export function upscaleCandidate(lowRes: Float32Array, index: number, plan: UpscalePlan): Uint8Array {
+  const plane = plan.size * plan.size;
+  return upscaleThreshold(lowRes.subarray(index * plane, (index + 1) * plane), 1, plan);
+}

@@ -16,6 +16,7 @@ import {
   type PromptPoint,
 } from "../sam/feeds";
 import type { DecodeResult } from "../sam/messages";
+import { upscaleCandidate, upscalePlan, type UpscalePlan } from "../sam/upscale";
 
 export interface ShownMask {
   readonly mask: Uint8Array; // width × height, 1 = inside
@@ -167,10 +168,41 @@ export class SamSession {
   }
 }
 
+// The worker upscales only the candidate shown first (result.maskIndex); another one (Tab, a
+// restored maskIndex) is upscaled here from its low-res logits once, when first shown.
+const otherMasks = new WeakMap<DecodeResult, Map<number, Uint8Array>>();
+let lastPlan: UpscalePlan | null = null;
+let lastPlanInputSize = 0;
+
+export function candidateMask(result: DecodeResult, index: number): Uint8Array {
+  const { width, height, lowResSize, maskIndex, encoderInputSize } = result;
+  if (maskIndex === undefined || encoderInputSize === undefined) {
+    return result.masks.subarray(index * width * height, (index + 1) * width * height); // all K
+  }
+  if (index === maskIndex) {
+    return result.masks;
+  }
+  let cached = otherMasks.get(result);
+  if (cached === undefined) {
+    cached = new Map();
+    otherMasks.set(result, cached);
+  }
+  let mask = cached.get(index);
+  if (mask === undefined) {
+    if (lastPlan === null || lastPlan.width !== width || lastPlan.height !== height || lastPlan.size !== lowResSize ||
+        lastPlanInputSize !== encoderInputSize) {
+      lastPlan = upscalePlan(height, width, lowResSize, encoderInputSize);
+      lastPlanInputSize = encoderInputSize;
+    }
+    mask = upscaleCandidate(result.lowRes, index, lastPlan);
+    cached.set(index, mask);
+  }
+  return mask;
+}
+
 function maskOf(result: DecodeResult, index: number, pointCount: number): ShownMask {
-  const size = result.width * result.height;
   return {
-    mask: result.masks.subarray(index * size, (index + 1) * size),
+    mask: candidateMask(result, index),
     width: result.width,
     height: result.height,
     index,
