@@ -4,6 +4,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from segmentation.services import auto_masks, embeddings
+from segmentation.services import models as model_registry
 
 EMBEDDING_MAX_RETRIES = 3
 
@@ -22,3 +23,9 @@ def embedding_compute(self, embedding_id: int) -> None:
 @shared_task(acks_late=True)
 def auto_masks_compute(job_id: int) -> None:
     auto_masks.auto_masks_compute(job_id)
+
+
+@shared_task(acks_late=True)
+def decoder_export_refresh(model_id: int) -> None:
+    """Re-export a model's decoders after DECODER_EXPORT_VERSION changed (queued by the manifest)."""
+    model_registry.decoders_refresh_by_id(model_id)

@@ -10,7 +10,6 @@ import logging
 import threading
 from pathlib import Path
 
-from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
@@ -251,14 +250,14 @@ def decoders_prepare(model: SamModel) -> str:
     if not Path(model.checkpoint_path).exists():
         return "unavailable"
     if cache.add(_refresh_lock_key(model), True, timeout=15 * 60):
+        from segmentation.tasks import decoder_export_refresh  # tasks import services, not the reverse
+
         decoder_export_refresh.apply_async(args=[model.pk], queue="embeddings")
     return "preparing"
 
 
-# The lazy re-export's task lives here (not segmentation/tasks.py) only because this module is
-# the one the web process and every worker import; it takes an id and calls one service.
-@shared_task(acks_late=True)
-def decoder_export_refresh(model_id: int) -> None:
+def decoders_refresh_by_id(model_id: int) -> None:
+    """The lazy re-export (segmentation.tasks.decoder_export_refresh); a deleted model is skipped."""
     model = SamModel.objects.filter(pk=model_id).first()
     if model is not None:
         decoders_refresh(model)

@@ -106,7 +106,9 @@ def test_stale_model_manifest_prepares_then_serves_only_the_current_export(tmp_p
     assert not registry.decoders_current(other)
 
     queued = []
-    monkeypatch.setattr(registry.decoder_export_refresh, "apply_async", lambda args, queue: queued.append((args, queue)))
+    from segmentation import tasks
+
+    monkeypatch.setattr(tasks.decoder_export_refresh, "apply_async", lambda args, queue: queued.append((args, queue)))
     body = client.get(f"/api/projects/{project.pk}/model/").json()
     again = client.get(f"/api/projects/{project.pk}/model/").json()
     monkeypatch.undo()
@@ -116,7 +118,7 @@ def test_stale_model_manifest_prepares_then_serves_only_the_current_export(tmp_p
     assert client.get(old_int8_url).status_code == 404
     assert "being prepared" in client.get(old_int8_url).json()["detail"]
 
-    registry.decoder_export_refresh(other.pk)  # the task body the worker runs
+    tasks.decoder_export_refresh(other.pk)  # the task body the worker runs
     body = client.get(f"/api/projects/{project.pk}/model/").json()
     assert body["decoder_state"] == "ready"
     other.refresh_from_db()
