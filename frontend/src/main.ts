@@ -77,7 +77,10 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
   const decoderClient = new DecoderClient(new DecoderWorker());
   const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
   const threads = isolated ? 2 : 1;
-  const booted = decoderClient.request<"boot">({ type: "boot", wasmBase, threads });
+  // ?gpu=off|force: WebGPU is otherwise used when the browser has a real GPU adapter (sam/backend.ts).
+  const gpuParam = new URLSearchParams(window.location.search).get("gpu");
+  const gpu = gpuParam === "off" || gpuParam === "force" ? gpuParam : "auto";
+  const booted = decoderClient.request<"boot">({ type: "boot", wasmBase, threads, gpu });
   const earlyEmbedding = api.fetchEmbedding(config.image.id);
   const manifestRequest = api.projectModel(config.project.id);
   for (const early of [booted, earlyEmbedding, manifestRequest]) {
@@ -242,9 +245,13 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 1000 + attempt * 500)));
         manifest = await api.projectModel(config.project.id);
       }
-      const variant = new URLSearchParams(window.location.search).get("decoder") ?? "int8";
+      const { backend } = await booted;
+      // WebGPU runs fp32 (its EP has no kernels for the int8 graphs' integer MatMuls) and the full
+      // graph (the first-click files are stored optimised for the CPU backend).
+      const onGpu = backend === "webgpu";
+      const variant = new URLSearchParams(window.location.search).get("decoder") ?? (onGpu ? "fp32" : "int8");
       // ?firstclick=0 runs every prompt through the full graph (bench/click_latency.py compares both).
-      const firstClick = new URLSearchParams(window.location.search).get("firstclick") !== "0";
+      const firstClick = !onGpu && new URLSearchParams(window.location.search).get("firstclick") !== "0";
       const model = manifest.decoders[variant] ?? manifest.decoders["int8"] ?? manifest.decoders["fp32"];
       if (model === undefined) {
         throw new Error("the project's model has no decoder");

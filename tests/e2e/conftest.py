@@ -45,7 +45,8 @@ class BrowserSession:
 
 
 @pytest.fixture
-def browser(live_server, tmp_path: Path, monkeypatch) -> Iterator[BrowserSession]:
+def browser(request, live_server, tmp_path: Path, monkeypatch) -> Iterator[BrowserSession]:
+    """`@pytest.mark.chromium_args("--flag", ...)` adds flags for one test (e.g. a software WebGPU)."""
     # Playwright's sync API keeps an asyncio event loop running in this thread; Django then refuses
     # ORM calls from it (SynchronousOnlyOperation) although they are plain synchronous code
     # here. Allowing it is safe because no coroutine ever touches the ORM in these tests.
@@ -59,7 +60,7 @@ def browser(live_server, tmp_path: Path, monkeypatch) -> Iterator[BrowserSession
             str(tmp_path / "chromium-profile"),
             executable_path=CHROMIUM_PATH,
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=CHROMIUM_ARGS + list(extra.args if (extra := request.node.get_closest_marker("chromium_args")) else ()),
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         session = BrowserSession(page=context.pages[0] if context.pages else context.new_page())

@@ -1,18 +1,26 @@
 /**
- * The SAM prompt decoder in a Web Worker on onnxruntime-web (wasm; WebGPU is not used: headless
- * Chromium here has no adapter, the software fallback takes seconds per run, and the WebGPU build
- * ships a second, larger wasm runtime — docs/benchmarks.md).
+ * The SAM prompt decoder in a Web Worker on onnxruntime-web: WebGPU when the browser has a real GPU
+ * adapter (the `onnxruntime-web/webgpu` bundle, imported by absolute URL only then, fp32 graphs), the
+ * wasm CPU backend otherwise (bundled; int8 graphs). docs/annotator.md "WebGPU".
  * One session per model URL, created once and reused across images; embeddings are parsed once per
  * image and kept by key. With the first-click graphs (manifest "first_click") the per-image "prep"
  * graph runs once when the embedding arrives, and prompts without a mask input (first click, hover)
  * run the first-click graph on its outputs; refinement (previous low-res mask) runs the full graph.
  */
-import * as ort from "onnxruntime-web/wasm";
+import * as wasmOrt from "onnxruntime-web/wasm";
+import type { InferenceSession, Tensor } from "onnxruntime-web/wasm";
 import { bootModelBytes } from "./bootModel";
 import { parseEmbedding } from "./embedding";
 import { officialMaskIndex, promptPointCount, promptToFeeds, type EmbeddingTensor } from "./feeds";
-import type { DecodeRequest, EmbeddingRequest, InitRequest, Phases, WorkerRequest, WorkerResponse } from "./messages";
+import type { BootRequest, DecodeRequest, EmbeddingRequest, InitRequest, Phases, WorkerRequest, WorkerResponse } from "./messages";
+import { chooseBackend, type Backend } from "./backend";
 import { upscaleCandidate, upscalePlan, type UpscalePlan } from "./upscale";
+
+// The runtime in use: chosen once in boot(), before any session or tensor exists. The two bundles
+// each have their own env and Tensor class, so nothing may mix them.
+type Ort = typeof wasmOrt;
+let ort: Ort = wasmOrt;
+let backend: Backend = "wasm";
 
 /** Epoch milliseconds: comparable with the page's clock (performance.timeOrigin differs per realm). */
 const epoch = (): number => performance.timeOrigin + performance.now();
@@ -20,10 +28,10 @@ const workerStarted = epoch();
 
 interface ImageEntry {
   readonly embedding: EmbeddingTensor;
-  /** The embedding as an ort.Tensor, made once (not per click). */
-  readonly embeddingTensor: ort.Tensor;
+  /** The embedding as an ort Tensor, made once (not per click). */
+  readonly embeddingTensor: Tensor;
   /** The prep graph's outputs for this image (first-click graph inputs), or null. */
-  readonly prepared: Record<string, ort.Tensor> | null;
+  readonly prepared: Record<string, Tensor> | null;
   readonly width: number;
   readonly height: number;
   readonly encoderInputSize: number;
@@ -33,12 +41,12 @@ interface ImageEntry {
 
 interface Graphs {
   /** The full graph (refinement): created at init without the split, else after the first decode. */
-  readonly full: () => Promise<ort.InferenceSession>;
-  readonly prep: ort.InferenceSession | null;
-  readonly firstClick: ort.InferenceSession | null;
+  readonly full: () => Promise<InferenceSession>;
+  readonly prep: InferenceSession | null;
+  readonly firstClick: InferenceSession | null;
 }
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+const sessions = new Map<string, Promise<InferenceSession>>();
 let current: Promise<Graphs> | null = null;
 // The embedding may arrive before init has even started (the page fetches both from its first
 // lines): its prep run waits for the graphs init creates.
@@ -67,7 +75,7 @@ scope.onmessage = (event: MessageEvent<WorkerRequest>) => {
 async function handle(request: WorkerRequest): Promise<[WorkerResponse, Transferable[]]> {
   switch (request.type) {
     case "boot":
-      return [{ type: "boot", id: request.id, phases: await boot(request) }, []];
+      return [{ type: "boot", id: request.id, phases: await boot(request), backend }, []];
     case "init":
       return [await init(request), []];
     case "embedding":
@@ -77,13 +85,13 @@ async function handle(request: WorkerRequest): Promise<[WorkerResponse, Transfer
   }
 }
 
-function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+function run(session: InferenceSession, feeds: Record<string, Tensor>): Promise<InferenceSession.OnnxValueMapType> {
   const result = runQueue.then(() => session.run(feeds));
   runQueue = result.catch(() => undefined);
   return result;
 }
 
-function openSession(url: string): Promise<ort.InferenceSession> {
+function openSession(url: string): Promise<InferenceSession> {
   let session = sessions.get(url);
   if (session === undefined) {
     session = (async () => {
@@ -93,7 +101,9 @@ function openSession(url: string): Promise<ort.InferenceSession> {
         throw new Error(`decoder download failed: HTTP ${response.status}`);
       }
       const bytes = new Uint8Array(await response.arrayBuffer());
-      return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+      // On WebGPU, nodes without a WebGPU kernel (shape ops) run on the CPU within the same session.
+      const providers = backend === "webgpu" ? ["webgpu", "wasm"] : ["wasm"];
+      return ort.InferenceSession.create(bytes, { executionProviders: providers, graphOptimizationLevel: "all" });
     })();
     sessions.set(url, session);
     session.catch(() => sessions.delete(url));
@@ -101,18 +111,58 @@ function openSession(url: string): Promise<ort.InferenceSession> {
   return session;
 }
 
-/** Load the wasm runtime (fetch + streaming compile, cached by V8) and its threads on a tiny graph. */
-function boot(request: { readonly wasmBase: string; readonly threads: number }): Promise<Phases> {
+/**
+ * Pick the runtime (WebGPU only with a real adapter, or when a test forces it), then load it and its
+ * threads on a tiny graph (fetch + streaming compile, cached by V8). A WebGPU runtime that fails to
+ * start falls back to wasm.
+ */
+function boot(request: Pick<BootRequest, "wasmBase" | "threads"> & { readonly gpu?: BootRequest["gpu"] }): Promise<Phases> {
   booted ??= (async () => {
-    // Must be set before the first session: onnxruntime-web otherwise picks 1 thread on 2 cores.
-    ort.env.wasm.wasmPaths = request.wasmBase;
-    ort.env.wasm.numThreads = request.threads;
     const bootStart = epoch();
-    const session = await ort.InferenceSession.create(bootModelBytes(), { executionProviders: ["wasm"] });
-    await session.release();
+    if (await useWebGpu(request.wasmBase, request.gpu ?? "auto")) {
+      try {
+        await startRuntime(request);
+      } catch {
+        ort = wasmOrt;
+        backend = "wasm";
+        await startRuntime(request);
+      }
+    } else {
+      await startRuntime(request);
+    }
     return { "worker-start": workerStarted, "runtime-boot-start": bootStart, "runtime-ready": epoch() };
   })();
   return booted;
+}
+
+async function useWebGpu(wasmBase: string, mode: BootRequest["gpu"]): Promise<boolean> {
+  const gpu = (navigator as Navigator & { gpu?: GpuLike }).gpu;
+  const adapter = gpu === undefined || mode === "off" ? null : await gpu.requestAdapter().catch(() => null);
+  const choice = chooseBackend({ mode, adapter: adapter === null ? null : { fallback: adapter.info?.isFallbackAdapter === true } });
+  if (choice !== "webgpu") {
+    return false;
+  }
+  try {
+    const gpuOrt = (await import(/* @vite-ignore */ `${wasmBase}ort.webgpu.min.mjs`)) as Ort;
+    (gpuOrt.env.webgpu as { adapter?: unknown }).adapter = adapter; // ORT must not ask for another one
+    ort = gpuOrt;
+    backend = "webgpu";
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface GpuLike {
+  requestAdapter(): Promise<{ readonly info?: { readonly isFallbackAdapter?: boolean } } | null>;
+}
+
+async function startRuntime(request: Pick<BootRequest, "wasmBase" | "threads">): Promise<void> {
+  // Must be set before the first session: onnxruntime-web otherwise picks 1 thread on 2 cores.
+  ort.env.wasm.wasmPaths = request.wasmBase;
+  ort.env.wasm.numThreads = request.threads;
+  const session = await ort.InferenceSession.create(bootModelBytes(), { executionProviders: [backend] });
+  await session.release();
 }
 
 async function init(request: InitRequest): Promise<WorkerResponse> {
@@ -120,8 +170,8 @@ async function init(request: InitRequest): Promise<WorkerResponse> {
   const split = request.firstClick;
   // The graphs the first click needs are created together (downloads in parallel); with the split,
   // the full graph (refinement only) is created after the first decode, or when a refinement needs it.
-  let full: Promise<ort.InferenceSession> | null = split === null ? openSession(request.modelUrl) : null;
-  const fullSession = (): Promise<ort.InferenceSession> => {
+  let full: Promise<InferenceSession> | null = split === null ? openSession(request.modelUrl) : null;
+  const fullSession = (): Promise<InferenceSession> => {
     if (full === null) {
       full = openSession(request.modelUrl);
       void full.then((session) => warmUp(session)).catch(() => undefined);
@@ -148,7 +198,7 @@ async function init(request: InitRequest): Promise<WorkerResponse> {
   return {
     type: "init",
     id: request.id,
-    backend: "wasm",
+    backend,
     threads: request.threads,
     warmupMs,
     firstClick: graphs.firstClick !== null,
@@ -156,7 +206,7 @@ async function init(request: InitRequest): Promise<WorkerResponse> {
   };
 }
 
-function embeddingDims(session: ort.InferenceSession): [number, number, number] {
+function embeddingDims(session: InferenceSession): [number, number, number] {
   const meta = session.inputMetadata.find((input) => input.name === "image_embeddings" || input.name === "image_tokens");
   const shape = meta !== undefined && meta.isTensor ? meta.shape.map((d) => (typeof d === "number" ? d : 1)) : [];
   if (meta?.name === "image_tokens") {
@@ -169,11 +219,11 @@ function embeddingDims(session: ort.InferenceSession): [number, number, number] 
   return [channels, h, w];
 }
 
-async function warmUp(session: ort.InferenceSession): Promise<void> {
+async function warmUp(session: InferenceSession): Promise<void> {
   const [channels, h, w] = embeddingDims(session);
   const prompt = { points: [{ x: 1, y: 1, positive: true }], box: null };
   const feeds = promptToFeeds(prompt, { data: new Float32Array(channels * h * w), shape: [channels, h, w] }, { width: 64, height: 64 }, 4 * h * 4, null);
-  const tensors: Record<string, ort.Tensor> = {};
+  const tensors: Record<string, Tensor> = {};
   for (const meta of session.inputMetadata) {
     const feed = feeds[meta.name as keyof typeof feeds] as { data: Float32Array; dims: readonly number[] } | undefined;
     if (feed !== undefined) {
@@ -193,13 +243,13 @@ async function storeEmbedding(request: EmbeddingRequest): Promise<WorkerResponse
   const embeddingTensor = new ort.Tensor("float32", parsed.data, [1, channels, h, w]);
   const phases: Phases = { "embedding-received": epoch() };
   const graphs = await (current ?? (await graphsAnnounced));
-  let prepared: Record<string, ort.Tensor> | null = null;
+  let prepared: Record<string, Tensor> | null = null;
   if (graphs.prep !== null) {
     // Prompt-independent work, once per image instead of once per click.
     const outputs = await run(graphs.prep, { image_embeddings: embeddingTensor });
     prepared = {};
     for (const name of graphs.prep.outputNames) {
-      prepared[name] = outputs[name] as ort.Tensor;
+      prepared[name] = outputs[name] as Tensor;
     }
     phases["prep-done"] = epoch();
   }
@@ -238,7 +288,7 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
   );
   const useFirstClick = request.previousLowRes === null && graphs.firstClick !== null && image.prepared !== null;
   const session = useFirstClick ? graphs.firstClick! : await graphs.full();
-  const inputs: Record<string, ort.Tensor> = {};
+  const inputs: Record<string, Tensor> = {};
   for (const name of session.inputNames) {
     if (name === "image_embeddings") {
       inputs[name] = image.embeddingTensor;

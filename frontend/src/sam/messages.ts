@@ -30,6 +30,8 @@ export interface BootRequest {
   readonly id: number;
   readonly wasmBase: string;
   readonly threads: number;
+  /** WebGPU: "auto" (a real GPU adapter), "off", or "force" (software adapters too: tests). */
+  readonly gpu: "auto" | "off" | "force";
 }
 
 export interface EmbeddingRequest {
@@ -62,6 +64,8 @@ export interface BootResult {
   readonly type: "boot";
   readonly id: number;
   readonly phases: Phases;
+  /** The runtime chosen at boot; the page picks the graphs for it (fp32 on WebGPU, int8 on wasm). */
+  readonly backend: "wasm" | "webgpu";
 }
 
 export interface InitResult {
