@@ -1,5 +1,5 @@
 # Shortcuts for the scripts in scripts/ (the scripts are the source of truth; make is optional).
-.PHONY: run test bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs
+.PHONY: run test bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-refinement bench-click
 
 PY := .venv/bin/python
 
@@ -30,6 +30,9 @@ bench-encoder:  ## default model encoder time per 1024-px image vs MobileSAM vit
 
 bench-click:  ## click → mask drawn in headless Chromium (vit_b-size and default decoders) vs a server round trip
 	$(PY) bench/click_latency.py
+
+bench-refinement:  ## mask quality along a click chain: int8 vs fp32 refinement graph against the official-style export
+	$(PY) bench/refinement_quality.py
 
 bench-decoder-graphs:  ## decoder graph variants (low-res, first-click, int8 schemes) in native onnxruntime: time + IoU
 	$(PY) bench/decoder_graphs.py

@@ -249,10 +249,14 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
       // WebGPU runs fp32 (its EP has no kernels for the int8 graphs' integer MatMuls) and the full
       // graph (the first-click files are stored optimised for the CPU backend).
       const onGpu = backend === "webgpu";
-      const variant = new URLSearchParams(window.location.search).get("decoder") ?? (onGpu ? "fp32" : "int8");
+      const requested = new URLSearchParams(window.location.search).get("decoder");
+      const variant = requested ?? (onGpu ? "fp32" : "int8");
+      // Refinement clicks (full graph, previous mask fed back) run fp32 unless ?decoder= asks: int8
+      // drifts along a click chain (IoU vs the official export down to 0.92, docs/benchmarks.md).
+      const fullVariant = requested ?? "fp32";
       // ?firstclick=0 runs every prompt through the full graph (bench/click_latency.py compares both).
       const firstClick = !onGpu && new URLSearchParams(window.location.search).get("firstclick") !== "0";
-      const model = manifest.decoders[variant] ?? manifest.decoders["int8"] ?? manifest.decoders["fp32"];
+      const model = manifest.decoders[fullVariant] ?? manifest.decoders["fp32"] ?? manifest.decoders["int8"];
       if (model === undefined) {
         throw new Error("the project's model has no decoder");
       }
@@ -266,7 +270,8 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
       performance.mark("sam:ready");
       decoder = client;
       status.decoder.dataset["status"] = "ready";
-      status.decoder.textContent = `decoder: ${manifest.model.name} ${variant}, ${init.backend} × ${init.threads} threads${init.firstClick ? ", first-click graph" : ""}`;
+      const graphs = init.firstClick ? `first-click graph ${variant}, refinement ${fullVariant}` : `${fullVariant}`;
+      status.decoder.textContent = `decoder: ${manifest.model.name} ${graphs}, ${init.backend} × ${init.threads} threads`;
       root.dataset["decoder"] = "ready";
       if (bench !== undefined) {
         bench.ready = performance.now();

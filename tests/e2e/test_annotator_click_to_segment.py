@@ -83,7 +83,7 @@ def test_page_is_cross_origin_isolated_and_loads_only_local_files(browser, live_
     assert "2 threads" in status
     # The execution provider is named (headless Chromium with --disable-gpu has no WebGPU: wasm), and
     # the first-click split is in use (the registered model has the prep + first-click graphs).
-    assert "wasm" in status and "first-click graph" in status and "int8" in status
+    assert "wasm" in status and "first-click graph int8, refinement fp32" in status, status
     assert page.locator("#error-banner").is_hidden()
     assert browser.failed_responses == []
 
