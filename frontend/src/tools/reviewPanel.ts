@@ -19,6 +19,7 @@ import { conflictCopy, type Autosaver, type SaveState } from "../state/autosave"
 import type { DocumentStore } from "../state/document";
 import type { AnnotatorApp, EditPermissions, LabelClassInfo } from "./annotatorApp";
 import type { SamSession } from "./samSession";
+import { button } from "../render/dom";
 
 export type PageMode = "annotate" | "review" | "read";
 
@@ -289,11 +290,11 @@ export class ReviewPanel {
     input.placeholder = "Comment (needed to reject)";
     input.setAttribute("aria-label", `Comment on annotation ${serverId}`);
     input.value = this.drafts.get(serverId) ?? "";
-    const approve = button("Approve", "approve-annotation", () => void this.decideAnnotation(serverId, true));
-    const reject = button("Reject", "reject-annotation", () => void this.decideAnnotation(serverId, false));
+    const approve = button("Approve", () => void this.decideAnnotation(serverId, true), { className: "approve-annotation" });
+    const reject = button("Reject", () => void this.decideAnnotation(serverId, false), { className: "reject-annotation" });
     box.append(input, approve, reject);
     if (SAM_PROMPT_SOURCES.includes(source) && promptFromStored(prompts) !== null) {
-      box.append(button("Reopen SAM", "reopen-sam", () => void this.reopen(localId)));
+      box.append(button("Reopen SAM", () => void this.reopen(localId), { className: "reopen-sam" }));
     }
     return box;
   }
@@ -491,13 +492,4 @@ function badge(className: string, text: string): HTMLSpanElement {
   span.className = `badge ${className}`;
   span.textContent = text;
   return span;
-}
-
-function button(text: string, className: string, onClick: () => void): HTMLButtonElement {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = className;
-  element.textContent = text;
-  element.addEventListener("click", onClick);
-  return element;
 }

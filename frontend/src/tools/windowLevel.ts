@@ -9,6 +9,7 @@
  * embedding keeps using the stored rendition (the project's window), which the bar says.
  */
 import { errorText, renderWindow, setProjectWindow, type DicomConfig, type DicomWindow } from "../api/dicom";
+import { button } from "../render/dom";
 
 /** Width and level steps of one key press: a tenth / a twentieth of the width, at least 1. */
 export function keyStep(window: DicomWindow, key: string): DicomWindow | null {
@@ -124,7 +125,7 @@ export class WindowLevelControl {
       frame.id = "frame-status";
       frame.textContent = `frame ${this.config.frame_position + 1} / ${this.config.frame_urls.length}`;
       frame.title = "PageUp / PageDown: previous / next frame of this file";
-      bar.append(frameButton("frame-prev", "◀", () => this.stepFrame(-1)), frame, frameButton("frame-next", "▶", () => this.stepFrame(1)));
+      bar.append(button("◀", () => this.stepFrame(-1), { id: "frame-prev" }), frame, button("▶", () => this.stepFrame(1), { id: "frame-next" }));
     }
     if (!this.config.greyscale || this.config.window === null) {
       return; // colour and palette images have no window
@@ -322,15 +323,6 @@ function numberInput(id: string, text: string): { label: HTMLLabelElement; input
   input.step = "1";
   label.append(`${text} `, input);
   return { label, input };
-}
-
-function frameButton(id: string, text: string, onClick: () => void): HTMLButtonElement {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.id = id;
-  button.textContent = text;
-  button.addEventListener("click", onClick);
-  return button;
 }
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;

@@ -84,3 +84,17 @@ def enhanced_ct(slices: list[bytes]) -> bytes:
         instance_number=1,
     )
     return dataset_bytes(enhanced)
+
+
+def manager_client(project):
+    """An API client logged in as a new manager of the project."""
+    from rest_framework.test import APIClient
+
+    from annotator.models import Role
+    from tests.factories import make_user
+
+    manager = make_user()
+    project.memberships.create(user=manager, role=Role.MANAGER)
+    client = APIClient()
+    client.force_authenticate(manager)
+    return client

@@ -13,30 +13,21 @@ import pytest
 from django.core.files.storage import default_storage
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from rest_framework.test import APIClient
 
 from annotator import media
 from annotator.dicom_deid import deidentify
-from annotator.models import Image, Project, Role
+from annotator.models import Image, Project
 from annotator.services import images as image_services
 from annotator.services.images import image_delete, images_render_dicom
 from annotator.services.projects import project_update
 from segmentation.models import Embedding
-from tests.annotator.dicom.samples import enhanced_ct, generated_ct, ingest
-from tests.factories import make_image, make_project, make_user
+from tests.annotator.dicom.samples import enhanced_ct, generated_ct, ingest, manager_client
+from tests.factories import make_image, make_project
 
 pytestmark = pytest.mark.django_db
 
 HU = np.tile(np.arange(-1000, 1000, 8, dtype=np.int64), (20, 1))
 UPLOAD_PATH = "DOE^JANE_MRN123456/IM0001.dcm"
-
-
-def manager_client(project):
-    manager = make_user()
-    project.memberships.create(user=manager, role=Role.MANAGER)
-    client = APIClient()
-    client.force_authenticate(manager)
-    return client
 
 
 def with_unlisted_phi() -> bytes:

@@ -16,7 +16,7 @@ from annotator.models import Image, Role
 from annotator.services.images import dicom_frame_siblings, images_render_dicom
 from annotator.services.projects import project_update
 from segmentation.models import Embedding
-from tests.annotator.dicom.samples import generated_ct, ingest, shipped_path
+from tests.annotator.dicom.samples import generated_ct, ingest, manager_client, shipped_path
 from tests.factories import make_image, make_project, make_user
 
 pytestmark = pytest.mark.django_db
@@ -28,14 +28,6 @@ HU = np.tile(np.arange(-1000, 1000, 8, dtype=np.int64), (20, 1))
 def display(image: Image) -> np.ndarray:
     with default_storage.open(image.display.name, "rb") as handle:
         return np.asarray(PILImage.open(io.BytesIO(handle.read())).convert("L"))
-
-
-def manager_client(project):
-    manager = make_user()
-    project.memberships.create(user=manager, role=Role.MANAGER)
-    client = APIClient()
-    client.force_authenticate(manager)
-    return client
 
 
 def test_window_choices_are_checked_with_readable_reasons():
