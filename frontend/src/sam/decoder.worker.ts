@@ -58,6 +58,7 @@ const MAX_IMAGES = 3;
 // Session runs go one at a time (a background warm-up never overlaps a click's run).
 let runQueue: Promise<unknown> = Promise.resolve();
 let booted: Promise<Phases> | null = null;
+let firstClickWarmed = false;
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -187,12 +188,14 @@ async function init(request: InitRequest): Promise<WorkerResponse> {
   const graphs = await current;
   phases["sessions-created"] = epoch();
   const started = performance.now();
-  // No warm-up run by default: the first click after open was as fast without it (the prep run
-  // already touches the kernels; docs/benchmarks.md Round 3), and it cost 80-150 ms before "ready".
-  // Without the split (no prep run) the full graph is still warmed up.
+  // The dummy warm-up run of the first-click graph happens right after "ready", in the background:
+  // before "ready" it cost 60-150 ms of first-mask time, while it saves the first click 20-30 ms
+  // (docs/benchmarks.md Rounds 3-4); a click that comes at once queues behind it (runQueue).
+  // Without the split (no prep run) the full graph is warmed up before "ready", as is ?warmup=1.
   if (request.warmUp === true || graphs.firstClick === null) {
     await warmUp(graphs.firstClick ?? (await graphs.full()));
     phases["warmup-done"] = epoch();
+    firstClickWarmed = true;
   }
   const warmupMs = performance.now() - started;
   return {
@@ -252,6 +255,11 @@ async function storeEmbedding(request: EmbeddingRequest): Promise<WorkerResponse
       prepared[name] = outputs[name] as Tensor;
     }
     phases["prep-done"] = epoch();
+    if (!firstClickWarmed && graphs.firstClick !== null) {
+      // After the first prep run (which "ready" waits for), not before it.
+      firstClickWarmed = true;
+      void warmUp(graphs.firstClick).catch(() => undefined);
+    }
   }
   images.delete(request.key);
   images.set(request.key, {
