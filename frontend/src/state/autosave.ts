@@ -16,6 +16,7 @@ interface Saved {
   version: number;
   labelClass: number;
   polygons: string; // JSON, to compare cheaply
+  prompts: string; // canonical JSON (the database may reorder an object's keys)
 }
 
 export interface Conflict {
@@ -53,6 +54,7 @@ export class Autosaver {
       version: server.version,
       labelClass: server.label_class,
       polygons: JSON.stringify(server.polygons),
+      prompts: canonicalJson(server.prompts),
     });
   }
 
@@ -107,7 +109,11 @@ export class Autosaver {
       const saved = this.saved.get(annotation.localId);
       if (saved === undefined) {
         work.push(() => this.create(annotation));
-      } else if (saved.labelClass !== annotation.labelClass || saved.polygons !== JSON.stringify(annotation.polygons)) {
+      } else if (
+        saved.labelClass !== annotation.labelClass ||
+        saved.polygons !== JSON.stringify(annotation.polygons) ||
+        saved.prompts !== canonicalJson(annotation.prompts)
+      ) {
         work.push(() => this.update(annotation, saved));
       }
     }
@@ -163,11 +169,17 @@ export class Autosaver {
 
   private async update(annotation: AnnotationDoc, saved: Saved): Promise<void> {
     try {
+      // Prompts go along only when they changed (a reopened SAM session): after "reload and
+      // reapply" the new mask's prompts must reach the server with it.
+      const prompts = canonicalJson(annotation.prompts) === saved.prompts ? {} : { prompts: annotation.prompts };
       const server = await api.updateAnnotation(saved.serverId, saved.version, {
         label_class: annotation.labelClass,
         polygons: annotation.polygons,
+        ...prompts,
       });
       this.adopt(annotation.localId, server);
+      // What was sent is what the server holds, even if it spells it differently: never PATCH in a loop.
+      this.saved.get(annotation.localId)!.prompts = canonicalJson(annotation.prompts);
     } catch (error) {
       const current = conflictCopy(error);
       if (current !== null) {
@@ -207,4 +219,13 @@ function describe(error: unknown): string {
     return `save failed (HTTP ${error.status}${body ? `: ${JSON.stringify(body).slice(0, 200)}` : ""})`;
   }
   return `save failed (${error instanceof Error ? error.message : String(error)})`;
+}
+
+/** JSON with object keys sorted at every level, so equal values compare equal as strings. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value ?? {}, (_key, inner: unknown) =>
+    inner !== null && typeof inner === "object" && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
 }

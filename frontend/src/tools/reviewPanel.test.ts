@@ -167,7 +167,7 @@ describe("saveReplacedGeometry (Enter on a reopened SAM session)", () => {
 
   function page(version: number) {
     const store = new DocumentStore({
-      annotations: [{ localId: "a", labelClass: 1, polygons: square, source: "sam_click", prompts: {}, timeSpentMs: 0,
+      annotations: [{ localId: "a", labelClass: 1, polygons: square, source: "sam_click", prompts: { points: [[3, 3, 1]] }, timeSpentMs: 0,
         clickCount: 1 }],
     });
     const conflicts: Conflict[] = [];
@@ -200,11 +200,21 @@ describe("saveReplacedGeometry (Enter on a reopened SAM session)", () => {
     expect(saver.state).toBe("conflict");
     expect(update).toHaveBeenCalledTimes(1); // no second PATCH on the stale version
 
-    update.mockResolvedValueOnce(serverCopy(6, { polygons: smaller }));
+    update.mockResolvedValueOnce(serverCopy(6, { polygons: smaller, prompts }));
     saver.reapplyOver("a"); // the banner's "reload and reapply"
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(update).toHaveBeenLastCalledWith(7, 5, { label_class: 1, polygons: smaller });
+    // The reopened session's prompts go with its mask, or the server would keep the old click's.
+    expect(update).toHaveBeenLastCalledWith(7, 5, { label_class: 1, polygons: smaller, prompts });
     expect(saver.state).toBe("saved");
+  });
+
+  it("sees no change when the server returns the same prompts with its keys reordered", async () => {
+    const { store, saver } = page(3);
+    saver.adopt("a", serverCopy(3, { prompts: { mask_index: 0, points: [[3, 3, 1], [8, 8, 0]] } }));
+    store.update("a", { prompts });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(update).not.toHaveBeenCalled();
+    expect(saver.dirty).toBe(false);
   });
 
   it("passes other failures on", async () => {
