@@ -62,7 +62,8 @@ def _depth_map(region: torch.Tensor, steps: int) -> torch.Tensor:
             x = -F.max_pool2d(-xp, 3, 1)
         else:
             x = torch.minimum(-F.max_pool2d(-xp[..., 1:-1], (3, 1), 1), -F.max_pool2d(-xp[..., 1:-1, :], (1, 3), 1))
-        if not bool(x.any()):
+        # Checking for an empty region syncs a GPU with the host: only every 8th erosion.
+        if i % 8 == 7 and not bool(x.any()):
             break
         depth = depth + x
     return depth.squeeze(1)

@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-clicks", type=int, default=20)
     p.add_argument("--eval-max-seconds", type=float, default=75.0, help="stop adding clicks after this long")
     p.add_argument("--sam-path", default="", help="folder holding segment_anything, if not importable")
+    p.add_argument("--profile-steps", type=int, default=0,
+                   help="before training, profile this many steps (torch.profiler) and print where the time goes")
     return p.parse_args(argv)
 
 
@@ -192,6 +194,41 @@ def train_step(sam, batch, args, device, amp_dtype):
     }
 
 
+def profile_steps(sam, opt, batch, args, device, amp_dtype) -> None:
+    """Time a few whole training steps on one batch and print the operators that take the time
+    (a step that is launch- or sync-bound shows far more CPU than device time). The weights these
+    steps change are restored, so the run's training is unaffected."""
+    import copy
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    saved_model, saved_opt = copy.deepcopy(sam.state_dict()), copy.deepcopy(opt.state_dict())
+
+    def step() -> None:
+        train_step(sam, batch, args, device, amp_dtype)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    step()  # warm-up (cuDNN autotuning, allocator)
+    started = time.time()
+    for _ in range(args.profile_steps):
+        step()
+    plain = (time.time() - started) / args.profile_steps
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(args.profile_steps):
+            step()
+    sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    print(f"[profile] {plain * 1000:.0f} ms per step of {args.batch} images x {args.targets} targets x "
+          f"{args.rounds} rounds (unprofiled, {args.profile_steps} steps)", flush=True)
+    print(prof.key_averages().table(sort_by=sort, row_limit=30), flush=True)
+    sam.load_state_dict(saved_model)
+    opt.load_state_dict(saved_opt)
+
+
 def evaluate(sam, device, seed: int, count: int, max_clicks: int, max_seconds: float = 1e9) -> dict:
     """Click-simulator metrics on a held-out synthetic set (another seed than training)."""
     import torch
@@ -265,6 +302,8 @@ def main(argv: list[str] | None = None) -> dict:
     history: list[dict] = []
     first = next(it)  # waits for worker start-up; not counted in the training budget
     print(f"[train] first batch after {time.time() - t_launch:.1f}s since launch", flush=True)
+    if args.profile_steps > 0:
+        profile_steps(sam, opt, first, args, device, amp_dtype)
     t0 = time.time()
     last_log = last_save = t0
     step = samples = 0

@@ -46,3 +46,20 @@ def test_cli_saves_checkpoint_log_and_metrics(tmp_path, capsys):
     build_default_sam(tmp_path / "default_sam.pt")  # the saved file loads
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-2].startswith("NoC@90 ")
+
+
+@pytest.mark.slow
+def test_profiling_prints_the_operators_and_leaves_the_weights_as_they_were(capsys):
+    from segmentation.training.train import profile_steps
+
+    torch.manual_seed(0)
+    sam = build_default_sam().train()
+    args = parse_args(["--out", "unused", "--rounds", "2", "--grad-rounds", "2", "--batch", "1", "--targets", "1",
+                       "--profile-steps", "1"])
+    opt = torch.optim.AdamW(sam.parameters(), lr=1e-3)
+    before = {k: v.clone() for k, v in sam.state_dict().items()}
+    profile_steps(sam, opt, _batch(1, images=1, targets=1), args, torch.device("cpu"), None)
+    out = capsys.readouterr().out
+    assert "[profile]" in out and "ms per step" in out and "aten::" in out
+    assert all(torch.equal(before[k], v) for k, v in sam.state_dict().items())
+    assert not opt.state  # the optimizer's moments are back to none
