@@ -56,7 +56,7 @@ from annotator.media import (
     window_choice_clean,
 )
 from annotator.models import Image, Project
-from annotator.services.renditions import delete_renditions_of
+from annotator.services.renditions import delete_renditions_of, renditions_request
 from segmentation.storage import save_atomically
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ def images_ingest(
                 report.accepted.extend(images)
     if report.accepted:
         _request_embeddings(report.accepted)
+        renditions_request(report.accepted)
     return report
 
 
@@ -343,6 +344,7 @@ def _render_one(image_id: int, originals: "_ParsedOriginals") -> bool:
             image.metadata = {**decoded.metadata, "file_sha256": file_hash.hexdigest()}
             image.save(update_fields=["display", "thumbnail", "sha256", "metadata"])
             _request_embeddings([image])  # get-or-create; the Celery send waits for the commit
+            renditions_request([image])
             transaction.on_commit(lambda: _delete_unreferenced(old_names))
     except Exception as exc:
         _delete_unreferenced(written)

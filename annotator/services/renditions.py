@@ -4,8 +4,9 @@ The annotator draws the image on a canvas; a 20000 x 15000 scan would cost the b
 decoded pixels and seconds to decode, while the screen shows a few megapixels of it. So the page asks
 for a rendition whose longest side is at most `settings.ANNOTATOR_DISPLAY_MAX_SIDE` and stretches it to
 the image's full size: annotation coordinates stay in full-image pixels, and the encoder keeps reading
-the full display image. Renditions are made on first request and cached in storage under a name derived
-from the display file's content-hash name, so they never go stale and duplicates share them.
+the full display image. Renditions are made by the worker right after upload (and after a DICOM
+re-render), or on first request if that comes sooner, and cached in storage under a name derived from
+the display file's content-hash name, so they never go stale and duplicates share them.
 """
 from __future__ import annotations
 
@@ -52,6 +53,37 @@ def display_rendition(image: Image, max_side: int) -> str:
     if not default_storage.exists(name):
         save_atomically(name, _scaled(image.display.name, max_side, name.endswith(".jpg")))
     return name
+
+
+def renditions_request(images: list[Image]) -> None:
+    """Queue the worker to make the display renditions of those images that need one (after the
+    current transaction commits), so that the first open does not wait for a large image's scaling."""
+    from django.db import transaction
+
+    ids = [image.pk for image in images if needs_rendition(image)]
+    if ids:
+        from annotator.tasks import display_renditions_make  # tasks import services, not the reverse
+
+        transaction.on_commit(lambda: display_renditions_make.delay(ids))
+
+
+def renditions_make(image_ids: list[int]) -> int:
+    """Make the configured display rendition of each image (the task queued by renditions_request);
+    deleted images are skipped and one unreadable file does not stop the others. Returns how many
+    images now have one."""
+    import logging
+
+    made = 0
+    for image in Image.objects.filter(pk__in=image_ids):
+        if not needs_rendition(image):
+            continue
+        try:
+            display_rendition(image, settings.ANNOTATOR_DISPLAY_MAX_SIDE)
+        except (OSError, ValueError) as exc:  # the page still asks later, and gets the error then
+            logging.getLogger(__name__).warning("Display rendition of image %s failed: %s", image.pk, exc)
+            continue
+        made += 1
+    return made
 
 
 def _scaled(display_name: str, max_side: int, jpeg: bool) -> bytes:
