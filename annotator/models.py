@@ -111,6 +111,10 @@ class Image(models.Model):
     job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
     review_status = models.CharField(max_length=16, choices=ImageReviewStatus.choices, default=ImageReviewStatus.NEW)
     review_comment = models.TextField(blank=True)  # the reviewer's last word on the whole image
+    # The uploaded file's sha256 where it differs from `sha256` or is shared by several rows (DICOM,
+    # multi-frame files); also in metadata["file_sha256"]. A column, so duplicate checks and frame
+    # siblings are an index lookup rather than a scan of every row's JSON.
+    file_sha256 = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_unique_content")]
@@ -118,6 +122,7 @@ class Image(models.Model):
         indexes = [
             models.Index(fields=["project", "embedding_status"]),
             models.Index(fields=["project", "review_status"]),
+            models.Index(fields=["project", "file_sha256"]),
         ]
 
     def __str__(self) -> str:

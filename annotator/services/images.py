@@ -196,6 +196,7 @@ def _ingest_one(
                     format=decoded.format,
                     size_bytes=len(data),
                     metadata=metadata,
+                    file_sha256=metadata.get("file_sha256", ""),
                     uploaded_by=user,
                 ))
     except MediaError:
@@ -342,7 +343,8 @@ def _render_one(image_id: int, originals: "_ParsedOriginals") -> bool:
             image.thumbnail = _store_by_hash("thumbnails", decoded.thumbnail, "jpg", written)
             image.sha256 = key
             image.metadata = {**decoded.metadata, "file_sha256": file_hash.hexdigest()}
-            image.save(update_fields=["display", "thumbnail", "sha256", "metadata"])
+            image.file_sha256 = file_hash.hexdigest()
+            image.save(update_fields=["display", "thumbnail", "sha256", "metadata", "file_sha256"])
             _request_embeddings([image])  # get-or-create; the Celery send waits for the commit
             renditions_request([image])
             transaction.on_commit(lambda: _delete_unreferenced(old_names))
@@ -418,17 +420,16 @@ def image_render_window(*, image: Image, center: object, width: object) -> bytes
 
 def dicom_frame_siblings(image: Image) -> list[tuple[int, int]]:
     """(frame, image id) of every row of this image's file in its project, in frame order."""
-    file_sha256 = image.metadata.get("file_sha256")
-    if image.format != "DICOM" or not file_sha256 or int(image.metadata.get("frames", 1) or 1) <= 1:
+    if image.format != "DICOM" or not image.file_sha256 or int(image.metadata.get("frames", 1) or 1) <= 1:
         return [(int(image.metadata.get("frame", 0) or 0), image.pk)]
-    rows = Image.objects.filter(project_id=image.project_id, format="DICOM", metadata__file_sha256=file_sha256)
+    rows = Image.objects.filter(project_id=image.project_id, file_sha256=image.file_sha256, format="DICOM")
     return sorted((int(metadata.get("frame", 0) or 0), pk) for pk, metadata in rows.values_list("pk", "metadata"))
 
 
 def _existing_duplicate(project: Project, *sha256s: str) -> str | None:
     # A DICOM row rendered with a project window has another key; its file hash is in its metadata.
     existing = Image.objects.filter(
-        Q(sha256__in=sha256s) | Q(format="DICOM", metadata__file_sha256=sha256s[0]), project=project
+        Q(sha256__in=sha256s) | Q(file_sha256=sha256s[0], format="DICOM"), project=project
     ).only("id", "original_name").first()
     if existing is None:
         return None
