@@ -2,6 +2,8 @@
  * Entry point of the annotator page (templates/annotator/annotate.html): reads the page's config,
  * loads the image, the annotations, the model manifest and the embedding, starts the decoder
  * worker and wires the controller, the autosaver and the status line. Other pages only get marked.
+ * Moving to another image (A/D, Prev/Next, DICOM frames, back/forward) happens in place
+ * (tools/navigation.ts): the decoder worker, its runtime and sessions live as long as the tab.
  */
 import * as api from "./api/annotator";
 import { SAM_TARGET_LENGTH } from "./geometry/transforms";
@@ -15,7 +17,9 @@ import { AnnotatorApp, newLocalId, type LabelClassInfo, type ToolName } from "./
 import { ReviewPanel, type ReviewConfig } from "./tools/reviewPanel";
 import { SamSession } from "./tools/samSession";
 import { WindowLevelControl } from "./tools/windowLevel";
+import { fetchAnnotatorPage, swapIn } from "./tools/navigation";
 import type { DicomConfig } from "./api/dicom";
+import type { ResultFor } from "./sam/messages";
 
 interface PageConfig {
   image: { id: number; width: number; height: number; name: string; url: string };
@@ -27,6 +31,7 @@ interface PageConfig {
   previous_url: string | null;
   next_url: string | null;
   next_image_id: number | null;
+  next_image: { id: number; width: number; height: number } | null;
   ort_runtime_url: string;
   dicom: DicomConfig | null; // window/level and frames of DICOM images (tools/windowLevel.ts)
 }
@@ -34,7 +39,28 @@ interface PageConfig {
 interface BenchRecord {
   clicks: { start: number; drawn: number; decodeMs: number }[];
   ready: number | null;
+  /** When the last in-page move to another image started (performance.now()). */
+  navigationStart?: number;
 }
+
+/** What outlives one image: the decoder worker with its runtime and sessions, for the whole tab. */
+interface Tab {
+  readonly decoderClient: DecoderClient;
+  readonly booted: Promise<ResultFor<"boot">>;
+  readonly wasmBase: string;
+  readonly threads: number;
+  /** Embeddings handed to the worker ahead of time (the next image), by key; at most KEPT_AHEAD. */
+  readonly inWorker: Map<string, Promise<unknown>>;
+  /** The image on screen: its autosaver (leaving waits for it) and what to stop when leaving. */
+  current: { readonly saver: Autosaver; readonly leave: AbortController; readonly url: string } | null;
+  moving: boolean;
+}
+
+// The worker keeps 3 images (decoder.worker.ts MAX_IMAGES); remembering fewer here means a key the
+// page believes is there always is.
+const KEPT_AHEAD = 2;
+// How long moving to another image waits for pending edits to reach the server.
+const SAVE_BEFORE_LEAVING_MS = 10_000;
 
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -46,10 +72,81 @@ function start(): void {
     return;
   }
   const config = JSON.parse(configElement.textContent ?? "{}") as PageConfig;
-  void startAnnotator(root, config);
+  // The first-mask path starts before the rest of the page is set up: the decoder worker boots its
+  // wasm runtime while the manifest and the embedding download (phases: sam/phases.ts marks).
+  performance.mark("sam:bundle");
+  const decoderClient = new DecoderClient(new DecoderWorker());
+  const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
+  const threads = self.crossOriginIsolated === true ? 2 : 1;
+  // ?gpu=off|force: WebGPU is otherwise used when the browser has a real GPU adapter (sam/backend.ts).
+  const gpuParam = new URLSearchParams(window.location.search).get("gpu");
+  const gpu = gpuParam === "off" || gpuParam === "force" ? gpuParam : "auto";
+  const booted = decoderClient.request<"boot">({ type: "boot", wasmBase, threads, gpu });
+  booted.catch(() => undefined); // awaited (and reported) in startDecoder
+  const tab: Tab = { decoderClient, booted, wasmBase, threads, inWorker: new Map(), current: null, moving: false };
+
+  window.addEventListener("unhandledrejection", (event) => showError(`Unexpected error: ${String(event.reason)}`));
+  window.addEventListener("beforeunload", (event) => {
+    const saver = tab.current?.saver;
+    if (saver !== undefined && (saver.dirty || saver.state === "error" || saver.state === "conflict")) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+  window.addEventListener("popstate", () => void moveTo(tab, window.location.href, false));
+  void startAnnotator(root, config, tab);
 }
 
-async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<void> {
+/** The error banner of the image on screen (looked up at call time: the page moves in place). */
+function showError(message: string): void {
+  const banner = byId("error-banner");
+  banner.textContent = message;
+  banner.hidden = false;
+  byId("annotator-root").dataset["error"] = message;
+}
+
+/**
+ * Open another image in place: its pending edits saved first (staying put when they cannot be),
+ * then its page fetched and swapped in. Anything unexpected gets a full page load instead.
+ */
+async function moveTo(tab: Tab, url: string, push: boolean): Promise<void> {
+  if (tab.moving) {
+    return;
+  }
+  tab.moving = true;
+  try {
+    const bench = (window as unknown as { __samBench?: BenchRecord }).__samBench;
+    if (bench !== undefined) {
+      bench.navigationStart = performance.now();
+      bench.ready = null;
+    }
+    const current = tab.current;
+    if (current !== null && !(await current.saver.saveAndWait(SAVE_BEFORE_LEAVING_MS))) {
+      if (!push) {
+        history.pushState(null, "", current.url); // back/forward: stay on the unsaved image
+      }
+      showError("Your changes are not saved yet, so this image stays open: see the save status, then try again.");
+      return;
+    }
+    const page = await fetchAnnotatorPage(url);
+    if (page === null) {
+      window.location.assign(url);
+      return;
+    }
+    current?.leave.abort();
+    const root = swapIn(page);
+    if (push) {
+      history.pushState(null, "", url);
+    }
+    void startAnnotator(root, JSON.parse(page.configText) as PageConfig, tab);
+  } finally {
+    tab.moving = false;
+  }
+}
+
+async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): Promise<void> {
+  const leave = new AbortController();
+  const signal = leave.signal;
   const status = {
     isolation: byId("isolation-status"),
     embedding: byId("embedding-status"),
@@ -57,34 +154,24 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
     save: byId("save-status"),
     candidate: byId("candidate-status"),
   };
-  const errorBanner = byId("error-banner");
-  const showError = (message: string): void => {
-    errorBanner.textContent = message;
-    errorBanner.hidden = false;
-    root.dataset["error"] = message;
-  };
-  window.addEventListener("unhandledrejection", (event) => showError(`Unexpected error: ${String(event.reason)}`));
-
+  root.dataset["imageId"] = String(config.image.id);
   const isolated = self.crossOriginIsolated === true;
   status.isolation.dataset["isolated"] = String(isolated);
   status.isolation.textContent = isolated
     ? "cross-origin isolated: 2 decoder threads"
     : "not cross-origin isolated: the decoder runs on 1 thread (slower)";
 
-  // The first-mask path starts before the rest of the page is set up: the decoder worker boots its
-  // wasm runtime while the manifest and the embedding download (phases: sam/phases.ts marks).
-  performance.mark("sam:bundle");
-  const decoderClient = new DecoderClient(new DecoderWorker());
-  const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
-  const threads = isolated ? 2 : 1;
-  // ?gpu=off|force: WebGPU is otherwise used when the browser has a real GPU adapter (sam/backend.ts).
-  const gpuParam = new URLSearchParams(window.location.search).get("gpu");
-  const gpu = gpuParam === "off" || gpuParam === "force" ? gpuParam : "auto";
-  const booted = decoderClient.request<"boot">({ type: "boot", wasmBase, threads, gpu });
-  const earlyEmbedding = api.fetchEmbedding(config.image.id);
+  const { decoderClient, booted, wasmBase, threads } = tab;
   const manifestRequest = api.projectModel(config.project.id);
-  for (const early of [booted, earlyEmbedding, manifestRequest]) {
-    early.catch(() => undefined); // awaited (and reported) in startDecoder
+  manifestRequest.catch(() => undefined); // awaited (and reported) in startDecoder
+  // Not fetched again when it already reached the worker ahead of time (keys need the manifest).
+  let early: ReturnType<typeof api.fetchEmbedding> | null = null;
+  const earlyEmbedding = (): ReturnType<typeof api.fetchEmbedding> => {
+    early ??= api.fetchEmbedding(config.image.id);
+    return early;
+  };
+  if (![...tab.inWorker.keys()].some((key) => key.startsWith(`${config.image.id}:`))) {
+    earlyEmbedding().catch(() => undefined);
   }
 
   const store = new DocumentStore();
@@ -98,12 +185,21 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
     navigate: (step) => {
       const url = step < 0 ? config.previous_url : config.next_url;
       if (url !== null) {
-        window.location.assign(url);
+        void moveTo(tab, url, true);
       }
     },
     toggleHelp: () => (byId("help-overlay").hidden = !byId("help-overlay").hidden),
     replaceGeometry: (localId, polygons, prompts) => review?.replaceGeometry(localId, polygons, prompts),
+    signal,
   });
+  for (const link of [byId("prev-image"), byId("next-image")]) {
+    link?.addEventListener("click", (event) => {
+      if (event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey && !event.altKey) {
+        event.preventDefault(); // a plain click moves in place; modified clicks open tabs as usual
+        void moveTo(tab, (link as HTMLAnchorElement).href, true);
+      }
+    });
+  }
   const controller = app;
 
   const saver = new Autosaver(config.image.id, store, {
@@ -124,12 +220,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
       };
     },
   });
-  window.addEventListener("beforeunload", (event) => {
-    if (saver.dirty || saver.state === "error" || saver.state === "conflict") {
-      event.preventDefault();
-      event.returnValue = "";
-    }
-  });
+  tab.current = { saver, leave, url: window.location.href };
 
   // Benchmark hook (bench/click_latency.py), inert unless the page was given window.__samBench:
   // the canvas pointerdown time, and the time the frame that draws a new mask has run.
@@ -164,7 +255,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
     review?.render(); // the list with review status, comments and (review mode) decisions
   }
 
-  wireToolbar(controller);
+  wireToolbar(controller, signal);
   if (config.dicom) {
     // The shown image only: the embedding keeps the stored rendition (the project's window).
     new WindowLevelControl(config.dicom, { root, bar: byId("dicom-bar"), stage: byId("stage") }, {
@@ -173,6 +264,8 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
         controller.changed();
       },
       showError,
+      navigate: (url) => void moveTo(tab, url, true),
+      signal,
     });
   }
   review = new ReviewPanel({
@@ -240,6 +333,9 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
       void booted.then((result) => markPhases(result.phases), () => undefined);
       // A model whose stored decoders predate the current export is re-exported in the background.
       for (let attempt = 0; (manifest as { decoder_state?: string }).decoder_state === "preparing"; attempt += 1) {
+        if (signal.aborted) {
+          return; // the page moved to another image
+        }
         status.decoder.dataset["status"] = "preparing";
         status.decoder.textContent = "decoder: being prepared for this model — the polygon tool works meanwhile";
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 1000 + attempt * 500)));
@@ -266,6 +362,9 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
           warmUp: new URLSearchParams(window.location.search).get("warmup") === "1" }),
         loadEmbedding(client, manifest),
       ]);
+      if (signal.aborted) {
+        return;
+      }
       markPhases(init.phases);
       performance.mark("sam:ready");
       decoder = client;
@@ -277,25 +376,67 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
         bench.ready = performance.now();
       }
       controller.changed();
-      if (config.next_image_id !== null) {
-        void fetch(`/api/images/${config.next_image_id}/embedding/`, { credentials: "same-origin" }).catch(() => undefined);
+      if (config.next_image !== null) {
+        // After a pause, so that the labeler's first click does not queue behind its prep run.
+        setTimeout(() => signal.aborted || handAhead(client, manifest, config.next_image!), 1500);
       }
     } catch (error) {
+      if (signal.aborted) {
+        return;
+      }
       status.decoder.dataset["status"] = "error";
       status.decoder.textContent = "decoder: failed";
       showError(`Click-to-segment is unavailable: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
+  /** The next image's embedding into the worker now (parsed, prep graph run), if it is computed. */
+  function handAhead(client: DecoderClient, manifest: api.ModelManifest, next: NonNullable<PageConfig["next_image"]>): void {
+    const key = `${next.id}:${manifest.model.checkpoint_sha256}`;
+    if (tab.inWorker.has(key)) {
+      return;
+    }
+    const handed = api.fetchEmbedding(next.id).then((fetched) => {
+      if (fetched === null || (fetched.modelSha256 && fetched.modelSha256 !== manifest.model.checkpoint_sha256)) {
+        throw new Error("not ready");
+      }
+      return client.request<"embedding">({
+        type: "embedding", key, buffer: fetched.buffer, imageWidth: next.width, imageHeight: next.height,
+        encoderInputSize: manifest.encoder_input_size || SAM_TARGET_LENGTH,
+      }, [fetched.buffer]);
+    });
+    tab.inWorker.set(key, handed);
+    handed.then(
+      () => (root.dataset["nextAhead"] = "ready"),
+      () => tab.inWorker.delete(key), // not computed yet: fetched when opened
+    );
+    while (tab.inWorker.size > KEPT_AHEAD) {
+      tab.inWorker.delete(tab.inWorker.keys().next().value as string);
+    }
+  }
+
   async function loadEmbedding(client: DecoderClient, manifest: api.ModelManifest): Promise<void> {
+    const key = `${config.image.id}:${manifest.model.checkpoint_sha256}`;
+    const ahead = tab.inWorker.get(key);
+    if (ahead !== undefined && (await ahead.then(() => true, () => false))) {
+      performance.mark("sam:embedding-ahead");
+      embeddingKey = key;
+      status.embedding.dataset["status"] = "ready";
+      status.embedding.textContent = "embedding: ready";
+      root.dataset["embedding"] = "ready";
+      root.dataset["embeddingAhead"] = "true";
+      return;
+    }
     for (let attempt = 0; ; attempt += 1) {
-      const fetched = attempt === 0 ? await earlyEmbedding : await api.fetchEmbedding(config.image.id);
+      if (signal.aborted) {
+        return;
+      }
+      const fetched = attempt === 0 ? await earlyEmbedding() : await api.fetchEmbedding(config.image.id);
       if (fetched !== null) {
         performance.mark("sam:embedding-fetched");
         if (fetched.modelSha256 && fetched.modelSha256 !== manifest.model.checkpoint_sha256) {
           throw new Error("the embedding was made by another model than the project's decoder");
         }
-        const key = `${config.image.id}:${manifest.model.checkpoint_sha256}`;
         const stored = await client.request<"embedding">(
           {
             type: "embedding",
@@ -308,6 +449,11 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
           [fetched.buffer],
         );
         markPhases(stored.phases);
+        tab.inWorker.delete(key);
+        tab.inWorker.set(key, Promise.resolve()); // now in the worker: coming back here needs no fetch
+        while (tab.inWorker.size > KEPT_AHEAD) {
+          tab.inWorker.delete(tab.inWorker.keys().next().value as string);
+        }
         embeddingKey = key;
         status.embedding.dataset["status"] = "ready";
         status.embedding.textContent = "embedding: ready";
@@ -325,7 +471,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig): Promise<vo
   }
 }
 
-function wireToolbar(app: AnnotatorApp): void {
+function wireToolbar(app: AnnotatorApp, signal: AbortSignal): void {
   for (const button of document.querySelectorAll<HTMLButtonElement>("button[data-tool]")) {
     button.addEventListener("click", () => app.setTool(button.dataset["tool"] as ToolName));
   }
@@ -353,8 +499,8 @@ function wireToolbar(app: AnnotatorApp): void {
     show.checked = app.showAnnotations;
   };
   app.store.subscribe(sync);
-  window.addEventListener("keyup", sync);
-  window.addEventListener("click", sync);
+  window.addEventListener("keyup", sync, { signal });
+  window.addEventListener("click", sync, { signal });
 }
 
 if (document.readyState === "loading") {

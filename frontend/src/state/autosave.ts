@@ -91,6 +91,22 @@ export class Autosaver {
     this.schedule(0);
   }
 
+  /**
+   * Save now and wait: true once the server holds everything, false on an error, a conflict or
+   * after `timeoutMs` (what is unsaved stays in the page and saving goes on).
+   */
+  async saveAndWait(timeoutMs: number): Promise<boolean> {
+    this.schedule(0);
+    const deadline = performance.now() + timeoutMs;
+    while (this.dirty || this.state !== "saved") {
+      if (this.state === "error" || this.state === "conflict" || performance.now() > deadline) {
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return true;
+  }
+
   schedule(delay: number): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);

@@ -66,6 +66,8 @@ export class AnnotatorApp {
       toggleHelp(): void;
       /** Enter on a reopened SAM session: the new mask replaces that annotation's geometry. */
       replaceGeometry?(localId: string, polygons: AnnotationDoc["polygons"], prompts: Record<string, unknown>): void;
+      /** Aborted when the page moves to another image in place: window listeners go with it. */
+      signal?: AbortSignal;
     },
   ) {
     this.labelClass = labelClasses[0]?.id ?? 0;
@@ -76,13 +78,17 @@ export class AnnotatorApp {
     canvas.addEventListener("pointerleave", () => this.sam.clearHover());
     canvas.addEventListener("contextmenu", (e) => e.preventDefault());
     canvas.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
-    window.addEventListener("keydown", (e) => this.onKeyDown(e));
+    const signal = hooks.signal;
+    const untilLeft: AddEventListenerOptions = signal === undefined ? {} : { signal };
+    window.addEventListener("keydown", (e) => this.onKeyDown(e), untilLeft);
     window.addEventListener("keyup", (e) => {
       if (e.code === "Space") {
         this.spaceHeld = false;
       }
-    });
-    new ResizeObserver(() => this.resize()).observe(canvas);
+    }, untilLeft);
+    const observer = new ResizeObserver(() => this.resize());
+    observer.observe(canvas);
+    signal?.addEventListener("abort", () => observer.disconnect());
   }
 
   changed(): void {

@@ -97,14 +97,21 @@ export class WindowLevelControl {
   constructor(
     private readonly config: DicomConfig,
     private readonly elements: WindowLevelElements,
-    private readonly hooks: { setImage(image: HTMLImageElement): void; showError(message: string): void },
+    private readonly hooks: {
+      setImage(image: HTMLImageElement): void;
+      showError(message: string): void;
+      /** Open another frame's image (the page moves in place); a full page load without it. */
+      navigate?(url: string): void;
+      /** Aborted when the page moves to another image: the window listener goes with it. */
+      signal?: AbortSignal;
+    },
   ) {
     this.window = config.window;
     this.build();
     if (config.greyscale && config.window !== null) {
       this.bindPointer();
     }
-    window.addEventListener("keydown", (e) => this.onKeyDown(e));
+    window.addEventListener("keydown", (e) => this.onKeyDown(e), hooks.signal === undefined ? {} : { signal: hooks.signal });
     this.update();
   }
 
@@ -246,7 +253,11 @@ export class WindowLevelControl {
     if (url === undefined) {
       return false;
     }
-    window.location.assign(url);
+    if (this.hooks.navigate !== undefined) {
+      this.hooks.navigate(url);
+    } else {
+      window.location.assign(url);
+    }
     return true;
   }
 
