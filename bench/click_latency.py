@@ -169,13 +169,29 @@ def prepare(var_dir: Path) -> dict:
     torch.manual_seed(0)
     torch.save(build_sam("vit_t").state_dict(), checkpoint)
     vitb_size = sam_model_register(name=VITB_SIZE_NAME, architecture=Architecture.VIT_T, checkpoint_path=checkpoint)
-    for model in (default, vitb_size):
+    # The image before it, for moving between images in place (A/D).
+    previous = project.images.filter(pk__lt=image.pk).order_by("-pk").first()
+    for model, target in ((default, image), (vitb_size, image), (vitb_size, previous)):
         embedding, _ = Embedding.objects.get_or_create(
-            image_sha256=image.sha256, model_sha256=model.checkpoint_sha256, defaults={"model": model}
+            image_sha256=target.sha256, model_sha256=model.checkpoint_sha256, defaults={"model": model}
         )
         embedding_compute(embedding.pk)
-    return {"project": project.pk, "image": image.pk, "width": image.width, "height": image.height,
-            "models": {"vit_b-size": vitb_size.pk, "default": default.pk}}
+    return {"project": project.pk, "image": image.pk, "previous": previous.pk, "width": image.width,
+            "height": image.height, "models": {"vit_b-size": vitb_size.pk, "default": default.pk}}
+
+
+def move_in_place(page, key: str, image_id: int, wait_ahead: bool) -> float:
+    """Press A or D on a ready annotator page; ms from the move's start to the other image's "ready"
+    (both on the page's clock: window.__samBench.navigationStart and .ready)."""
+    page.wait_for_selector("#annotator-root[data-decoder=ready]", timeout=60_000)
+    page.wait_for_selector("#annotator-root[data-image-loaded=true]", timeout=60_000)
+    page.wait_for_timeout(1500)  # a labeler's time on the image: the page's own start-up work is done
+    if wait_ahead:
+        page.wait_for_selector("#annotator-root[data-next-ahead=ready]", timeout=60_000)
+    page.keyboard.press(key)
+    page.wait_for_selector(f"#annotator-root[data-image-id='{image_id}'][data-decoder=ready]", timeout=60_000)
+    page.wait_for_function("window.__samBench.ready !== null")
+    return float(page.evaluate("window.__samBench.ready - window.__samBench.navigationStart"))
 
 
 def use_model(project_id: int, model_id: int) -> None:
@@ -328,6 +344,16 @@ def main() -> None:
                 rows.append((f"  open → first click's mask drawn{label}", [r + c for r, c in zip(readies, clicks)]))
                 for name, values in sorted(phases.items(), key=lambda item: float(np.median(item[1]))):
                     rows.append((f"  phase {name}{label}", values))
+
+            # Moving between images in place (A/D): the tab's worker, runtime and sessions stay; the
+            # next image's embedding was handed to the worker while the labeler was on this one.
+            ahead_moves, back_moves = [], []
+            page.goto(f"{base}/images/{info['previous']}/annotate/")
+            for _ in range(args.opens):
+                ahead_moves.append(move_in_place(page, "d", info["image"], wait_ahead=True))
+                back_moves.append(move_in_place(page, "a", info["previous"], wait_ahead=False))
+            rows.append(("next image in place → first mask (vit_b-size int8, embedding handed ahead)", ahead_moves))
+            rows.append(("previous image in place → first mask (its embedding still in the worker)", back_moves))
 
             decode_url = f"/api/images/{info['image']}/decode/"
             rt_args = {**loop_args, "url": decode_url, "variant": "int8"}

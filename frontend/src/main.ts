@@ -393,7 +393,9 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
   /** The next image's embedding into the worker now (parsed, prep graph run), if it is computed. */
   function handAhead(client: DecoderClient, manifest: api.ModelManifest, next: NonNullable<PageConfig["next_image"]>): void {
     const key = `${next.id}:${manifest.model.checkpoint_sha256}`;
-    if (tab.inWorker.has(key)) {
+    const already = tab.inWorker.get(key);
+    if (already !== undefined) {
+      already.then(() => (root.dataset["nextAhead"] = "ready"), () => undefined);
       return;
     }
     const handed = api.fetchEmbedding(next.id).then((fetched) => {
