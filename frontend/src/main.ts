@@ -49,20 +49,26 @@ interface Tab {
   readonly booted: Promise<ResultFor<"boot">>;
   readonly wasmBase: string;
   readonly threads: number;
-  /** Embeddings handed to the worker ahead of time (the next image), by key; at most KEPT_AHEAD. */
+  /**
+   * Embeddings believed to be in the worker (handed ahead, or loaded), least recent first; at most
+   * KEPT. The worker is asked ("touch") before one is relied on, so a wrong belief costs a fetch.
+   */
   readonly inWorker: Map<string, Promise<unknown>>;
-  /** The image on screen: its autosaver (leaving waits for it) and what to stop when leaving. */
-  current: { readonly saver: Autosaver; readonly leave: AbortController; readonly url: string } | null;
+  /** The image on screen: what leaving waits for, what to stop when leaving, and its URL. */
+  current: { readonly settled: (timeoutMs: number) => Promise<boolean>; readonly saver: Autosaver;
+             readonly leave: AbortController; readonly url: string } | null;
   moving: boolean;
+  /** Back/forward pressed while a move was under way: followed once it is done. */
+  poppedDuringMove: boolean;
 }
 
-// The worker keeps 3 images (decoder.worker.ts MAX_IMAGES); remembering fewer here means a key the
-// page believes is there always is.
-const KEPT_AHEAD = 2;
+// The worker keeps 4 images (decoder.worker.ts MAX_IMAGES): previous, current, next and a spare.
+const KEPT = 3;
 // How long moving to another image waits for pending edits to reach the server.
 const SAVE_BEFORE_LEAVING_MS = 10_000;
 
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function start(): void {
   document.documentElement.dataset["frontend"] = "ready";
@@ -83,9 +89,10 @@ function start(): void {
   const gpu = gpuParam === "off" || gpuParam === "force" ? gpuParam : "auto";
   const booted = decoderClient.request<"boot">({ type: "boot", wasmBase, threads, gpu });
   booted.catch(() => undefined); // awaited (and reported) in startDecoder
-  const tab: Tab = { decoderClient, booted, wasmBase, threads, inWorker: new Map(), current: null, moving: false };
+  const tab: Tab = { decoderClient, booted, wasmBase, threads, inWorker: new Map(), current: null, moving: false,
+                     poppedDuringMove: false };
 
-  window.addEventListener("unhandledrejection", (event) => showError(`Unexpected error: ${String(event.reason)}`));
+  window.addEventListener("unhandledrejection", (event) => showErrorIn(byId("annotator-root"), `Unexpected error: ${String(event.reason)}`));
   window.addEventListener("beforeunload", (event) => {
     const saver = tab.current?.saver;
     if (saver !== undefined && (saver.dirty || saver.state === "error" || saver.state === "conflict")) {
@@ -94,41 +101,59 @@ function start(): void {
     }
   });
   window.addEventListener("popstate", () => void moveTo(tab, window.location.href, false));
-  void startAnnotator(root, config, tab);
+  // While a move is under way no key reaches the image being left (its edits are being saved).
+  window.addEventListener("keydown", (event) => {
+    if (tab.moving) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, { capture: true });
+  void startAnnotator(root, config, tab, window.location.href);
 }
 
-/** The error banner of the image on screen (looked up at call time: the page moves in place). */
-function showError(message: string): void {
-  const banner = byId("error-banner");
-  banner.textContent = message;
-  banner.hidden = false;
-  byId("annotator-root").dataset["error"] = message;
+function showErrorIn(root: HTMLElement, message: string, kind = "error"): void {
+  const banner = root.querySelector<HTMLElement>("#error-banner");
+  if (banner !== null) {
+    banner.textContent = message;
+    banner.hidden = false;
+    banner.dataset["kind"] = kind;
+  }
+  root.dataset["error"] = message;
 }
 
 /**
- * Open another image in place: its pending edits saved first (staying put when they cannot be),
- * then its page fetched and swapped in. Anything unexpected gets a full page load instead.
+ * Open another image in place: the current image's edits and review actions settle first (when they
+ * cannot, the labeler chooses to stay or to leave them), the other page is fetched meanwhile and
+ * swapped in. Anything unexpected gets a full page load instead.
  */
 async function moveTo(tab: Tab, url: string, push: boolean): Promise<void> {
   if (tab.moving) {
+    tab.poppedDuringMove ||= !push;
     return;
   }
   tab.moving = true;
+  const leaving = byId("annotator-root");
+  leaving.inert = true; // no pointer input on the image being left
+  const bench = (window as unknown as { __samBench?: BenchRecord }).__samBench;
+  const benchReady = bench?.ready ?? null;
+  if (bench !== undefined) {
+    bench.navigationStart = performance.now();
+    bench.ready = null;
+  }
+  let moved = false;
   try {
-    const bench = (window as unknown as { __samBench?: BenchRecord }).__samBench;
-    if (bench !== undefined) {
-      bench.navigationStart = performance.now();
-      bench.ready = null;
-    }
+    const pageRequest = fetchAnnotatorPage(url);
     const current = tab.current;
-    if (current !== null && !(await current.saver.saveAndWait(SAVE_BEFORE_LEAVING_MS))) {
+    if (current !== null && !(await current.settled(SAVE_BEFORE_LEAVING_MS)) &&
+        !window.confirm("Your changes to this image are not saved yet (see the save status). Leave anyway and lose them?")) {
       if (!push) {
         history.pushState(null, "", current.url); // back/forward: stay on the unsaved image
       }
-      showError("Your changes are not saved yet, so this image stays open: see the save status, then try again.");
+      showErrorIn(leaving, "Your changes are not saved yet, so this image stays open: see the save status.", "unsaved-move");
       return;
     }
-    const page = await fetchAnnotatorPage(url);
+    const page = await pageRequest;
+    moved = true;
     if (page === null) {
       window.location.assign(url);
       return;
@@ -138,15 +163,42 @@ async function moveTo(tab: Tab, url: string, push: boolean): Promise<void> {
     if (push) {
       history.pushState(null, "", url);
     }
-    void startAnnotator(root, JSON.parse(page.configText) as PageConfig, tab);
+    void startAnnotator(root, JSON.parse(page.configText) as PageConfig, tab, url);
   } finally {
     tab.moving = false;
+    if (!moved) {
+      leaving.inert = false;
+      if (bench !== undefined) {
+        bench.ready = benchReady;
+      }
+    }
+    if (tab.poppedDuringMove) {
+      tab.poppedDuringMove = false;
+      if (tab.current !== null && window.location.href !== tab.current.url) {
+        void moveTo(tab, window.location.href, false);
+      }
+    }
   }
 }
 
-async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): Promise<void> {
+/** Note a key as the most recently used (the worker drops the least recent), keeping at most KEPT. */
+function remember(tab: Tab, key: string, value: Promise<unknown>): void {
+  tab.inWorker.delete(key);
+  tab.inWorker.set(key, value);
+  while (tab.inWorker.size > KEPT) {
+    tab.inWorker.delete(tab.inWorker.keys().next().value as string);
+  }
+}
+
+async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, url: string): Promise<void> {
   const leave = new AbortController();
   const signal = leave.signal;
+  // This image's banner; silent once the page has moved on (late errors of the image left behind).
+  const showError = (message: string): void => {
+    if (!signal.aborted) {
+      showErrorIn(root, message);
+    }
+  };
   const status = {
     isolation: byId("isolation-status"),
     embedding: byId("embedding-status"),
@@ -208,6 +260,10 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
       status.save.textContent = detail ? `${state}: ${detail}` : state;
       root.dataset["saveState"] = state;
       review?.onSaveState(state);
+      const banner = root.querySelector<HTMLElement>("#error-banner");
+      if (state === "saved" && banner?.dataset["kind"] === "unsaved-move") {
+        banner.hidden = true; // saved after all: moving on works now
+      }
     },
     onConflict: ({ localId, current }) => {
       const banner = byId("conflict-banner");
@@ -220,7 +276,22 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
       };
     },
   });
-  tab.current = { saver, leave, url: window.location.href };
+  tab.current = {
+    saver,
+    leave,
+    url,
+    // Leaving waits for a review action in flight (Reopen SAM's replacement, a decision), then saves.
+    settled: async (timeoutMs) => {
+      const deadline = performance.now() + timeoutMs;
+      while (review?.working === true) {
+        if (performance.now() > deadline) {
+          return false;
+        }
+        await sleep(25);
+      }
+      return saver.saveAndWait(Math.max(0, deadline - performance.now()));
+    },
+  };
 
   // Benchmark hook (bench/click_latency.py), inert unless the page was given window.__samBench:
   // the canvas pointerdown time, and the time the frame that draws a new mask has run.
@@ -233,6 +304,9 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
 
   function updateChrome(): void {
     const shown = sam.shown;
+    if (signal.aborted) {
+      return; // a late result for the image left behind
+    }
     if (bench !== undefined && sam.result !== null && sam.result !== benchShown) {
       const start = benchStart;
       const decodeMs = sam.result.decodeMs;
@@ -342,6 +416,9 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
         manifest = await api.projectModel(config.project.id);
       }
       const { backend } = await booted;
+      if (signal.aborted) {
+        return;
+      }
       // WebGPU runs fp32 (its EP has no kernels for the int8 graphs' integer MatMuls) and the full
       // graph (the first-click files are stored optimised for the CPU backend).
       const onGpu = backend === "webgpu";
@@ -407,20 +484,24 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
         encoderInputSize: manifest.encoder_input_size || SAM_TARGET_LENGTH,
       }, [fetched.buffer]);
     });
-    tab.inWorker.set(key, handed);
+    remember(tab, key, handed);
     handed.then(
       () => (root.dataset["nextAhead"] = "ready"),
       () => tab.inWorker.delete(key), // not computed yet: fetched when opened
     );
-    while (tab.inWorker.size > KEPT_AHEAD) {
-      tab.inWorker.delete(tab.inWorker.keys().next().value as string);
-    }
   }
 
   async function loadEmbedding(client: DecoderClient, manifest: api.ModelManifest): Promise<void> {
     const key = `${config.image.id}:${manifest.model.checkpoint_sha256}`;
     const ahead = tab.inWorker.get(key);
-    if (ahead !== undefined && (await ahead.then(() => true, () => false))) {
+    // Still in the worker? Touching it also keeps it there longest.
+    const found = ahead !== undefined && (await ahead.then(() => true, () => false)) &&
+      (await client.request<"touch">({ type: "touch", key })).found;
+    if (signal.aborted) {
+      return;
+    }
+    if (found) {
+      remember(tab, key, ahead);
       performance.mark("sam:embedding-ahead");
       embeddingKey = key;
       status.embedding.dataset["status"] = "ready";
@@ -429,11 +510,12 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
       root.dataset["embeddingAhead"] = "true";
       return;
     }
+    tab.inWorker.delete(key);
     for (let attempt = 0; ; attempt += 1) {
-      if (signal.aborted) {
-        return;
-      }
       const fetched = attempt === 0 ? await earlyEmbedding() : await api.fetchEmbedding(config.image.id);
+      if (signal.aborted) {
+        return; // the page moved on: this image's embedding is not wanted in the worker now
+      }
       if (fetched !== null) {
         performance.mark("sam:embedding-fetched");
         if (fetched.modelSha256 && fetched.modelSha256 !== manifest.model.checkpoint_sha256) {
@@ -451,11 +533,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
           [fetched.buffer],
         );
         markPhases(stored.phases);
-        tab.inWorker.delete(key);
-        tab.inWorker.set(key, Promise.resolve()); // now in the worker: coming back here needs no fetch
-        while (tab.inWorker.size > KEPT_AHEAD) {
-          tab.inWorker.delete(tab.inWorker.keys().next().value as string);
-        }
+        remember(tab, key, Promise.resolve()); // now in the worker: coming back here needs no fetch
         embeddingKey = key;
         status.embedding.dataset["status"] = "ready";
         status.embedding.textContent = "embedding: ready";
@@ -463,6 +541,9 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab): 
         return;
       }
       const state = await api.embeddingStatus(config.image.id);
+      if (signal.aborted) {
+        return;
+      }
       status.embedding.dataset["status"] = state.status;
       status.embedding.textContent = `embedding: ${state.status}${state.error ? ` (${state.error})` : ""} — the polygon tool works meanwhile`;
       if (state.status === "failed") {
@@ -494,6 +575,9 @@ function wireToolbar(app: AnnotatorApp, signal: AbortSignal): void {
   byId("fit-view").addEventListener("click", () => app.fit());
   byId("help-button").addEventListener("click", () => (byId("help-overlay").hidden = !byId("help-overlay").hidden));
   const sync = (): void => {
+    if (signal.aborted) {
+      return; // the store of an image left behind: the toolbar on screen is another image's
+    }
     for (const button of document.querySelectorAll<HTMLButtonElement>("button[data-tool]")) {
       button.classList.toggle("active", button.dataset["tool"] === app.tool);
     }

@@ -78,3 +78,36 @@ def test_next_previous_and_back_move_in_place_with_the_same_decoder(browser, liv
     ready_on(page, first.pk)
     assert page.evaluate("window.__sameDocument") is True
     assert browser.failed_responses == [] and browser.blocked_requests == []
+
+
+def test_an_edit_that_cannot_be_saved_keeps_the_image_unless_the_labeler_chooses_to_leave(browser, live_server, two_images):
+    from django.db.models import F
+
+    first, shapes = two_images
+    page = open_annotator(browser, live_server, first)
+    page.keyboard.press("p")
+    square = [(20, 20), (90, 20), (90, 80), (20, 80)]
+    for x, y in [*square, square[0]]:
+        page.mouse.click(*to_screen(page, first, x, y))
+    page.wait_for_function("document.getElementById('annotator-root').dataset.saveState === 'saved'"
+                           " && document.getElementById('annotator-root').dataset.annotationCount === '1'")
+    Annotation.objects.filter(image=first).update(version=F("version") + 1)  # someone else saved meanwhile
+
+    page.keyboard.press("v")
+    page.mouse.click(*to_screen(page, first, 55, 50))
+    page.wait_for_function("document.getElementById('annotator-root').dataset.selected !== ''")
+    page.keyboard.press("2")  # label class 2 for the selected annotation: its save meets the 409
+    page.wait_for_selector("#annotator-root[data-save-state=conflict]")
+
+    dialogs: list[str] = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.keyboard.press("d")
+    page.wait_for_selector("#error-banner[data-kind=unsaved-move]:not([hidden])")
+    assert dialogs and "not saved" in dialogs[0]
+    assert page.locator("#annotator-root").get_attribute("data-image-id") == str(first.pk)
+    assert page.url.endswith(f"/images/{first.pk}/annotate/")
+
+    page.once("dialog", lambda dialog: dialog.accept())  # leave anyway
+    page.keyboard.press("d")
+    ready_on(page, shapes.pk)
+    assert Annotation.objects.get(image=first).label_class.name == "object"  # the other person's copy stands

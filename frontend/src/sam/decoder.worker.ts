@@ -52,13 +52,16 @@ let current: Promise<Graphs> | null = null;
 // lines): its prep run waits for the graphs init creates.
 let announceGraphs: (graphs: Promise<Graphs>) => void = () => undefined;
 const graphsAnnounced = new Promise<Promise<Graphs>>((resolve) => (announceGraphs = resolve));
-// Only a few images are kept (the current and the prefetched next one): 4 MiB of float32 each.
+// Only a few images are kept (the previous, the current and the next one handed ahead, plus one
+// spare): ≈ 10 MiB each with the prep outputs. The least recently stored or touched goes first.
 const images = new Map<string, ImageEntry>();
-const MAX_IMAGES = 3;
+const MAX_IMAGES = 4;
 // Session runs go one at a time (a background warm-up never overlaps a click's run).
 let runQueue: Promise<unknown> = Promise.resolve();
 let booted: Promise<Phases> | null = null;
 let firstClickWarmed = false;
+// A session's dummy run happens once per tab, not at every image's init.
+const warmed = new WeakSet<InferenceSession>();
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -83,6 +86,8 @@ async function handle(request: WorkerRequest): Promise<[WorkerResponse, Transfer
       return [await storeEmbedding(request), []];
     case "decode":
       return decode(request);
+    case "touch":
+      return [touch(request.id, request.key), []];
   }
 }
 
@@ -222,7 +227,20 @@ function embeddingDims(session: InferenceSession): [number, number, number] {
   return [channels, h, w];
 }
 
+function touch(id: number, key: string): WorkerResponse {
+  const entry = images.get(key);
+  if (entry !== undefined) {
+    images.delete(key); // most recent again: the image on screen is the last to be dropped
+    images.set(key, entry);
+  }
+  return { type: "touch", id, found: entry !== undefined };
+}
+
 async function warmUp(session: InferenceSession): Promise<void> {
+  if (warmed.has(session)) {
+    return;
+  }
+  warmed.add(session);
   const [channels, h, w] = embeddingDims(session);
   const prompt = { points: [{ x: 1, y: 1, positive: true }], box: null };
   const feeds = promptToFeeds(prompt, { data: new Float32Array(channels * h * w), shape: [channels, h, w] }, { width: 64, height: 64 }, 4 * h * 4, null);

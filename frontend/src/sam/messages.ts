@@ -55,7 +55,17 @@ export interface DecodeRequest {
   readonly previousLowRes: Float32Array | null;
 }
 
-export type WorkerRequest = BootRequest | InitRequest | EmbeddingRequest | DecodeRequest;
+/**
+ * "Is this image's embedding still here?" The worker keeps a few images and drops the least recently
+ * stored or touched; touching one (the image the page moves to) keeps it.
+ */
+export interface TouchRequest {
+  readonly type: "touch";
+  readonly id: number;
+  readonly key: string;
+}
+
+export type WorkerRequest = BootRequest | InitRequest | EmbeddingRequest | DecodeRequest | TouchRequest;
 
 /** Start-up phases measured in the worker: epoch milliseconds (performance.timeOrigin + now()). */
 export type Phases = Record<string, number>;
@@ -110,13 +120,19 @@ export interface DecodeResult {
   readonly graph: "first-click" | "full";
 }
 
+export interface TouchResult {
+  readonly type: "touch";
+  readonly id: number;
+  readonly found: boolean;
+}
+
 export interface ErrorResult {
   readonly type: "error";
   readonly id: number;
   readonly message: string;
 }
 
-export type WorkerResponse = BootResult | InitResult | EmbeddingResult | DecodeResult | ErrorResult;
+export type WorkerResponse = BootResult | InitResult | EmbeddingResult | DecodeResult | TouchResult | ErrorResult;
 
 /** The result type that answers a request of type T. */
 export type ResultFor<T extends WorkerRequest["type"]> = Extract<WorkerResponse, { type: T }>;

@@ -171,6 +171,11 @@ export class ReviewPanel {
   private lastRender = "";
   private busy = false;
 
+  /** A review action (decision, Reopen SAM's replacement) is being sent: leaving waits for it. */
+  get working(): boolean {
+    return this.busy;
+  }
+
   constructor(private readonly deps: ReviewDeps) {
     this.status = deps.review.status;
     this.comment = deps.review.comment;
@@ -318,11 +323,12 @@ export class ReviewPanel {
     elements.banner.hidden = this.comment === "";
     elements.banner.textContent = this.comment ? `Reviewer's comment on this image: ${this.comment}` : "";
     elements.banner.dataset["status"] = this.status;
-    for (const toolButton of document.querySelectorAll<HTMLButtonElement>("button[data-tool]")) {
+    // Within this image's root: after an in-page move the document holds another image's toolbar.
+    for (const toolButton of elements.root.querySelectorAll<HTMLButtonElement>("button[data-tool]")) {
       const tool = toolButton.dataset["tool"];
       toolButton.disabled = tool !== "select" && !app.permissions.create;
     }
-    const labelSelect = document.getElementById("label-class") as HTMLSelectElement | null;
+    const labelSelect = elements.root.querySelector<HTMLSelectElement>("#label-class");
     if (labelSelect !== null) {
       labelSelect.disabled = !app.permissions.edit && !app.permissions.create;
     }
