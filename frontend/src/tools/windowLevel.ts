@@ -112,6 +112,12 @@ export class WindowLevelControl {
       this.bindPointer();
     }
     window.addEventListener("keydown", (e) => this.onKeyDown(e), hooks.signal === undefined ? {} : { signal: hooks.signal });
+    hooks.signal?.addEventListener("abort", () => {
+      if (this.shownUrl !== null) {
+        URL.revokeObjectURL(this.shownUrl); // the page moved on: the rendered window's pixels go
+        this.shownUrl = null;
+      }
+    });
     this.update();
   }
 
