@@ -111,3 +111,17 @@ def test_an_edit_that_cannot_be_saved_keeps_the_image_unless_the_labeler_chooses
     page.keyboard.press("d")
     ready_on(page, shapes.pk)
     assert Annotation.objects.get(image=first).label_class.name == "object"  # the other person's copy stands
+
+
+def test_a_page_that_is_not_the_annotator_gets_a_full_page_load(browser, live_server, two_images):
+    first, shapes = two_images
+    page = open_annotator(browser, live_server, first)
+    page.evaluate("window.__sameDocument = true")
+    gone = shapes.pk
+    shapes.delete()  # gone meanwhile: its annotator page is now a 404
+    page.keyboard.press("d")
+    page.wait_for_url(f"**/images/{gone}/annotate/")
+    page.wait_for_load_state()
+    assert page.evaluate("window.__sameDocument === undefined")  # a real page load, showing the server's answer
+    assert page.locator("#annotator-root").count() == 0
+    browser.failed_responses.clear()  # the 404 is the expected answer here
