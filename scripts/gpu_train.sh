@@ -14,6 +14,12 @@ set -uo pipefail
 out=${1:?output folder}; minutes=${2:-7.5}; init=${3:-}
 batch=${BATCH:-48}; targets=${TARGETS:-8}; lr=${LR:-$([ -n "$init" ] && echo 3e-4 || echo 1e-3)}
 mkdir -p "$out"
+# segment_anything is pure Python: a GPU box without it can get the copy from this repo's .venv
+# (carried there as .venv/lib/python3.11/site-packages/segment_anything).
+carried=.venv/lib/python3.11/site-packages
+if ! python3 -c "import segment_anything" 2>/dev/null && [ -d "$carried/segment_anything" ]; then
+  export PYTHONPATH="$PWD/$carried${PYTHONPATH:+:$PYTHONPATH}"
+fi
 started=$(date +%s)
 run() {  # $1 batch size, $2 minutes, $3 steps to profile first
   PYTHONUNBUFFERED=1 python3 -m segmentation.training.train --device cuda --minutes "$2" --out "$out" \
