@@ -53,6 +53,13 @@ def to_screen(page, image, x: float, y: float) -> tuple[float, float]:
     return box["x"] + pan_x + x * zoom, box["y"] + pan_y + y * zoom
 
 
+def draw_polygon(page, image, points: list[tuple[float, float]]) -> None:
+    """Polygon tool: click each vertex, then the first one again, which closes the polygon."""
+    page.keyboard.press("p")
+    for x, y in [*points, points[0]]:
+        page.mouse.click(*to_screen(page, image, x, y))
+
+
 def mask_area(page) -> int:
     page.wait_for_function("document.getElementById('annotator-root').dataset.maskArea !== ''")
     return int(page.locator("#annotator-root").get_attribute("data-mask-area"))

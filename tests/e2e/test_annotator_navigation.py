@@ -9,7 +9,7 @@ import pytest
 from annotator.management.commands.seed_demo import SHAPES_IMAGE
 from annotator.models import Annotation
 from tests.e2e.test_annotator_click_to_segment import (  # noqa: F401  (shapes_image is a fixture)
-    DECODER_READY_MS, click_image, mask_area, open_annotator, shapes_image, to_screen,
+    DECODER_READY_MS, click_image, draw_polygon, mask_area, open_annotator, shapes_image, to_screen,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -43,10 +43,7 @@ def test_next_previous_and_back_move_in_place_with_the_same_decoder(browser, liv
     page.wait_for_selector("#annotator-root[data-next-ahead=ready]", timeout=DECODER_READY_MS)
 
     # A polygon on the first image, then D at once: leaving waits for the save.
-    page.keyboard.press("p")
-    square = [(20, 20), (90, 20), (90, 80), (20, 80)]
-    for x, y in [*square, square[0]]:
-        page.mouse.click(*to_screen(page, first, x, y))
+    draw_polygon(page, first, [(20, 20), (90, 20), (90, 80), (20, 80)])
     page.keyboard.press("d")
     ready_on(page, shapes.pk)
     assert Annotation.objects.filter(image=first).count() == 1
@@ -85,10 +82,7 @@ def test_an_edit_that_cannot_be_saved_keeps_the_image_unless_the_labeler_chooses
 
     first, shapes = two_images
     page = open_annotator(browser, live_server, first)
-    page.keyboard.press("p")
-    square = [(20, 20), (90, 20), (90, 80), (20, 80)]
-    for x, y in [*square, square[0]]:
-        page.mouse.click(*to_screen(page, first, x, y))
+    draw_polygon(page, first, [(20, 20), (90, 20), (90, 80), (20, 80)])
     page.wait_for_function("document.getElementById('annotator-root').dataset.saveState === 'saved'"
                            " && document.getElementById('annotator-root').dataset.annotationCount === '1'")
     Annotation.objects.filter(image=first).update(version=F("version") + 1)  # someone else saved meanwhile

@@ -16,7 +16,7 @@ from segmentation.services.models import decoders_current, project_model
 from tests.celery_worker import run_worker, use_broker
 from tests.e2e.conftest import log_in
 from tests.e2e.test_annotator_click_to_segment import (  # noqa: F401  (shapes_image is a fixture)
-    DECODER_READY_MS, click_image, mask_area, shapes_image, to_screen,
+    DECODER_READY_MS, click_image, draw_polygon, mask_area, shapes_image,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -48,10 +48,7 @@ def test_stale_decoders_are_prepared_by_the_worker_while_the_page_waits(browser,
     page.wait_for_selector("#annotator-root[data-annotations-loaded=true]")
 
     # No worker yet: the decoder cannot become ready, and the polygon tool works.
-    page.keyboard.press("p")
-    square = [(10, 10), (60, 10), (60, 60), (10, 60)]
-    for x, y in [*square, square[0]]:  # clicking the first vertex again closes the polygon
-        page.mouse.click(*to_screen(page, shapes_image, x, y))
+    draw_polygon(page, shapes_image, [(10, 10), (60, 10), (60, 60), (10, 60)])
     page.wait_for_function("document.getElementById('annotator-root').dataset.saveState === 'saved'"
                            " && document.getElementById('annotator-root').dataset.annotationCount === '1'")
     assert Annotation.objects.filter(image=shapes_image, source="manual").count() == 1
