@@ -312,7 +312,9 @@ def image_annotate(request: HttpRequest, image_id: int) -> HttpResponse:
     project, role = project_for_user(request.user, image.project_id)
     label_classes = selectors.label_class_list(project=project)
     previous_id, next_id = _neighbour_image_ids(image)
-    next_image = Image.objects.filter(pk=next_id).values("id", "width", "height").first() if next_id else None
+    following = Image.objects.filter(pk=next_id).only("id", "width", "height").first() if next_id else None
+    next_image = {"id": following.pk, "width": following.width, "height": following.height,
+                  "url": _display_url(following)} if following else None
     config = {
         "image": {"id": image.pk, "width": image.width, "height": image.height, "name": image.original_name,
                   "url": _display_url(image)},
@@ -331,7 +333,8 @@ def image_annotate(request: HttpRequest, image_id: int) -> HttpResponse:
         "previous_url": reverse("image-annotate", args=[previous_id]) if previous_id else None,
         "next_url": reverse("image-annotate", args=[next_id]) if next_id else None,
         "next_image_id": next_id,
-        # The page hands the next image's embedding to its decoder ahead of time (needs the size).
+        # The page hands the next image's embedding to its decoder ahead of time (needs the size)
+        # and loads its picture into the HTTP cache.
         "next_image": next_image,
         "ort_runtime_url": reverse("ort-runtime-file", args=["x"]).removesuffix("x"),
         "user_id": request.user.pk,

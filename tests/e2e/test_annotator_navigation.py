@@ -37,10 +37,14 @@ def two_images(demo_project, shapes_image):
 
 def test_next_previous_and_back_move_in_place_with_the_same_decoder(browser, live_server, two_images):
     first, shapes = two_images
+    requested: list[str] = []
+    browser.page.on("request", lambda request: requested.append(request.url))
     page = open_annotator(browser, live_server, first)
     page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
-    # The next image's embedding reaches the worker shortly after this one is ready.
+    # The next image's embedding reaches the worker shortly after this one is ready, and its
+    # picture is fetched ahead too.
     page.wait_for_selector("#annotator-root[data-next-ahead=ready]", timeout=DECODER_READY_MS)
+    assert any(url.endswith(f"/api/images/{shapes.pk}/file/") for url in requested)
 
     # A polygon on the first image, then D at once: leaving waits for the save.
     draw_polygon(page, first, [(20, 20), (90, 20), (90, 80), (20, 80)])
