@@ -32,10 +32,18 @@ LOW_RES_INPUT_NAMES = INPUT_NAMES[:-1]
 LOW_RES_OUTPUT_NAMES = OUTPUT_NAMES[1:]
 
 
-def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool = True) -> Any:
+def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool = True, upscaling: str = "conv") -> Any:
+    """upscaling "token": MaskDecoder.predict_masks with the output upscaling in token layout
+    (_token_upscaling_masks, the same arithmetic), as the first-click graph does."""
     import torch
     from torch import nn
     from torch.nn import functional as F
+
+    decoder = sam.mask_decoder
+
+    class TokenUpscaling(nn.Module):  # a module so its ONNX nodes are named /token_upscaling/...
+        def forward(self, keys, hyper, h: int, w: int):
+            return _token_upscaling_masks(decoder, keys, hyper, h, w)
 
     class SamPromptDecoder(nn.Module):
         """Prompt encoder + mask decoder + mask upscaling, traceable with dynamic sizes."""
@@ -47,6 +55,7 @@ def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool =
             self.img_size = int(sam.image_encoder.img_size)
             self.return_single_mask = return_single_mask
             self.upscale_in_graph = upscale_in_graph
+            self.token_upscaling = TokenUpscaling() if upscaling == "token" else None
 
         def embed_points(self, coords: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             # Same arithmetic as PromptEncoder._embed_points/_embed_boxes, without Python branches:
@@ -82,15 +91,29 @@ def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool =
             rows = torch.arange(masks.shape[0])
             return masks[rows, best].unsqueeze(1), scores[rows, best].unsqueeze(1)
 
+        def predict_masks_token_layout(self, image_embeddings, sparse, dense):
+            """MaskDecoder.predict_masks for one prompt set, the upscaling in token layout."""
+            output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0).unsqueeze(0)
+            tokens = torch.cat((output_tokens, sparse), dim=1)
+            src = image_embeddings + dense
+            _, _, h, w = src.shape
+            hs, keys = decoder.transformer(src, self.prompt_encoder.get_dense_pe(), tokens)
+            mask_tokens = hs[:, 1 : 1 + decoder.num_mask_tokens, :]
+            hyper = torch.stack([mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1)
+            return self.token_upscaling(keys, hyper, h, w), decoder.iou_prediction_head(hs[:, 0, :])
+
         def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input, orig_im_size=None):
             sparse = self.embed_points(point_coords, point_labels)
             dense = self.embed_mask(mask_input, has_mask_input)
-            low_res, scores = self.mask_decoder.predict_masks(
-                image_embeddings=image_embeddings,
-                image_pe=self.prompt_encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-            )
+            if self.token_upscaling is not None:
+                low_res, scores = self.predict_masks_token_layout(image_embeddings, sparse, dense)
+            else:
+                low_res, scores = self.mask_decoder.predict_masks(
+                    image_embeddings=image_embeddings,
+                    image_pe=self.prompt_encoder.get_dense_pe(),
+                    sparse_prompt_embeddings=sparse,
+                    dense_prompt_embeddings=dense,
+                )
             if self.return_single_mask:
                 low_res, scores = self.select_single(low_res, scores, point_coords.shape[1])
             if not self.upscale_in_graph:
@@ -262,15 +285,18 @@ def export_first_click(sam: Any, prep_path: str | Path, decoder_path: str | Path
                               dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
                               opset_version=OPSET, do_constant_folding=True, dynamo=False)
             if quantize:
-                exclude = []
-                if not quantize_upscaling:
-                    import onnx
-
-                    exclude = [node.name for node in onnx.load(str(fp32_path)).graph.node
-                               if node.op_type == "MatMul" and node.name.startswith("/token_upscaling/")]
+                exclude = [] if quantize_upscaling else _token_upscaling_matmuls(fp32_path)
                 quantize_graph(fp32_path, decoder_path, int8_scheme or DEFAULT_INT8_SCHEME, exclude_nodes=exclude)
             else:
                 os.replace(fp32_path, decoder_path)
+
+
+def _token_upscaling_matmuls(path: str | Path) -> list[str]:
+    """Names of the token-layout upscaling's MatMul nodes (kept fp32: quantised they lose mask quality)."""
+    import onnx
+
+    return [node.name for node in onnx.load(str(path)).graph.node
+            if node.op_type == "MatMul" and node.name.startswith("/token_upscaling/")]
 
 
 # Int8 schemes compared by bench/decoder_graphs.py (docs/benchmarks.md has the numbers):
@@ -358,15 +384,20 @@ def export_decoder(
     return_single_mask: bool = True,
     upscale_in_graph: bool = True,
     int8_scheme: str | None = None,
+    upscaling: str = "conv",
+    quantize_upscaling: bool = True,
 ) -> str:
     """Write the decoder ONNX file (int8 weights when quantize, int8_scheme one of INT8_SCHEMES' dynamic
     ones) atomically; returns its sha256. upscale_in_graph=False: the low-res export (see
-    LOW_RES_INPUT_NAMES)."""
+    LOW_RES_INPUT_NAMES). upscaling "token": the output upscaling in token layout (as the first-click
+    graph; quantize_upscaling=False keeps its MatMuls fp32 in the int8 file)."""
     import torch
 
+    if upscaling not in ("conv", "token"):
+        raise ValueError(f"unknown upscaling {upscaling!r}; one of ('conv', 'token')")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    module = _decoder_module(sam.cpu().eval(), return_single_mask, upscale_in_graph)
+    module = _decoder_module(sam.cpu().eval(), return_single_mask, upscale_in_graph, upscaling)
     inputs = dummy_inputs(sam)
     if not upscale_in_graph:
         del inputs["orig_im_size"]
@@ -389,7 +420,8 @@ def export_decoder(
         if quantize:
             result = Path(work) / "decoder-int8.onnx"
             # Dynamic int8 quantisation of weights (activations quantised per run): 16.5 MB -> 4.7 MB.
-            quantize_graph(fp32_path, result, int8_scheme or DEFAULT_INT8_SCHEME)
+            quantize_graph(fp32_path, result, int8_scheme or DEFAULT_INT8_SCHEME,
+                           exclude_nodes=[] if quantize_upscaling else _token_upscaling_matmuls(fp32_path))
         digest = hashlib.sha256(result.read_bytes()).hexdigest()
         _atomic_replace(result, out_path)
     return digest

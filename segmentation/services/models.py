@@ -25,9 +25,11 @@ logger = logging.getLogger(__name__)
 # 4: first-click graphs with the output upscaling in token layout (MatMuls, int8-covered; no
 #    ConvTranspose / LayerNorm2d ReduceMeans), and one export record per export (decoder_export).
 # 5: the prep and first-click graphs are stored pre-optimised by onnxruntime (faster session creation).
-DECODER_EXPORT_VERSION = 5
-# How the first-click graph writes the output upscaling (onnx_export.UPSCALINGS; bench/decoder_graphs.py):
-# token layout, its MatMuls kept fp32 in the int8 graph (quantised they cost the min IoU 0.98).
+# 6: the registered (full, refinement) graphs write the output upscaling in token layout too (−15%
+#    per refinement click natively, same outputs); they stay unoptimised (WebGPU runs the fp32 one).
+DECODER_EXPORT_VERSION = 6
+# How the graphs write the output upscaling (onnx_export.UPSCALINGS; bench/decoder_graphs.py):
+# token layout, its MatMuls kept fp32 in the int8 graphs (quantised they cost the min IoU 0.98).
 FIRST_CLICK_UPSCALING = "token"
 FIRST_CLICK_QUANTIZE_UPSCALING = False
 INT8_SCHEME = "dynamic-s8"
@@ -69,7 +71,8 @@ def _exported_decoder_bytes(sam, checkpoint_sha256: str, *, quantize: bool) -> b
         # applies the official choice itself, and can show the other candidates (Tab in the annotator).
         # Low-res: the client upscales and thresholds only what it draws.
         export_decoder(sam, cache, quantize=quantize, return_single_mask=False, upscale_in_graph=False,
-                       int8_scheme=INT8_SCHEME)
+                       int8_scheme=INT8_SCHEME, upscaling=FIRST_CLICK_UPSCALING,
+                       quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING)
     return cache.read_bytes()
 
 

@@ -335,3 +335,44 @@ def test_quantize_graph_rejects_unknown_scheme_and_static_without_calibration(tm
         quantize_graph(tmp_path / "low.onnx", tmp_path / "x.onnx", "static-qdq")
     quantize_graph(tmp_path / "low.onnx", tmp_path / "s8.onnx", "dynamic-s8")
     assert (tmp_path / "s8.onnx").stat().st_size < (tmp_path / "low.onnx").stat().st_size / 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ["default", "vit_t"])
+def test_registered_graph_token_upscaling_is_exact_with_a_mask_input(tmp_path, architecture):
+    """The registered (refinement) graph with its upscaling in token layout gives the ConvTranspose2d
+    graph's outputs (fp32, <= 1e-4) with a previous mask fed back, has no ConvTranspose, and its int8
+    file keeps the upscaling's MatMuls fp32 (not quantised)."""
+    import onnx
+
+    from segmentation.services.models import FIRST_CLICK_QUANTIZE_UPSCALING, FIRST_CLICK_UPSCALING, INT8_SCHEME
+
+    sam = _seeded(architecture)
+    rng = np.random.default_rng(7)
+    side = sam.prompt_encoder.mask_input_size[0]
+    feeds = {
+        "image_embeddings": _embedding(sam, seed=4)[None],
+        "point_coords": rng.uniform(0, sam.image_encoder.img_size - 1, (1, 4, 2)).astype(np.float32),
+        "point_labels": np.array([[1.0, 0.0, 1.0, -1.0]], np.float32),
+        "mask_input": rng.standard_normal((1, 1, side, side)).astype(np.float32) * 4,
+        "has_mask_input": np.array([1.0], np.float32),
+    }
+    outputs = {}
+    for upscaling in ("conv", "token"):
+        path = tmp_path / f"{upscaling}.onnx"
+        export_decoder(sam, path, return_single_mask=False, upscale_in_graph=False, upscaling=upscaling)
+        ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+        assert ("ConvTranspose" in ops) == (upscaling == "conv"), ops
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        outputs[upscaling] = session.run(["iou_predictions", "low_res_masks"], feeds)
+    for got, ref in zip(outputs["token"], outputs["conv"]):
+        np.testing.assert_allclose(got, ref, atol=1e-4)
+
+    int8 = tmp_path / "token-int8.onnx"
+    export_decoder(sam, int8, quantize=True, return_single_mask=False, upscale_in_graph=False, int8_scheme=INT8_SCHEME,
+                   upscaling=FIRST_CLICK_UPSCALING, quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING)
+    nodes = onnx.load(str(int8)).graph.node
+    assert [n for n in nodes if n.op_type == "MatMul" and n.name.startswith("/token_upscaling/")]
+    assert any(n.op_type in ("DynamicQuantizeMatMul", "MatMulInteger") for n in nodes)
+    with pytest.raises(ValueError, match="unknown upscaling"):
+        export_decoder(sam, tmp_path / "x.onnx", upscaling="matmul")
