@@ -1,5 +1,5 @@
 # Shortcuts for the scripts in scripts/ (the scripts are the source of truth; make is optional).
-.PHONY: run test bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-refinement bench-click
+.PHONY: run test bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-refinement bench-refinement-speed bench-click
 
 PY := .venv/bin/python
 
@@ -33,6 +33,9 @@ bench-click:  ## click → mask drawn in headless Chromium (vit_b-size and defau
 
 bench-refinement:  ## mask quality along a click chain: int8 vs fp32 refinement graph against the official-style export
 	$(PY) bench/refinement_quality.py
+
+bench-refinement-speed:  ## refinement-click graph: ConvTranspose vs token-layout output upscaling, native, same process
+	$(PY) bench/refinement_graph_speed.py
 
 bench-decoder-graphs:  ## decoder graph variants (low-res, first-click, int8 schemes) in native onnxruntime: time + IoU
 	$(PY) bench/decoder_graphs.py

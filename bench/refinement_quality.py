@@ -38,7 +38,7 @@ def main() -> None:
     from segmentation.sam.loader import build_sam
     from segmentation.sam.onnx_decoder import image_to_model_coords, official_mask_index, upscale_low_res
     from segmentation.sam.onnx_export import export_decoder
-    from segmentation.services.models import INT8_SCHEME
+    from segmentation.services.models import FIRST_CLICK_QUANTIZE_UPSCALING, FIRST_CLICK_UPSCALING, INT8_SCHEME
 
     import torch
 
@@ -50,9 +50,11 @@ def main() -> None:
     options.intra_op_num_threads = 2
     with tempfile.TemporaryDirectory() as work:
         export_decoder(sam, f"{work}/plain.onnx", return_single_mask=False)
-        export_decoder(sam, f"{work}/int8.onnx", return_single_mask=False, upscale_in_graph=False, quantize=True,
-                       int8_scheme=INT8_SCHEME)
-        export_decoder(sam, f"{work}/fp32.onnx", return_single_mask=False, upscale_in_graph=False)
+        # As registered (services/models.py): low-res, token-layout upscaling kept fp32 in the int8 file.
+        registered = {"return_single_mask": False, "upscale_in_graph": False, "upscaling": FIRST_CLICK_UPSCALING,
+                      "quantize_upscaling": FIRST_CLICK_QUANTIZE_UPSCALING}
+        export_decoder(sam, f"{work}/int8.onnx", quantize=True, int8_scheme=INT8_SCHEME, **registered)
+        export_decoder(sam, f"{work}/fp32.onnx", **registered)
         sessions = {name: ort.InferenceSession(f"{work}/{name}.onnx", options, providers=["CPUExecutionProvider"])
                     for name in ("plain", "int8", "fp32")}
 
