@@ -419,17 +419,13 @@ export class ReviewPanel {
   /** Resolve once the autosaver holds nothing unsaved; reject when saving failed. */
   private async savedNow(): Promise<void> {
     const { saver } = this.deps;
-    saver.schedule(0);
-    const deadline = performance.now() + SAVE_WAIT_MS;
-    while (saver.dirty || saver.state !== "saved") {
-      if (saver.state === "error" || saver.state === "conflict") {
-        throw new Error(`your edits are not saved (${saver.state}); fix that first`);
-      }
-      if (performance.now() > deadline) {
-        throw new Error("saving your edits takes too long; try again");
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    if (await saver.saveAndWait(SAVE_WAIT_MS)) {
+      return;
     }
+    if (saver.state === "error" || saver.state === "conflict") {
+      throw new Error(`your edits are not saved (${saver.state}); fix that first`);
+    }
+    throw new Error("saving your edits takes too long; try again");
   }
 
   private async act(action: () => Promise<string>): Promise<void> {
