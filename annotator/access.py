@@ -15,6 +15,7 @@ Who may do what (as in CVAT: only managers shape a project's data):
 Status changes go through the review services only (annotator.services.review), never a generic PATCH.
 Superusers act as managers everywhere. Any signed-in user may create a project and becomes its manager.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -75,9 +76,7 @@ def require_role(role: str, roles: Iterable[str] | None) -> None:
         raise PermissionDenied("Your role in this project does not allow this.")
 
 
-def check_annotation_change(
-    user: AbstractBaseUser, role: str, annotation: Annotation, fields: Iterable[str]
-) -> None:
+def check_annotation_change(user: AbstractBaseUser, role: str, annotation: Annotation, fields: Iterable[str]) -> None:
     """PermissionDenied unless this member may change these fields of this annotation."""
     fields = set(fields)
     if role == Role.MANAGER:
@@ -155,7 +154,8 @@ def check_image_review(user: AbstractBaseUser, role: str, image: Image) -> None:
         return
     if role != Role.REVIEWER:
         raise PermissionDenied("Only reviewers and managers review.")
-    if image.job_id is not None and Job.objects.filter(pk=image.job_id).exclude(reviewer=None).exclude(
-        reviewer_id=user.pk
-    ).exists():
+    if (
+        image.job_id is not None
+        and Job.objects.filter(pk=image.job_id).exclude(reviewer=None).exclude(reviewer_id=user.pk).exists()
+    ):
         raise PermissionDenied("This image's job has another reviewer.")

@@ -1,4 +1,5 @@
 """Admin for every annotation model: read-mostly views for staff; writes still respect constraints."""
+
 from django.contrib import admin
 
 from annotator.models import Annotation, Image, LabelClass, Membership, Project

@@ -19,6 +19,7 @@ Not done: pixel data is not scrubbed, so text burned into the pixels (BurnedInAn
 common in ultrasound and secondary captures) stays; such files should not be uploaded to a project
 that relies on de-identification.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,7 +29,9 @@ from typing import Any
 
 # Version of the action list, written into DeidentificationMethod: bump it when ACTIONS change.
 DEID_VERSION = "2"
-DEIDENTIFICATION_METHOD = f"SAM Annotator dicom_deid v{DEID_VERSION}: PS3.15 Basic Profile, Retain UIDs Option, dates removed"
+DEIDENTIFICATION_METHOD = (
+    f"SAM Annotator dicom_deid v{DEID_VERSION}: PS3.15 Basic Profile, Retain UIDs Option, dates removed"
+)
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ OTHER_REMOVALS: tuple[str, ...] = (
 # What is added.
 ADDED: tuple[str, ...] = (
     "Patient Identity Removed (0012,0062) = YES",
-    f"De-identification Method (0012,0063) = \"{DEIDENTIFICATION_METHOD}\"",
+    f'De-identification Method (0012,0063) = "{DEIDENTIFICATION_METHOD}"',
     "De-identification Method Code Sequence (0012,0064): DCM 113100 Basic Application Confidentiality "
     "Profile, DCM 113110 Retain UIDs Option",
     "Longitudinal Temporal Information Modified (0028,0303) = REMOVED",
@@ -237,10 +240,12 @@ def deidentify(data: bytes) -> bytes:
     _apply_actions(ds)
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = DEIDENTIFICATION_METHOD
-    ds.DeidentificationMethodCodeSequence = Sequence([
-        _code("113100", "Basic Application Confidentiality Profile"),
-        _code("113110", "Retain UIDs Option"),
-    ])
+    ds.DeidentificationMethodCodeSequence = Sequence(
+        [
+            _code("113100", "Basic Application Confidentiality Profile"),
+            _code("113110", "Retain UIDs Option"),
+        ]
+    )
     ds.LongitudinalTemporalInformationModified = "REMOVED"
     meta: Dataset | None = getattr(ds, "file_meta", None)
     if meta is not None and "SourceApplicationEntityTitle" in meta:
@@ -255,8 +260,10 @@ def deidentify(data: bytes) -> bytes:
             else:
                 ds.preamble = b"\x00" * 128  # the uploaded preamble is free-form: never copied
                 ds.save_as(out, enforce_file_format=True)
-    except Exception as exc:  # noqa: BLE001 - any writer failure means this file cannot be de-identified
-        raise DeidentificationError(f"could not be written back after de-identification ({type(exc).__name__})") from exc
+    except Exception as exc:
+        raise DeidentificationError(
+            f"could not be written back after de-identification ({type(exc).__name__})"
+        ) from exc
     return out.getvalue()
 
 
@@ -269,7 +276,7 @@ def _apply_actions(ds: Any) -> None:
             delattr(ds, action.keyword)
         else:
             ds[action.keyword].value = None if ds[action.keyword].VR != "SQ" else []
-    for tag in [tag for tag in ds.keys() if 0x5000 <= tag.group <= 0x50FF or 0x6000 <= tag.group <= 0x60FF]:
+    for tag in [tag for tag in ds.keys() if 0x5000 <= tag.group <= 0x50FF or 0x6000 <= tag.group <= 0x60FF]:  # noqa: SIM118 (a Dataset iterates elements, keys() gives tags)
         del ds[tag]
     for element in list(ds):  # iterating converts raw elements, so sequences are Datasets here
         if element.VR in _BLANKED_VRS:
@@ -287,11 +294,13 @@ def _code(value: str, meaning: str) -> Any:
     return item
 
 
-
 def actions_markdown() -> str:
     """The action list as docs/dicom.md shows it (a test keeps the two identical)."""
-    lines = ["Removed or blanked, at every level of the data set (blanked = kept with an empty value,",
-             "where the image IODs require the attribute):", ""]
+    lines = [
+        "Removed or blanked, at every level of the data set (blanked = kept with an empty value,",
+        "where the image IODs require the attribute):",
+        "",
+    ]
     for action in ACTIONS:
         lines.append(f"- `{action.keyword}` ({action.why}): {'blanked' if action.action == 'blank' else 'removed'}")
     lines += ["", "Also removed:", ""] + [f"- {item}" for item in OTHER_REMOVALS]

@@ -16,6 +16,7 @@ Choices made here (each also noted where it is applied):
   (12-bit sensors), which a full-range scaling would show as nearly black. 16-bit colour PNGs are
   photographic and Pillow already reduces them by the full range (high byte).
 """
+
 from __future__ import annotations
 
 import io
@@ -108,8 +109,9 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
 
 def original_extension(image_format: str) -> str:
     """File extension for storing an original of a sniffed format."""
-    return {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp", "GIF": "gif",
-            "DICOM": "dcm"}[image_format]
+    return {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp", "GIF": "gif", "DICOM": "dcm"}[
+        image_format
+    ]
 
 
 def decode_image(
@@ -151,7 +153,7 @@ def read_dicom(data: bytes) -> Any:
         raise
     except MemoryError as exc:
         raise MediaError("the image is too large to decode") from exc
-    except Exception as exc:  # noqa: BLE001 - any parser failure on untrusted bytes means a bad file
+    except Exception as exc:
         raise MediaError(f"cannot decode the DICOM image, it is corrupt or truncated ({exc})") from exc
 
 
@@ -174,7 +176,7 @@ def _decoded(image_format: str, decode: Any, *, lossy: bool) -> DecodedImage:
         raise MediaError(f"looks like {image_format} but its header cannot be read (corrupt file)") from exc
     except MemoryError as exc:
         raise MediaError("the image is too large to decode") from exc
-    except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes means a bad file
+    except Exception as exc:
         raise MediaError(f"cannot decode the {image_format} image, it is corrupt or truncated ({exc})") from exc
     display, extension = _encode_display(rgb, lossy=lossy)
     return DecodedImage(
@@ -409,7 +411,9 @@ def _apply_voi_lut_8bit(values: np.ndarray, ds: Any) -> np.ndarray:
     data = item.get("LUTData")
     top = float(2**bits - 1)
     if data is not None:
-        entries = np.asarray(data if not isinstance(data, bytes) else np.frombuffer(data, dtype=np.uint16 if bits > 8 else np.uint8))
+        entries = np.asarray(
+            data if not isinstance(data, bytes) else np.frombuffer(data, dtype=np.uint16 if bits > 8 else np.uint8)
+        )
         top = max(top, float(entries.max()) if entries.size else top)
     return np.clip(np.rint(lut * (255.0 / top)), 0, 255).astype(np.uint8)
 

@@ -1,4 +1,5 @@
 """Annotation data model: fields, constraints and small invariants only (no jobs started here)."""
+
 from django.conf import settings
 from django.db import models
 
@@ -12,9 +13,7 @@ class Role(models.TextChoices):
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     # The SAM model whose embeddings and decoder this project uses; null = the default model.
     sam_model = models.ForeignKey(
         "segmentation.SamModel", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"
@@ -97,14 +96,10 @@ class Image(models.Model):
     size_bytes = models.PositiveBigIntegerField(default=0)
     # Format-specific facts (DICOM UIDs, frame number, window, …).
     metadata = models.JSONField(default=dict, blank=True)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     # Embedding state for the project's active model (kept in step by segmentation services).
-    embedding_status = models.CharField(
-        max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING
-    )
+    embedding_status = models.CharField(max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING)
     embedding_error = models.TextField(blank=True)
     # Review workflow (docs/review.md): the job that owns the image (at most one) and where the
     # image stands; changed only by annotator.services.review and annotator.services.jobs.
@@ -197,9 +192,7 @@ class Export(models.Model):
     """One requested dataset export; a Celery task fills in progress, then the file or the error."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     format = models.CharField(max_length=16, choices=ExportFormat.choices)
     # {"segmentation": "rle"|"polygon", "statuses": [...], "label_class_ids": [...], "include_images": bool}
     options = models.JSONField(default=dict, blank=True)

@@ -1,4 +1,5 @@
 """Reads: every query the API and pages run, with the joins and counts they need (no N+1)."""
+
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -19,16 +20,20 @@ def project_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Pr
     # Subquery counts, not joins, so two counts do not multiply each other.
     images = Image.objects.filter(project=OuterRef("pk")).order_by().values("project")
     annotations = Annotation.objects.filter(image__project=OuterRef("pk")).order_by().values("image__project")
-    return projects_visible_to(user).annotate(
-        image_count=Coalesce(Subquery(images.annotate(n=Count("pk")).values("n")), 0),
-        annotation_count=Coalesce(Subquery(annotations.annotate(n=Count("pk")).values("n")), 0),
-        my_role=role,
-    ).order_by("name")
+    return (
+        projects_visible_to(user)
+        .annotate(
+            image_count=Coalesce(Subquery(images.annotate(n=Count("pk")).values("n")), 0),
+            annotation_count=Coalesce(Subquery(annotations.annotate(n=Count("pk")).values("n")), 0),
+            my_role=role,
+        )
+        .order_by("name")
+    )
 
 
 def embedding_status_counts(*, project: Project) -> dict[str, int]:
     """{status: number of images}, every status present (0 when none)."""
-    counts = {status: 0 for status in EmbeddingStatus.values}
+    counts = dict.fromkeys(EmbeddingStatus.values, 0)
     rows = Image.objects.filter(project=project).order_by().values("embedding_status").annotate(n=Count("pk"))
     for row in rows:
         counts[row["embedding_status"]] = row["n"]

@@ -4,6 +4,7 @@
 result (on PostgreSQL it uses a server-side cursor). Only the columns a format needs are fetched:
 an RLE export never loads the polygons, which are the largest column.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -34,7 +35,11 @@ def _images(*, project: Project, job_id: int | None = None):
 
 
 def _annotations(
-    *, project: Project, statuses: Sequence[str] | None, label_class_ids: Sequence[int] | None, job_id: int | None = None
+    *,
+    project: Project,
+    statuses: Sequence[str] | None,
+    label_class_ids: Sequence[int] | None,
+    job_id: int | None = None,
 ):
     annotations = Annotation.objects.filter(image__project=project)
     if job_id:
@@ -47,7 +52,11 @@ def _annotations(
 
 
 def export_counts(
-    *, project: Project, statuses: Sequence[str] | None, label_class_ids: Sequence[int] | None, job_id: int | None = None
+    *,
+    project: Project,
+    statuses: Sequence[str] | None,
+    label_class_ids: Sequence[int] | None,
+    job_id: int | None = None,
 ) -> tuple[int, int]:
     """(images, annotations) an export will write, for progress."""
     return (

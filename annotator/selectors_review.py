@@ -1,4 +1,5 @@
 """Reads for the review workflow: jobs, an annotator's queue, the audit trail and progress metrics."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -214,8 +215,17 @@ def metrics_csv_rows(metrics: dict) -> list[list]:
     for status, count in metrics["progress"].items():
         rows.append(["progress", status, "images", count])
     for row in metrics["annotators"]:
-        for metric in ("objects", "hours", "objects_per_hour", "seconds_per_object", "clicks_per_object",
-                       "sam_accepted_share", "reviewed", "rejected", "rejection_rate"):
+        for metric in (
+            "objects",
+            "hours",
+            "objects_per_hour",
+            "seconds_per_object",
+            "clicks_per_object",
+            "sam_accepted_share",
+            "reviewed",
+            "rejected",
+            "rejection_rate",
+        ):
             rows.append(["annotator", row["username"], metric, "" if row[metric] is None else row[metric]])
     for row in metrics["labels"]:
         rows.append(["label", row["name"], "objects", row["objects"]])

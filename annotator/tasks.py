@@ -1,4 +1,5 @@
 """Celery tasks of the annotator app: take ids, call one service (queue "default")."""
+
 from __future__ import annotations
 
 from celery import shared_task

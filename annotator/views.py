@@ -4,16 +4,17 @@ workflow's pages (job forms, "My queue", the review list; plain POST forms calli
 
 Same access rules as the API: a non-member gets 404, a member without the needed role 403.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.contrib.staticfiles import finders
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -99,8 +100,10 @@ def _dicom_settings_context(project: Project) -> dict:
 
     window = project.dicom_window
     return {
-        "presets": [{"value": name, "label": f"{modality} {name.split('-', 1)[1].replace('-', ' ')} ({c:g}/{w:g})"}
-                    for name, (modality, (c, w)) in WINDOW_PRESETS.items()],
+        "presets": [
+            {"value": name, "label": f"{modality} {name.split('-', 1)[1].replace('-', ' ')} ({c:g}/{w:g})"}
+            for name, (modality, (c, w)) in WINDOW_PRESETS.items()
+        ],
         "mode": "file" if window is None else ("preset" if isinstance(window, str) else "custom"),
         "preset": window if isinstance(window, str) else "",
         "center": window.get("center") if isinstance(window, dict) else "",
@@ -111,7 +114,10 @@ def _dicom_settings_context(project: Project) -> dict:
 
 
 PROGRESS_COLORS = {
-    "not_started": "#cbd5e1", "in_progress": "#93c5fd", "submitted": "#fcd34d", "rejected": "#fca5a5",
+    "not_started": "#cbd5e1",
+    "in_progress": "#93c5fd",
+    "submitted": "#fcd34d",
+    "rejected": "#fca5a5",
     "approved": "#4ade80",
 }
 
@@ -130,8 +136,13 @@ def _review_context(
     context = {
         "jobs": jobs,
         "progress": [
-            {"status": status, "label": status.replace("_", " ").capitalize(), "color": PROGRESS_COLORS[status],
-             "count": progress[status], "percent": round(100 * progress[status] / total, 1) if total else 0.0}
+            {
+                "status": status,
+                "label": status.replace("_", " ").capitalize(),
+                "color": PROGRESS_COLORS[status],
+                "count": progress[status],
+                "percent": round(100 * progress[status] / total, 1) if total else 0.0,
+            }
             for status in review_selectors.PROGRESS_STATUSES
         ],
         "can_see_metrics": can_see_metrics,
@@ -171,8 +182,11 @@ def jobs_split_page(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             split = {"count": int(raw_count) if raw_count.isdigit() else -1}
         jobs = job_services.jobs_split(
-            project=project, annotator=_form_user(request, "annotator"), reviewer=_form_user(request, "reviewer"),
-            name=request.POST.get("name", "").strip(), **split,
+            project=project,
+            annotator=_form_user(request, "annotator"),
+            reviewer=_form_user(request, "reviewer"),
+            name=request.POST.get("name", "").strip(),
+            **split,
         )
     except ValidationError as exc:
         messages.error(request, _form_errors(exc))
@@ -204,12 +218,21 @@ def my_queue(request: HttpRequest, project_id: int) -> HttpResponse:
     rejections: dict[int, list] = {}
     for annotation in queue.rejected_annotations:
         rejections.setdefault(annotation.image_id, []).append(annotation)
-    rows = [{"image": image, "annotate_url": annotate_url(image), "rejections": rejections.get(image.pk, [])}
-            for image in queue.images]
-    return render(request, "review/queue.html", {
-        "project": project, "role": role, "rows": rows, "queue": queue,
-        "next_url": annotate_url(queue.next_image) if queue.next_image else None,
-    })
+    rows = [
+        {"image": image, "annotate_url": annotate_url(image), "rejections": rejections.get(image.pk, [])}
+        for image in queue.images
+    ]
+    return render(
+        request,
+        "review/queue.html",
+        {
+            "project": project,
+            "role": role,
+            "rows": rows,
+            "queue": queue,
+            "next_url": annotate_url(queue.next_image) if queue.next_image else None,
+        },
+    )
 
 
 @login_required
@@ -231,8 +254,9 @@ def review_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for_user(request.user, project_id, roles=[Role.REVIEWER, Role.MANAGER])
     images = list(review_selectors.review_list(project=project, user=request.user, role=role))
     annotations = review_selectors.review_annotations(images=images)
-    rows = [{"image": image, "annotate_url": annotate_url(image), "annotations": annotations[image.pk]}
-            for image in images]
+    rows = [
+        {"image": image, "annotate_url": annotate_url(image), "annotations": annotations[image.pk]} for image in images
+    ]
     return render(request, "review/review.html", {"project": project, "role": role, "rows": rows})
 
 
@@ -313,11 +337,19 @@ def image_annotate(request: HttpRequest, image_id: int) -> HttpResponse:
     label_classes = selectors.label_class_list(project=project)
     previous_id, next_id = _neighbour_image_ids(image)
     following = Image.objects.filter(pk=next_id).only("id", "width", "height").first() if next_id else None
-    next_image = {"id": following.pk, "width": following.width, "height": following.height,
-                  "url": _display_url(following)} if following else None
+    next_image = (
+        {"id": following.pk, "width": following.width, "height": following.height, "url": _display_url(following)}
+        if following
+        else None
+    )
     config = {
-        "image": {"id": image.pk, "width": image.width, "height": image.height, "name": image.original_name,
-                  "url": _display_url(image)},
+        "image": {
+            "id": image.pk,
+            "width": image.width,
+            "height": image.height,
+            "name": image.original_name,
+            "url": _display_url(image),
+        },
         "project": {"id": project.pk, "name": project.name, "url": reverse("project-detail", args=[project.pk])},
         "role": role,
         # Assignment and review state decide, as for the API (access.check_image_annotate).
@@ -370,7 +402,9 @@ def _dicom_config(image: Image, project: Project, role: str) -> dict | None:
         "frame": int(metadata.get("frame", 0) or 0),
         "frames": int(metadata.get("frames", 1) or 1),
         "frame_urls": [reverse("image-annotate", args=[pk]) for _, pk in siblings],
-        "frame_position": [pk for _, pk in siblings].index(image.pk) if any(pk == image.pk for _, pk in siblings) else 0,
+        "frame_position": [pk for _, pk in siblings].index(image.pk)
+        if any(pk == image.pk for _, pk in siblings)
+        else 0,
     }
 
 
@@ -409,7 +443,7 @@ def ort_runtime_file(request: HttpRequest, name: str) -> FileResponse:
     path = finders.find(f"dist/ort/{name}") if content_type else None
     if not path:
         raise Http404("No such runtime file.")
-    response = FileResponse(open(path, "rb"), content_type=content_type)
+    response = FileResponse(open(path, "rb"), content_type=content_type)  # noqa: SIM115 (FileResponse closes it)
     response["Cross-Origin-Embedder-Policy"] = "require-corp"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     response["Cache-Control"] = "public, max-age=3600"

@@ -16,6 +16,7 @@ cache): ./var is never touched. Steps:
    clicks to the same server at 5 Hz each;
 5. open image → first mask possible: navigation start → decoder warmed up with the embedding loaded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,13 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Same flags as the browser tests (tests/e2e/conftest.py): no network but localhost.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
 ]
 VITB_SIZE_NAME = "vit_b-size decoder (vit_t weights, random init)"
@@ -176,8 +182,14 @@ def prepare(var_dir: Path) -> dict:
             image_sha256=target.sha256, model_sha256=model.checkpoint_sha256, defaults={"model": model}
         )
         embedding_compute(embedding.pk)
-    return {"project": project.pk, "image": image.pk, "previous": previous.pk, "width": image.width,
-            "height": image.height, "models": {"vit_b-size": vitb_size.pk, "default": default.pk}}
+    return {
+        "project": project.pk,
+        "image": image.pk,
+        "previous": previous.pk,
+        "width": image.width,
+        "height": image.height,
+        "models": {"vit_b-size": vitb_size.pk, "default": default.pk},
+    }
 
 
 def move_in_place(page, key: str, image_id: int, wait_ahead: bool) -> float:
@@ -203,10 +215,13 @@ def use_model(project_id: int, model_id: int) -> None:
 def start_server(var_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "ANNOTATOR_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "config.settings"}
     env.pop("DATABASE_URL", None)
-    log = open(var_dir / "server.log", "wb")
+    log = open(var_dir / "server.log", "wb")  # noqa: SIM115 (the server process writes it until stopped)
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -215,7 +230,7 @@ def start_server(var_dir: Path, port: int) -> subprocess.Popen:
                 return server
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(f"server exited: {(var_dir / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"server exited: {(var_dir / 'server.log').read_text()[-2000:]}") from None
             time.sleep(0.2)
     raise RuntimeError("server did not start within 60 s")
 
@@ -244,16 +259,24 @@ class Labelers:
         rng = random.Random(seed)
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        headers = {"Content-Type": "application/json", "Cookie": cookie, "X-CSRFToken": self.cookies["csrftoken"],
-                   "Referer": f"http://localhost:{self.port}/"}
+        headers = {
+            "Content-Type": "application/json",
+            "Cookie": cookie,
+            "X-CSRFToken": self.cookies["csrftoken"],
+            "Referer": f"http://localhost:{self.port}/",
+        }
         next_at = time.monotonic() + rng.random() * self.period
         while not self.stop.is_set():
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at += self.period
             point = [rng.uniform(0.05, 0.95) * self.image["width"], rng.uniform(0.05, 0.95) * self.image["height"]]
             started = time.perf_counter()
-            conn.request("POST", f"/api/images/{self.image['image']}/decode/",
-                         body=json.dumps({"points": [point], "labels": [1], "variant": "int8"}), headers=headers)
+            conn.request(
+                "POST",
+                f"/api/images/{self.image['image']}/decode/",
+                body=json.dumps({"points": [point], "labels": [1], "variant": "int8"}),
+                headers=headers,
+            )
             response = conn.getresponse()
             response.read()
             if response.status != 200:
@@ -263,7 +286,9 @@ class Labelers:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clicks", type=int, default=200, help="timed clicks per configuration (>= 200 for the record)")
+    parser.add_argument(
+        "--clicks", type=int, default=200, help="timed clicks per configuration (>= 200 for the record)"
+    )
     parser.add_argument("--opens", type=int, default=7, help="page opens for open image → first mask")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, DB)")
     args = parser.parse_args()
@@ -315,8 +340,13 @@ def main() -> None:
                 return ready
 
             # Registered graphs are low-res; "full graph" = ?firstclick=0 (no prep / first-click split).
-            configs = [("vit_b-size", "fp32", True), ("vit_b-size", "int8", True), ("vit_b-size", "int8", False),
-                       ("default", "fp32", True), ("default", "int8", True)]
+            configs = [
+                ("vit_b-size", "fp32", True),
+                ("vit_b-size", "int8", True),
+                ("vit_b-size", "int8", False),
+                ("default", "fp32", True),
+                ("default", "int8", True),
+            ]
             for model_name, variant, first_click in configs:
                 use_model(info["project"], info["models"][model_name])
                 open_page(variant, first_click)
@@ -378,9 +408,11 @@ def main() -> None:
     for name, values in rows:
         p50, p95 = stats(values)
         print(f"{name:<46} {len(values):>5} {p50:>8.1f} {p95:>8.1f}")
-    print(f"\nChromium {subprocess.run([CHROMIUM_PATH, '--version'], capture_output=True, text=True).stdout.strip()}, "
-          f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
-          f"total {time.monotonic() - t_all:.0f} s")
+    print(
+        f"\nChromium {subprocess.run([CHROMIUM_PATH, '--version'], capture_output=True, text=True).stdout.strip()}, "
+        f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
+        f"total {time.monotonic() - t_all:.0f} s"
+    )
     click = dict(rows)["in-browser vit_b-size int8"]
     print("headline click = vit_b-size decoder, int8")
     print(

@@ -20,6 +20,7 @@ Timing: one-click prompt without mask input, the variants interleaved round by r
 IoU: the officially chosen mask, upscaled like the client does, cut at the plain export's median
 logit (random weights give near-empty or near-full masks at 0) and at 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,9 @@ def random_prompt(rng, height, width, *, with_box: bool, with_mask: bool, mask_s
     if with_box:
         x0, x1 = sorted(rng.uniform(0, width - 1, 2))
         y0, y1 = sorted(rng.uniform(0, height - 1, 2))
-        coords = np.concatenate([coords, image_to_model_coords(np.array([[x0, y0], [x1, y1]]), height, width, img_size)])
+        coords = np.concatenate(
+            [coords, image_to_model_coords(np.array([[x0, y0], [x1, y1]]), height, width, img_size)]
+        )
         labels = np.concatenate([labels, [2, 3]]).astype(np.float32)
     else:
         coords = np.concatenate([coords, np.zeros((1, 2), np.float32)])
@@ -81,7 +84,9 @@ def feeds_for(kind: str, emb, prepared, coords, labels, mask, size):
     if kind == "first-click":
         return {"point_coords": coords, "point_labels": labels, **prepared}
     feeds = {
-        "image_embeddings": emb, "point_coords": coords, "point_labels": labels,
+        "image_embeddings": emb,
+        "point_coords": coords,
+        "point_labels": labels,
         "mask_input": mask if mask is not None else np.zeros((1, 1, 256, 256), np.float32),
         "has_mask_input": np.array([0.0 if mask is None else 1.0], np.float32),
     }
@@ -112,7 +117,9 @@ def profile_ops(work: Path, variants: dict, prepared: dict) -> None:
 
     import onnxruntime as ort
 
-    coords, labels, _ = random_prompt(np.random.default_rng(3), *TIMING_SIZE, with_box=False, with_mask=False, mask_size=256)
+    coords, labels, _ = random_prompt(
+        np.random.default_rng(3), *TIMING_SIZE, with_box=False, with_mask=False, mask_size=256
+    )
     for name, (_, path) in variants.items():
         if not name.startswith("first-click") or name.endswith(" fp32") or "static" in name:
             continue
@@ -131,8 +138,11 @@ def profile_ops(work: Path, variants: dict, prepared: dict) -> None:
                 per_op[op] = per_op.get(op, 0.0) + event["dur"] / 1000 / 50
         total = sum(per_op.values())
         top = sorted(per_op.items(), key=lambda item: -item[1])[:10]
-        print(f"profile {name} (1 thread, ms per run, total {total:.1f}): "
-              + ", ".join(f"{op} {ms:.1f} ({100 * ms / total:.0f}%)" for op, ms in top), flush=True)
+        print(
+            f"profile {name} (1 thread, ms per run, total {total:.1f}): "
+            + ", ".join(f"{op} {ms:.1f} ({100 * ms / total:.0f}%)" for op, ms in top),
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -166,8 +176,15 @@ def main() -> None:
     export_first_click(sam, work / "prep.onnx", work / "first-click-mm.onnx", upscaling="matmul")
     export_first_click(sam, work / "prep.onnx", work / "first-click-tok.onnx", upscaling="token")
     # The token-layout graph, int8 except the upscaling's MatMuls (fp32: mask quality).
-    export_first_click(sam, work / "prep.onnx", work / "first-click-tokf.onnx", upscaling="token", quantize=True,
-                       int8_scheme="dynamic-s8", quantize_upscaling=False)
+    export_first_click(
+        sam,
+        work / "prep.onnx",
+        work / "first-click-tokf.onnx",
+        upscaling="token",
+        quantize=True,
+        int8_scheme="dynamic-s8",
+        quantize_upscaling=False,
+    )
     prep = session(work / "prep.onnx", 2)
     prep_names = [o.name for o in prep.get_outputs()]
 
@@ -180,14 +197,19 @@ def main() -> None:
         prepared = prepare(emb)
         for case in range(16):
             height, width = ASPECTS[case % 4]
-            coords, labels, mask = random_prompt(rng, height, width, with_box=case % 3 == 1, with_mask=case % 4 == 3, mask_size=256)
+            coords, labels, mask = random_prompt(
+                rng, height, width, with_box=case % 3 == 1, with_mask=case % 4 == 3, mask_size=256
+            )
             calibration["low-res"].append(feeds_for("low-res", emb, None, coords, labels, mask, (height, width)))
             calibration["first-click"].append(feeds_for("first-click", emb, prepared, coords, labels, None, None))
-    variants: dict[str, tuple[str, Path]] = {"plain fp32": ("plain", work / "plain.onnx"), "low-res fp32": ("low-res", work / "low.onnx"),
-                                             "first-click fp32": ("first-click", work / "first-click.onnx"),
-                                             "first-click-mm fp32": ("first-click", work / "first-click-mm.onnx"),
-                                             "first-click-tok fp32": ("first-click", work / "first-click-tok.onnx"),
-                                             "first-click-tok dynamic-s8, fp32 upscaling": ("first-click", work / "first-click-tokf.onnx")}
+    variants: dict[str, tuple[str, Path]] = {
+        "plain fp32": ("plain", work / "plain.onnx"),
+        "low-res fp32": ("low-res", work / "low.onnx"),
+        "first-click fp32": ("first-click", work / "first-click.onnx"),
+        "first-click-mm fp32": ("first-click", work / "first-click-mm.onnx"),
+        "first-click-tok fp32": ("first-click", work / "first-click-tok.onnx"),
+        "first-click-tok dynamic-s8, fp32 upscaling": ("first-click", work / "first-click-tokf.onnx"),
+    }
     for scheme in INT8_SCHEMES:
         sources = [("low-res", "low-res", work / "low.onnx"), ("first-click", "first-click", work / "first-click.onnx")]
         if scheme.startswith("dynamic"):
@@ -218,24 +240,38 @@ def main() -> None:
     for height, width in ASPECTS:
         for case in range(args.prompts):
             with_mask = case % 4 == 3
-            coords, labels, mask = random_prompt(rng, height, width, with_box=case % 3 == 1, with_mask=with_mask, mask_size=256)
-            ref = chosen_logits("plain", plain.run(None, feeds_for("plain", test_emb, None, coords, labels, mask, (height, width))),
-                                height, width, coords.shape[1])
+            coords, labels, mask = random_prompt(
+                rng, height, width, with_box=case % 3 == 1, with_mask=with_mask, mask_size=256
+            )
+            ref = chosen_logits(
+                "plain",
+                plain.run(None, feeds_for("plain", test_emb, None, coords, labels, mask, (height, width))),
+                height,
+                width,
+                coords.shape[1],
+            )
             cut = float(np.median(ref))
             for name, (kind, _) in variants.items():
                 if kind == "first-click" and with_mask:
                     continue  # refinement clicks keep the full graph
-                out = sessions[name].run(None, feeds_for(kind, test_emb, prepared, coords, labels, mask, (height, width)))
+                out = sessions[name].run(
+                    None, feeds_for(kind, test_emb, prepared, coords, labels, mask, (height, width))
+                )
                 got = chosen_logits(kind, out, height, width, coords.shape[1])
                 quality[name].append((iou(got > cut, ref > cut), iou(got > 0, ref > 0)))
 
     # Speed: one click, no mask input (the first click / hover), interleaved rounds.
-    coords, labels, _ = random_prompt(np.random.default_rng(3), *TIMING_SIZE, with_box=False, with_mask=False, mask_size=256)
+    coords, labels, _ = random_prompt(
+        np.random.default_rng(3), *TIMING_SIZE, with_box=False, with_mask=False, mask_size=256
+    )
     times: dict[tuple[str, int], list[float]] = {}
     prep_times: dict[int, list[float]] = {}
     for threads in args.threads:
         timed = {name: session(path, threads) for name, (_, path) in variants.items()}
-        feeds = {name: feeds_for(kind, test_emb, prepared, coords, labels, None, TIMING_SIZE) for name, (kind, _) in variants.items()}
+        feeds = {
+            name: feeds_for(kind, test_emb, prepared, coords, labels, None, TIMING_SIZE)
+            for name, (kind, _) in variants.items()
+        }
         prep_t = session(work / "prep.onnx", threads)
         for name in timed:  # warm up
             for _ in range(3):
@@ -265,8 +301,10 @@ def main() -> None:
         print(row)
     for threads in args.threads:
         print(f"prep graph (once per image), {threads} thr: median {statistics.median(prep_times[threads]):.1f} ms")
-    print(f"{args.runs} runs per cell, one-click prompt without mask input, {TIMING_SIZE[0]}x{TIMING_SIZE[1]} image "
-          f"(plain graph upscales to it; the others return 256x256 logits); load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"{args.runs} runs per cell, one-click prompt without mask input, {TIMING_SIZE[0]}x{TIMING_SIZE[1]} image "
+        f"(plain graph upscales to it; the others return 256x256 logits); load average {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 Both run SAM's full preprocessing (resize longest side to the encoder's img_size, normalise, pad)
 on the same random 1024-px image, with random weights (speed does not depend on the values).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ Target: pipeline throughput >= 0.9 x bare. Random weights (speed does not depend
     .venv/bin/python bench/embedding_throughput.py                 # default model (5 images) + vit_b (2)
     .venv/bin/python bench/embedding_throughput.py --quick         # default model, 1 image (tests)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def sample_pngs(count: int) -> list[bytes]:
@@ -73,8 +74,12 @@ def measure(architecture: str, images: int, threads: int | None) -> dict:
             pipeline.append(time.perf_counter() - started)
     bare_median, pipeline_median = statistics.median(bare), statistics.median(pipeline)
     return {
-        "model": architecture, "images": images, "img_size": sam.image_encoder.img_size,
-        "bare_s": bare_median, "pipeline_s": pipeline_median, "ratio": bare_median / pipeline_median,
+        "model": architecture,
+        "images": images,
+        "img_size": sam.image_encoder.img_size,
+        "bare_s": bare_median,
+        "pipeline_s": pipeline_median,
+        "ratio": bare_median / pipeline_median,
     }
 
 
@@ -86,7 +91,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     plan = [("default", 1)] if args.quick else [("default", args.images), ("vit_b", args.vit_b_images)]
-    print("| model | input | images | bare forward, median s | pipeline, median s | images/s (pipeline) | pipeline / bare |")
+    print(
+        "| model | input | images | bare forward, median s | pipeline, median s | images/s (pipeline) | pipeline / bare |"
+    )
     print("|---|---|---|---|---|---|---|")
     for architecture, count in plan:
         row = measure(architecture, count, args.threads)

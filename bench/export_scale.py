@@ -13,6 +13,7 @@ The RLEs are real: a pool of 400 distinct masks (ellipses, some with holes, some
     .venv/bin/python bench/export_scale.py                      # 10,000 images x 20 objects
     .venv/bin/python bench/export_scale.py --images 50 --objects 5   # smoke test
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ def _setup(var_dir: str) -> None:
 def _mask_pool(count: int, seed: int = 0) -> list[tuple[dict, list]]:
     import numpy as np
 
-    from segmentation import geometry
+    from annotator import geometry
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
@@ -66,28 +67,50 @@ def build(var_dir: str, images: int, objects: int) -> float:
     from django.core.management import call_command
     from django.db import connection
 
+    from annotator import geometry
     from annotator.models import Annotation, AnnotationStatus, Image, LabelClass, Project
-    from segmentation import geometry
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     project = Project.objects.create(name="Export scale")
     classes = [LabelClass.objects.create(project=project, name=f"class {i}", order=i) for i in range(5)]
-    pool = [(rle, polygons, geometry.rle_bbox(rle), geometry.rle_area(rle))
-            for rle, polygons in _mask_pool(min(POOL, images * objects))]
+    pool = [
+        (rle, polygons, geometry.rle_bbox(rle), geometry.rle_area(rle))
+        for rle, polygons in _mask_pool(min(POOL, images * objects))
+    ]
     batch = 1000
     for start in range(0, images, batch):
-        rows = [Image(project=project, file=f"originals/{n:064x}.png", display=f"display/{n:064x}.png",
-                      thumbnail=f"thumbnails/{n:064x}.jpg", original_name=f"image-{n:06d}.png", width=WIDTH,
-                      height=HEIGHT, sha256=f"{n:064x}", format="PNG") for n in range(start, min(start + batch, images))]
+        rows = [
+            Image(
+                project=project,
+                file=f"originals/{n:064x}.png",
+                display=f"display/{n:064x}.png",
+                thumbnail=f"thumbnails/{n:064x}.jpg",
+                original_name=f"image-{n:06d}.png",
+                width=WIDTH,
+                height=HEIGHT,
+                sha256=f"{n:064x}",
+                format="PNG",
+            )
+            for n in range(start, min(start + batch, images))
+        ]
         created = Image.objects.bulk_create(rows)
         annotations = []
         for image in created:
             for k in range(objects):
                 rle, polygons, bbox, area = pool[(image.pk * objects + k) % len(pool)]
-                annotations.append(Annotation(
-                    image_id=image.pk, label_class=classes[k % len(classes)], rle=rle, polygons=polygons, bbox=bbox,
-                    area=area, source="sam_click", status=AnnotationStatus.APPROVED))
+                annotations.append(
+                    Annotation(
+                        image_id=image.pk,
+                        label_class=classes[k % len(classes)],
+                        rle=rle,
+                        polygons=polygons,
+                        bbox=bbox,
+                        area=area,
+                        source="sam_click",
+                        status=AnnotationStatus.APPROVED,
+                    )
+                )
         Annotation.objects.bulk_create(annotations, batch_size=2000)
     connection.close()
     return time.perf_counter() - started
@@ -125,9 +148,18 @@ def measure(var_dir: str) -> dict:
     export_run(again.pk)
     heap_peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return {"heap_peak_mib": heap_peak, "rss_end_mib": rss_end, "rows": count, "baseline_s": baseline, "export_s": seconds, "rss_start_mib": rss_start,
-            "baseline_rss_growth_mib": rss_baseline - rss_start, "export_rss_growth_mib": rss_end - rss_baseline,
-            "file_mib": export.file.size / 2**20, "annotations": export.summary["annotations"]}
+    return {
+        "heap_peak_mib": heap_peak,
+        "rss_end_mib": rss_end,
+        "rows": count,
+        "baseline_s": baseline,
+        "export_s": seconds,
+        "rss_start_mib": rss_start,
+        "baseline_rss_growth_mib": rss_baseline - rss_start,
+        "export_rss_growth_mib": rss_end - rss_baseline,
+        "file_mib": export.file.size / 2**20,
+        "annotations": export.summary["annotations"],
+    }
 
 
 def main() -> None:
@@ -142,17 +174,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="export-bench-") as var_dir:
         build_s = build(var_dir, args.images, args.objects)
         # A fresh process, so peak-RSS growth belongs to the export and not to building the data.
-        child = subprocess.run([sys.executable, __file__, "--measure", var_dir], capture_output=True, text=True, check=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--measure", var_dir], capture_output=True, text=True, check=True
+        )
         result = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"built {args.images} images x {args.objects} objects in {build_s:.1f} s")
-    print(f"child process peak RSS: {result['rss_start_mib']:.0f} MiB after start-up, "
-          f"{result['rss_end_mib']:.0f} MiB after the export")
-    print("| images | annotations | baseline: iterate rows | COCO export (RLE) | export / baseline "
-          "| peak RSS growth: iterate / export | Python heap peak (tracemalloc) | file |")
+    print(
+        f"child process peak RSS: {result['rss_start_mib']:.0f} MiB after start-up, "
+        f"{result['rss_end_mib']:.0f} MiB after the export"
+    )
+    print(
+        "| images | annotations | baseline: iterate rows | COCO export (RLE) | export / baseline "
+        "| peak RSS growth: iterate / export | Python heap peak (tracemalloc) | file |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {args.images} | {result['annotations']} | {result['baseline_s']:.2f} s | {result['export_s']:.2f} s "
-          f"| {result['export_s'] / result['baseline_s']:.2f} | {result['baseline_rss_growth_mib']:.1f} MiB / "
-          f"{result['export_rss_growth_mib']:.1f} MiB | {result['heap_peak_mib']:.1f} MiB | {result['file_mib']:.1f} MiB |")
+    print(
+        f"| {args.images} | {result['annotations']} | {result['baseline_s']:.2f} s | {result['export_s']:.2f} s "
+        f"| {result['export_s'] / result['baseline_s']:.2f} | {result['baseline_rss_growth_mib']:.1f} MiB / "
+        f"{result['export_rss_growth_mib']:.1f} MiB | {result['heap_peak_mib']:.1f} MiB | {result['file_mib']:.1f} MiB |"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ encoder forward. Prints a markdown table; stops starting new rows after --budget
     python bench/gpu_embedding.py                 # on a CUDA machine (segment_anything importable)
     python bench/gpu_embedding.py --smoke         # tiny ViT, CPU, seconds: checks the script runs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def build(architecture: str, device):
@@ -54,7 +55,10 @@ def run_row(sam, images, device, batch: int, half: bool, repeats: int) -> tuple[
     pipeline = repeats * batch / (time.perf_counter() - started)
 
     tensor = torch.stack([preprocess_image(sam, image, device) for image in chunk])
-    with torch.inference_mode(), torch.autocast(device.type, dtype=_autocast_dtype(device), enabled=half and device.type == "cuda"):
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=_autocast_dtype(device), enabled=half and device.type == "cuda"),
+    ):
         sam.image_encoder(tensor)
         synchronize(device)
         started = time.perf_counter()
@@ -79,7 +83,13 @@ def main() -> None:
     else:
         if not torch.cuda.is_available():
             sys.exit("No CUDA device: use --smoke on a CPU.")
-        device, models, batches, precisions, repeats = torch.device("cuda"), ["vit_b", "vit_h"], [1, 4, 8], [False, True], args.repeats
+        device, models, batches, precisions, repeats = (
+            torch.device("cuda"),
+            ["vit_b", "vit_h"],
+            [1, 4, 8],
+            [False, True],
+            args.repeats,
+        )
         torch.backends.cuda.matmul.allow_tf32 = False  # "fp32" means fp32 here
         torch.backends.cudnn.allow_tf32 = False
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -100,7 +110,10 @@ def main() -> None:
                     return
                 pipeline, bare = run_row(sam, images, device, batch, half, repeats)
                 label = f"{half_name} autocast" if half else "fp32"
-                print(f"| {architecture} | {batch} | {label} | {pipeline:.2f} | {bare:.2f} | {pipeline / bare:.2f} |", flush=True)
+                print(
+                    f"| {architecture} | {batch} | {label} | {pipeline:.2f} | {bare:.2f} | {pipeline / bare:.2f} |",
+                    flush=True,
+                )
         del sam
         if device.type == "cuda":
             torch.cuda.empty_cache()

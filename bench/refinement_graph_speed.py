@@ -6,6 +6,7 @@ previous low-res mask (has_mask_input = 1), what the registered graph answers in
 the first click. Prints medians per variant, the ratio against the ConvTranspose graph of the same
 model and precision (same process, interleaved rounds), and the max abs difference of the logits.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -31,8 +32,10 @@ def main() -> None:
     from segmentation.sam.onnx_export import export_decoder
 
     torch.manual_seed(0)
-    models = {"vit_b-size (vit_t decoder)": build_sam("vit_t"),
-              "default": build_default_sam(REPO / "segmentation/default_model/default_sam.pt")}
+    models = {
+        "vit_b-size (vit_t decoder)": build_sam("vit_t"),
+        "default": build_default_sam(REPO / "segmentation/default_model/default_sam.pt"),
+    }
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as work:
         for name, sam in models.items():
@@ -48,8 +51,16 @@ def main() -> None:
                 sessions, outputs = {}, {}
                 for upscaling in ("conv", "token"):
                     path = Path(work) / f"{upscaling}-{quantize}.onnx"
-                    export_decoder(sam, path, quantize=quantize, return_single_mask=False, upscale_in_graph=False,
-                                   int8_scheme=INT8_SCHEME, upscaling=upscaling, quantize_upscaling=False)
+                    export_decoder(
+                        sam,
+                        path,
+                        quantize=quantize,
+                        return_single_mask=False,
+                        upscale_in_graph=False,
+                        int8_scheme=INT8_SCHEME,
+                        upscaling=upscaling,
+                        quantize_upscaling=False,
+                    )
                     options = ort.SessionOptions()
                     options.intra_op_num_threads = 1
                     sessions[upscaling] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -67,9 +78,12 @@ def main() -> None:
                 diff = float(np.abs(outputs["token"] - outputs["conv"]).max())
                 for key in sessions:
                     median = statistics.median(times[key])
-                    print(f"{name:<28} {'int8' if quantize else 'fp32'} {key:<6} p50 {median:6.1f} ms  "
-                          f"ratio vs conv {median / base:.2f}" + (f"  max |Δ logit| {diff:.1e}" if key == "token" else ""),
-                          flush=True)
+                    print(
+                        f"{name:<28} {'int8' if quantize else 'fp32'} {key:<6} p50 {median:6.1f} ms  "
+                        f"ratio vs conv {median / base:.2f}"
+                        + (f"  max |Δ logit| {diff:.1e}" if key == "token" else ""),
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ covers it). Decides which graph serves refinement clicks in the browser (docs/be
 
 Usage: .venv/bin/python bench/refinement_quality.py [--model default|vit_t]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["default", "vit_t"], default="default",
-                        help="the committed default model, or a vit_b-size decoder (vit_t, random weights)")
+    parser.add_argument(
+        "--model",
+        choices=["default", "vit_t"],
+        default="default",
+        help="the committed default model, or a vit_b-size decoder (vit_t, random weights)",
+    )
     parser.add_argument("--chains", type=int, default=8, help="click chains per image")
     args = parser.parse_args()
 
@@ -31,6 +36,7 @@ def main() -> None:
 
     django.setup()
     import onnxruntime as ort
+    import torch
     from skimage import data as samples
 
     from segmentation.sam.default_arch import build_default_sam
@@ -39,8 +45,6 @@ def main() -> None:
     from segmentation.sam.onnx_decoder import image_to_model_coords, official_mask_index, upscale_low_res
     from segmentation.sam.onnx_export import export_decoder
     from segmentation.services.models import FIRST_CLICK_QUANTIZE_UPSCALING, FIRST_CLICK_UPSCALING, INT8_SCHEME
-
-    import torch
 
     torch.manual_seed(0)  # the vit_t decoder's random weights: the same every run
     checkpoint = Path(__file__).resolve().parents[1] / "segmentation/default_model/default_sam.pt"
@@ -51,19 +55,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         export_decoder(sam, f"{work}/plain.onnx", return_single_mask=False)
         # As registered (services/models.py): low-res, token-layout upscaling kept fp32 in the int8 file.
-        registered = {"return_single_mask": False, "upscale_in_graph": False, "upscaling": FIRST_CLICK_UPSCALING,
-                      "quantize_upscaling": FIRST_CLICK_QUANTIZE_UPSCALING}
+        registered = {
+            "return_single_mask": False,
+            "upscale_in_graph": False,
+            "upscaling": FIRST_CLICK_UPSCALING,
+            "quantize_upscaling": FIRST_CLICK_QUANTIZE_UPSCALING,
+        }
         export_decoder(sam, f"{work}/int8.onnx", quantize=True, int8_scheme=INT8_SCHEME, **registered)
         export_decoder(sam, f"{work}/fp32.onnx", **registered)
-        sessions = {name: ort.InferenceSession(f"{work}/{name}.onnx", options, providers=["CPUExecutionProvider"])
-                    for name in ("plain", "int8", "fp32")}
+        sessions = {
+            name: ort.InferenceSession(f"{work}/{name}.onnx", options, providers=["CPUExecutionProvider"])
+            for name in ("plain", "int8", "fp32")
+        }
 
         def decode(name, emb, points, labels, previous, height, width):
             coords = image_to_model_coords(np.array(points, np.float32), height, width, size)
             feeds = {
                 "image_embeddings": emb,
                 "point_coords": np.concatenate([coords, np.zeros((1, 2), np.float32)])[None].astype(np.float32),
-                "point_labels": np.array(labels + [-1], np.float32)[None],
+                "point_labels": np.array([*labels, -1], np.float32)[None],
                 "mask_input": previous if previous is not None else np.zeros((1, 1, 256, 256), np.float32),
                 "has_mask_input": np.array([0.0 if previous is None else 1.0], np.float32),
             }
@@ -88,16 +98,22 @@ def main() -> None:
                 for click in range(4):
                     points.append([float(rng.uniform(0, width - 1)), float(rng.uniform(0, height - 1))])
                     labels.append(1 if click == 0 or rng.random() < 0.6 else 0)
-                    reference, previous["plain"] = decode("plain", emb, points, labels, previous["plain"], height, width)
+                    reference, previous["plain"] = decode(
+                        "plain", emb, points, labels, previous["plain"], height, width
+                    )
                     for name in scores:
                         mask, previous[name] = decode(name, emb, points, labels, previous[name], height, width)
                         if click:
                             union = np.logical_or(mask, reference).sum()
-                            scores[name].append(1.0 if union == 0 else float(np.logical_and(mask, reference).sum() / union))
+                            scores[name].append(
+                                1.0 if union == 0 else float(np.logical_and(mask, reference).sum() / union)
+                            )
     for name, values in scores.items():
         v = np.array(values)
-        print(f"{args.model} low-res {name} refinement IoU vs plain fp32: n {len(v)} min {v.min():.4f} "
-              f"p5 {np.percentile(v, 5):.4f} mean {v.mean():.4f}")
+        print(
+            f"{args.model} low-res {name} refinement IoU vs plain fp32: n {len(v)} min {v.min():.4f} "
+            f"p5 {np.percentile(v, 5):.4f} mean {v.mean():.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The embedded setup's secret key: generated once, kept in ./var/secret_key (mode 0600)."""
+
 import os
 import secrets
 from pathlib import Path

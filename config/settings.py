@@ -4,6 +4,7 @@ Every value comes from the environment with an embedded default for one machine 
 filesystem Celery broker under ./var/). Production sets DATABASE_URL, CELERY_BROKER_URL, S3 settings
 and DJANGO_DEBUG=0. Nothing here touches the disk at import: the generated secret key is read lazily.
 """
+
 from pathlib import Path
 
 import environ

@@ -1,4 +1,5 @@
 """Segmentation engine records: registered SAM models and computed image embeddings."""
+
 from django.conf import settings
 from django.db import models
 
@@ -64,9 +65,7 @@ class Embedding(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["image_sha256", "model_sha256"], name="embedding_unique_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["image_sha256", "model_sha256"], name="embedding_unique_key")]
         indexes = [models.Index(fields=["status"])]
 
     def __str__(self) -> str:

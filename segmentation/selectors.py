@@ -1,4 +1,5 @@
 """Reads of the segmentation engine (all query shaping lives here)."""
+
 from __future__ import annotations
 
 from django.db.models import Count
@@ -18,7 +19,7 @@ def embedding_for_image(image: Image, model: SamModel) -> Embedding | None:
 
 def embedding_progress(project: Project) -> dict[str, int]:
     """Counts of the project's images per embedding status (the project page's progress bar)."""
-    counts = {status: 0 for status in EmbeddingState.values}
+    counts = dict.fromkeys(EmbeddingState.values, 0)
     for row in Image.objects.filter(project=project).values("embedding_status").annotate(n=Count("id")):
         counts[row["embedding_status"]] = row["n"]
     counts["total"] = sum(counts.values())

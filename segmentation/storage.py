@@ -1,4 +1,4 @@
-"""Embedding file format and atomic writes through Django's storage API.
+"""Embedding file format, written atomically through Django's storage API (common.storage).
 
 Layout (documented for the browser in docs/embedding-format.md):
   bytes 0..7   magic b"SAMEMB01"
@@ -9,20 +9,16 @@ Layout (documented for the browser in docs/embedding-format.md):
 Named embeddings/<model sha256[:16]>/<image sha256>.f16: the key (image content, weights) is the
 name, so a re-upload or another project with the same model finds the same file.
 """
+
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import struct
-import tempfile
-import uuid
-from pathlib import Path
-from typing import IO
 
 import numpy as np
-from django.core.files.base import ContentFile, File
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import default_storage
+
+from common.storage import save_atomically
 
 MAGIC = b"SAMEMB01"
 DATA_ALIGNMENT = 16  # lets the browser view the payload as a Float16Array/Uint16Array in place
@@ -41,8 +37,12 @@ def encode_embedding(embedding: np.ndarray, *, model_sha256: str, image_sha256: 
     if embedding.ndim != 3:
         raise EmbeddingFormatError(f"An embedding is (C, h, w); got shape {embedding.shape}.")
     header = json.dumps(
-        {"shape": list(map(int, embedding.shape)), "dtype": "float16",
-         "model_sha256": model_sha256, "image_sha256": image_sha256},
+        {
+            "shape": list(map(int, embedding.shape)),
+            "dtype": "float16",
+            "model_sha256": model_sha256,
+            "image_sha256": image_sha256,
+        },
         separators=(",", ":"),
     ).encode()
     prefix_len = len(MAGIC) + 4
@@ -65,41 +65,6 @@ def decode_embedding(data: bytes) -> tuple[np.ndarray, dict]:
     if len(payload) != 2 * int(np.prod(shape)):
         raise EmbeddingFormatError(f"Payload has {len(payload)} bytes; shape {shape} needs {2 * int(np.prod(shape))}.")
     return np.frombuffer(payload, dtype="<f2").reshape(shape), header
-
-
-def save_atomically(name: str, data: bytes | IO[bytes], storage: Storage | None = None) -> str:
-    """Write data (bytes, or a readable binary file copied from its current position in chunks)
-    under exactly `name`, so that readers see the old file or the whole new one.
-
-    Local storage: temp file in the same folder + os.replace. Remote storages (S3) have no path;
-    there one PUT is already all-or-nothing, so delete + save is enough.
-    """
-    storage = storage or default_storage
-    try:
-        final_path = Path(storage.path(name))
-    except NotImplementedError:
-        if storage.exists(name):
-            storage.delete(name)
-        saved = storage.save(name, ContentFile(data) if isinstance(data, bytes) else File(data))
-        if saved != name:
-            raise RuntimeError(f"Storage saved {name!r} as {saved!r}.")
-        return name
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.{uuid.uuid4().hex[:8]}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if isinstance(data, bytes):
-                handle.write(data)
-            else:
-                shutil.copyfileobj(data, handle, 1 << 20)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return name
 
 
 def write_embedding(embedding: np.ndarray, *, model_sha256: str, image_sha256: str) -> str:

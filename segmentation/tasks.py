@@ -1,4 +1,5 @@
 """Celery tasks: take ids, call one service. Routed to the "embeddings" queue in settings."""
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -17,7 +18,7 @@ def embedding_compute(self, embedding_id: int) -> None:
         if self.request.retries >= self.max_retries:
             embeddings.embedding_fail(embedding_id, f"Gave up after {self.max_retries} retries: {exc}")
             return
-        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries)
+        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
 
 
 @shared_task(acks_late=True)

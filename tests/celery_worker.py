@@ -4,6 +4,7 @@
 database; `run_worker` starts `celery worker` as a subprocess against the same database and media,
 waits until it is ready and stops it afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,12 +64,30 @@ def run_worker(*, broker_url: str, queues: str, name: str, log_path: Path, extra
         "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         **(extra_env or {}),
     }
-    log = open(log_path, "w+")
+    log = open(log_path, "w+")  # noqa: SIM115 (kept open for the worker process's lifetime)
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--pool=solo",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-         "-n", f"{name}-{os.getpid()}@%h"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queues,
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S

@@ -1,4 +1,5 @@
 """Suite-wide fixtures: every test gets its own media folder, so no test sees another's files."""
+
 from pathlib import Path
 
 import pytest

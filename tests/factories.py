@@ -1,4 +1,5 @@
 """Test data builders shared by every test module: plain functions with sensible defaults."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
+from annotator import geometry
 from annotator.models import Annotation, AnnotationSource, Image, LabelClass, Membership, Project
-from segmentation import geometry
 
 _sequence = itertools.count(1)
 PASSWORD = "test-password-123"
@@ -37,7 +38,9 @@ def make_project(name: str | None = None, *, members: Mapping | None = None, **f
     return project
 
 
-def make_label_class(project: Project, name: str | None = None, *, color: str = "#3cb44b", order: int = 0) -> LabelClass:
+def make_label_class(
+    project: Project, name: str | None = None, *, color: str = "#3cb44b", order: int = 0
+) -> LabelClass:
     return LabelClass.objects.create(project=project, name=name or f"class {next(_sequence)}", color=color, order=order)
 
 
@@ -64,18 +67,18 @@ def make_image(project: Project, *, width: int = 40, height: int = 30, name: str
     sha = hashlib.sha256(data).hexdigest()
     thumbnail = io.BytesIO()
     PILImage.open(io.BytesIO(data)).convert("RGB").save(thumbnail, format="JPEG")
-    values = dict(
-        project=project,
-        file=_store("originals", data, "png"),
-        display=_store("display", data, "png"),
-        thumbnail=_store("thumbnails", thumbnail.getvalue(), "jpg"),
-        original_name=name or f"image{seed}.png",
-        width=width,
-        height=height,
-        sha256=sha,
-        format="PNG",
-        size_bytes=len(data),
-    )
+    values = {
+        "project": project,
+        "file": _store("originals", data, "png"),
+        "display": _store("display", data, "png"),
+        "thumbnail": _store("thumbnails", thumbnail.getvalue(), "jpg"),
+        "original_name": name or f"image{seed}.png",
+        "width": width,
+        "height": height,
+        "sha256": sha,
+        "format": "PNG",
+        "size_bytes": len(data),
+    }
     values.update(fields)
     return Image.objects.create(**values)
 

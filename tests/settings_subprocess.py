@@ -3,6 +3,7 @@
 Settings are read once per process, so testing what the environment does to them needs a new
 process each time; the parent's env is not inherited except for PATH/HOME-like basics.
 """
+
 from __future__ import annotations
 
 import json

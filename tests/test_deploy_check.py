@@ -1,4 +1,5 @@
 """Production settings pass Django's deployment checks, and reading settings touches no files."""
+
 import secrets
 import subprocess
 import sys
@@ -41,7 +42,11 @@ def test_check_deploy_fails_with_debug_on(tmp_path):
     env = production_env(tmp_path / "var") | {"DJANGO_DEBUG": "1"}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=REPO_ROOT, env=clean_env(env), capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "security.W018" in result.stderr + result.stdout

@@ -3,6 +3,7 @@
 No Docker engine runs in the test environment, so the compose file is checked as data: the
 services, their commands, environment and profiles must match what the app expects.
 """
+
 import subprocess
 from pathlib import Path
 
@@ -26,7 +27,10 @@ def test_compose_has_every_service(compose):
 def test_app_services_point_at_compose_postgres_and_redis(compose):
     for name in ("web", "worker", "gpu-worker"):
         env = compose["services"][name]["environment"]
-        assert env["DATABASE_URL"].startswith("postgres://annotator:") and "@postgres:5432/annotator" in env["DATABASE_URL"]
+        assert (
+            env["DATABASE_URL"].startswith("postgres://annotator:")
+            and "@postgres:5432/annotator" in env["DATABASE_URL"]
+        )
         assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0"
         assert env["DJANGO_DEBUG"] == "0"
         assert "DJANGO_SECRET_KEY:?" in env["DJANGO_SECRET_KEY"], "the secret key must be required, not defaulted"

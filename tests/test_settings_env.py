@@ -1,4 +1,5 @@
 """Settings come from the environment, with embedded defaults for one machine."""
+
 import pytest
 
 from tests.settings_subprocess import settings_values
@@ -36,7 +37,7 @@ def test_database_url_selects_postgresql(tmp_path):
 
 def test_redis_broker_url_drops_filesystem_transport_options(tmp_path):
     values = settings_values(
-        ["CELERY_BROKER_URL"] ,
+        ["CELERY_BROKER_URL"],
         {"ANNOTATOR_VAR_DIR": str(tmp_path), "CELERY_BROKER_URL": "redis://cache.internal:6379/2"},
     )
     assert values["CELERY_BROKER_URL"] == "redis://cache.internal:6379/2"
@@ -59,19 +60,30 @@ def test_secret_key_from_env_and_generated_lazily_otherwise(tmp_path):
 
 
 def test_production_flags_switch_on_security_settings(tmp_path):
-    names = ["SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS",
-             "SECURE_PROXY_SSL_HEADER", "ALLOWED_HOSTS"]
+    names = [
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_PROXY_SSL_HEADER",
+        "ALLOWED_HOSTS",
+    ]
     off = settings_values(names, {"ANNOTATOR_VAR_DIR": str(tmp_path)})
     assert off["SECURE_SSL_REDIRECT"] is False and off["SECURE_HSTS_SECONDS"] == 0
     assert off["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "testserver"]
-    on = settings_values(names, {
-        "ANNOTATOR_VAR_DIR": str(tmp_path),
-        "DJANGO_SECURE_SSL_REDIRECT": "1",
-        "DJANGO_SECURE_COOKIES": "1",
-        "DJANGO_HSTS_SECONDS": "31536000",
-        "DJANGO_ALLOWED_HOSTS": "a.example.org,b.example.org",
-    })
-    assert on["SECURE_SSL_REDIRECT"] is True and on["SESSION_COOKIE_SECURE"] is True and on["CSRF_COOKIE_SECURE"] is True
+    on = settings_values(
+        names,
+        {
+            "ANNOTATOR_VAR_DIR": str(tmp_path),
+            "DJANGO_SECURE_SSL_REDIRECT": "1",
+            "DJANGO_SECURE_COOKIES": "1",
+            "DJANGO_HSTS_SECONDS": "31536000",
+            "DJANGO_ALLOWED_HOSTS": "a.example.org,b.example.org",
+        },
+    )
+    assert (
+        on["SECURE_SSL_REDIRECT"] is True and on["SESSION_COOKIE_SECURE"] is True and on["CSRF_COOKIE_SECURE"] is True
+    )
     assert on["SECURE_HSTS_SECONDS"] == 31536000
     assert on["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert on["ALLOWED_HOSTS"] == ["a.example.org", "b.example.org"]

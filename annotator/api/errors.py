@@ -3,6 +3,7 @@
 Services raise Django's ValidationError / PermissionDenied / Http404 and AnnotationConflict; this
 handler turns each into one clear JSON response, so views need no try/except.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 Managers and reviewers may export (reviewers vouch for the data); only managers import, since an
 import writes annotations into the project. Non-members get 404, other roles 403.
 """
+
 from __future__ import annotations
 
 from django.http import FileResponse, Http404
@@ -33,8 +34,20 @@ class ExportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Export
-        fields = ["id", "project", "format", "options", "status", "progress", "summary", "error",
-                  "requested_by", "created_at", "finished_at", "download_url"]
+        fields = [
+            "id",
+            "project",
+            "format",
+            "options",
+            "status",
+            "progress",
+            "summary",
+            "error",
+            "requested_by",
+            "created_at",
+            "finished_at",
+            "download_url",
+        ]
         read_only_fields = fields
 
     def get_download_url(self, export: Export) -> str | None:
@@ -47,7 +60,8 @@ class ExportCreateSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=ExportFormat.choices)
     segmentation = serializers.ChoiceField(choices=SEGMENTATION_MODES, default="rle")
     statuses = serializers.ListField(
-        child=serializers.ChoiceField(choices=AnnotationStatus.choices), required=False,
+        child=serializers.ChoiceField(choices=AnnotationStatus.choices),
+        required=False,
         help_text="Annotation statuses to export; default approved only; an empty list exports all.",
     )
     label_class_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
@@ -81,7 +95,9 @@ class ProjectExportListView(APIView):
         serializer.is_valid(raise_exception=True)
         options = dict(serializer.validated_data)
         export_format = options.pop("format")
-        export = export_services.export_request(project=project, user=request.user, format=export_format, options=options)
+        export = export_services.export_request(
+            project=project, user=request.user, format=export_format, options=options
+        )
         return Response(ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -101,8 +117,9 @@ class ExportDownloadView(APIView):
         require_role(role, EXPORTERS)
         if export.status != ExportStatus.DONE or not export.file:
             raise Http404("This export has no file (yet).")
-        return FileResponse(export.file.open("rb"), as_attachment=True,
-                            filename=export_services.export_download_name(export))
+        return FileResponse(
+            export.file.open("rb"), as_attachment=True, filename=export_services.export_download_name(export)
+        )
 
 
 class CocoImportView(APIView):

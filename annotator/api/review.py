@@ -2,6 +2,7 @@
 
 Same shape as annotator.api.views: resolve through access rules -> validate -> one service -> render.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,6 +34,7 @@ REVIEWERS = (Role.REVIEWER, Role.MANAGER)
 
 # --- serializers (only this module uses them) ---
 
+
 class JobSerializer(serializers.ModelSerializer):
     annotator_username = serializers.CharField(source="annotator.username", read_only=True, default=None)
     reviewer_username = serializers.CharField(source="reviewer.username", read_only=True, default=None)
@@ -44,8 +46,20 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "name", "annotator", "annotator_username", "reviewer", "reviewer_username", "created_at",
-                  "image_count", "new_count", "submitted_count", "approved_count", "rejected_count"]
+        fields = [
+            "id",
+            "name",
+            "annotator",
+            "annotator_username",
+            "reviewer",
+            "reviewer_username",
+            "created_at",
+            "image_count",
+            "new_count",
+            "submitted_count",
+            "approved_count",
+            "rejected_count",
+        ]
 
 
 class JobSplitSerializer(serializers.Serializer):
@@ -80,8 +94,19 @@ class TransitionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StatusTransition
-        fields = ["id", "image", "annotation", "annotation_author", "annotation_author_username", "actor",
-                  "actor_username", "from_status", "to_status", "comment", "created_at"]
+        fields = [
+            "id",
+            "image",
+            "annotation",
+            "annotation_author",
+            "annotation_author_username",
+            "actor",
+            "actor_username",
+            "from_status",
+            "to_status",
+            "comment",
+            "created_at",
+        ]
 
 
 class QueueImageSerializer(ImageBriefSerializer):
@@ -110,6 +135,7 @@ def _user(user_id: int | None, field: str):
 
 
 # --- jobs ---
+
 
 class JobListView(ListAPIView):
     serializer_class = JobSerializer
@@ -167,6 +193,7 @@ class JobDetailView(APIView):
 
 # --- queue, submit, review ---
 
+
 class QueueView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, project_id: int) -> Response:
@@ -178,8 +205,12 @@ class QueueView(APIView):
                 "next_image": QueueImageSerializer(queue.next_image).data if queue.next_image else None,
                 "images": QueueImageSerializer(queue.images, many=True).data,
                 "rejections": [
-                    {"annotation": a.pk, "image": a.image_id, "label_class": a.label_class.name,
-                     "comment": a.review_comment}
+                    {
+                        "annotation": a.pk,
+                        "image": a.image_id,
+                        "label_class": a.label_class.name,
+                        "comment": a.review_comment,
+                    }
                     for a in queue.rejected_annotations
                 ],
                 "remaining_count": len(queue.images),
@@ -219,6 +250,7 @@ class AnnotationReviewView(APIView):
 
 
 # --- audit trail and metrics ---
+
 
 class TransitionListView(ListAPIView):
     serializer_class = TransitionSerializer

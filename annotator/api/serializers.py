@@ -1,5 +1,6 @@
 """API shapes. Output serializers render rows; input serializers only check types and ranges —
 the services do every rule that needs the database."""
+
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
@@ -26,8 +27,18 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "created_at", "image_count", "annotation_count", "my_role",
-                  "dicom_deidentify", "dicom_window", "dicom_render_state"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "created_at",
+            "image_count",
+            "annotation_count",
+            "my_role",
+            "dicom_deidentify",
+            "dicom_window",
+            "dicom_render_state",
+        ]
         read_only_fields = ["dicom_render_state"]
 
 
@@ -98,9 +109,25 @@ class ImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Image
         fields = [
-            "id", "project", "original_name", "width", "height", "format", "size_bytes", "sha256",
-            "metadata", "embedding_status", "embedding_error", "annotation_count", "created_at",
-            "file_url", "original_url", "thumbnail_url", "annotate_url", "review_status", "review_comment",
+            "id",
+            "project",
+            "original_name",
+            "width",
+            "height",
+            "format",
+            "size_bytes",
+            "sha256",
+            "metadata",
+            "embedding_status",
+            "embedding_error",
+            "annotation_count",
+            "created_at",
+            "file_url",
+            "original_url",
+            "thumbnail_url",
+            "annotate_url",
+            "review_status",
+            "review_comment",
         ]
         read_only_fields = ["review_status", "review_comment"]  # changed by the review endpoints only
 
@@ -152,9 +179,25 @@ class AnnotationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Annotation
         fields = [
-            "id", "image", "label_class", "polygons", "rle", "bbox", "area", "source", "prompts",
-            "author", "author_name", "time_spent_ms", "click_count", "edited_after_sam", "status",
-            "review_comment", "version", "created_at", "updated_at",
+            "id",
+            "image",
+            "label_class",
+            "polygons",
+            "rle",
+            "bbox",
+            "area",
+            "source",
+            "prompts",
+            "author",
+            "author_name",
+            "time_spent_ms",
+            "click_count",
+            "edited_after_sam",
+            "status",
+            "review_comment",
+            "version",
+            "created_at",
+            "updated_at",
         ]
 
     def get_author_name(self, annotation: Annotation) -> str | None:

@@ -45,13 +45,16 @@ urlpatterns += [
     path("projects/<int:project_id>/jobs/", review_views.JobListView.as_view(), name="api-job-list"),
     path("projects/<int:project_id>/jobs/<int:job_id>/", review_views.JobDetailView.as_view(), name="api-job-detail"),
     path("projects/<int:project_id>/queue/", review_views.QueueView.as_view(), name="api-queue"),
-    path("projects/<int:project_id>/transitions/", review_views.TransitionListView.as_view(), name="api-transition-list"),
+    path(
+        "projects/<int:project_id>/transitions/", review_views.TransitionListView.as_view(), name="api-transition-list"
+    ),
     path("projects/<int:project_id>/metrics/", review_views.MetricsView.as_view(), name="api-metrics"),
     path("projects/<int:project_id>/metrics.csv", review_views.MetricsCsvView.as_view(), name="api-metrics-csv"),
     path("images/<int:image_id>/submit/", review_views.ImageSubmitView.as_view(), name="api-image-submit"),
     path("images/<int:image_id>/review/", review_views.ImageReviewView.as_view(), name="api-image-review"),
     path(
-        "annotations/<int:annotation_id>/review/", review_views.AnnotationReviewView.as_view(),
+        "annotations/<int:annotation_id>/review/",
+        review_views.AnnotationReviewView.as_view(),
         name="api-annotation-review",
     ),
 ]

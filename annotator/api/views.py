@@ -3,6 +3,7 @@
 Object-level permissions come from `annotator.access`: a non-member gets 404 for anything inside a
 project, a member whose role does not allow the action gets 403.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -255,7 +256,9 @@ class _StoredName:
     name: str
 
 
-def _stream(request: Request, field: FieldFile | _StoredName, content_type: str | None) -> FileResponse | HttpResponseNotModified:
+def _stream(
+    request: Request, field: FieldFile | _StoredName, content_type: str | None
+) -> FileResponse | HttpResponseNotModified:
     """Stream a stored file; names are content hashes, so the name is a strong ETag."""
     etag = f'"{field.name.rsplit("/", 1)[-1]}"'
     if request.headers.get("If-None-Match") == etag:
@@ -279,8 +282,12 @@ class ImageFileView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("original", bool, description="1: the uploaded file byte for byte"),
-            OpenApiParameter("max_side", int, description="a rendition whose longest side is at most this "
-                             "(256-16384; the display file itself when it already fits)"),
+            OpenApiParameter(
+                "max_side",
+                int,
+                description="a rendition whose longest side is at most this "
+                "(256-16384; the display file itself when it already fits)",
+            ),
         ],
         responses={200: _BINARY, 304: None},
     )

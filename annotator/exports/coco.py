@@ -11,6 +11,7 @@ Layout written (https://cocodataset.org/#format-data), plus one documented extra
 
 Memory stays flat: entries are serialised one by one as the row iterators yield them.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,10 +40,14 @@ def coco_categories(label_classes: Sequence[dict]) -> tuple[list[dict], dict[int
     categories, category_ids = [], {}
     for number, label_class in enumerate(label_classes, start=1):
         category_ids[label_class["id"]] = number
-        categories.append({
-            "id": number, "name": label_class["name"], "supercategory": "",
-            EXTRA_KEY: {"color": label_class.get("color", ""), "label_class_id": label_class["id"]},
-        })
+        categories.append(
+            {
+                "id": number,
+                "name": label_class["name"],
+                "supercategory": "",
+                EXTRA_KEY: {"color": label_class.get("color", ""), "label_class_id": label_class["id"]},
+            }
+        )
     return categories, category_ids
 
 
@@ -52,7 +57,13 @@ def coco_image(image: ImageRow, file_name: str) -> dict:
     dicom = {name: metadata[key] for key, name in DICOM_KEYS.items() if metadata.get(key) not in (None, "")}
     if dicom:
         extra["dicom"] = dicom
-    return {"id": image["id"], "file_name": file_name, "width": image["width"], "height": image["height"], EXTRA_KEY: extra}
+    return {
+        "id": image["id"],
+        "file_name": file_name,
+        "width": image["width"],
+        "height": image["height"],
+        EXTRA_KEY: extra,
+    }
 
 
 def _pycoco_rle(rle: dict) -> dict:
@@ -74,9 +85,11 @@ def polygon_segmentation(row: AnnotationRow, height: int, width: int) -> tuple[l
     rings = outer_rings(row.get("polygons") or [])
     stored = _pycoco_rle(row["rle"])
     if not rings:
-        return [], coco_mask.encode(np.zeros((height, width), dtype=np.uint8, order="F")), {
-            "polygon_lost_pixels": int(coco_mask.area(stored))
-        }
+        return (
+            [],
+            coco_mask.encode(np.zeros((height, width), dtype=np.uint8, order="F")),
+            {"polygon_lost_pixels": int(coco_mask.area(stored))},
+        )
     drawn = coco_mask.merge(coco_mask.frPyObjects(rings, height, width))
     both = int(coco_mask.area(coco_mask.merge([stored, drawn], intersect=True)))
     lost = int(coco_mask.area(stored)) - both
@@ -162,14 +175,20 @@ def write_coco(
     array.close()
     handle.write(',"annotations":')
     array = _JsonArray(handle)
-    summary = {"images": len(sizes), "annotations": 0, "polygon_lost_pixels": 0, "polygon_added_pixels": 0,
-               "annotations_changed_by_polygons": 0}
+    summary = {
+        "images": len(sizes),
+        "annotations": 0,
+        "polygon_lost_pixels": 0,
+        "polygon_added_pixels": 0,
+        "annotations_changed_by_polygons": 0,
+    }
     for row in annotations:
         if row["image_id"] not in sizes or row["label_class_id"] not in category_ids:
             continue
         height, width = sizes[row["image_id"]]
-        entry = coco_annotation(row, category_id=category_ids[row["label_class_id"]], height=height,
-                                width=width, segmentation=segmentation)
+        entry = coco_annotation(
+            row, category_id=category_ids[row["label_class_id"]], height=height, width=width, segmentation=segmentation
+        )
         extra = entry[EXTRA_KEY]
         if "polygon_lost_pixels" in extra or "polygon_added_pixels" in extra:
             summary["annotations_changed_by_polygons"] += 1

@@ -5,13 +5,14 @@ entry with a file_name and positive width/height; its category_id names a catego
 a compressed or uncompressed RLE whose size is [height, width] of the image, or a list of polygon rings
 (at least 3 points, finite, inside the image); the mask is not empty.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from segmentation import geometry
+from annotator import geometry
 
 
 class ImportProblem(ValueError):
@@ -80,7 +81,9 @@ def annotation_refs(entry: dict, document: CocoDocument) -> tuple[CocoImageEntry
     """(image entry, category name) of one annotation, or ImportProblem."""
     image = document.images.get(entry.get("image_id"))
     if image is None:
-        raise ImportProblem(f"image_id {entry.get('image_id')!r} is not an image entry with file_name, width and height")
+        raise ImportProblem(
+            f"image_id {entry.get('image_id')!r} is not an image entry with file_name, width and height"
+        )
     category = document.categories.get(entry.get("category_id"))
     if category is None:
         raise ImportProblem(f"category_id {entry.get('category_id')!r} is not a category")

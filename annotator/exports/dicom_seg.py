@@ -11,6 +11,7 @@ free text (the class name is the SEG's segment label); a site needing finer code
 The masks were drawn on the display rendition, whose pixel grid is the DICOM matrix (Rows x Columns)
 with no resampling, so mask pixel (x, y) is stored pixel (column x, row y) of the source frame.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -65,12 +66,13 @@ def segment_color(hex_color: str) -> Any:
 
     value = hex_color.lstrip("#")
     try:
-        rgb = np.array([[[int(value[i:i + 2], 16) / 255.0 for i in (0, 2, 4)]]])
+        rgb = np.array([[[int(value[i : i + 2], 16) / 255.0 for i in (0, 2, 4)]]])
     except (ValueError, IndexError):
         rgb = np.array([[[0.5, 0.5, 0.5]]])
     l_star, a_star, b_star = (float(v) for v in rgb2lab(rgb)[0, 0])
-    return hd.color.CIELabColor(min(max(l_star, 0.0), 100.0), min(max(a_star, -128.0), 127.0),
-                                min(max(b_star, -128.0), 127.0))
+    return hd.color.CIELabColor(
+        min(max(l_star, 0.0), 100.0), min(max(a_star, -128.0), 127.0), min(max(b_star, -128.0), 127.0)
+    )
 
 
 def build_segmentation(
@@ -99,9 +101,13 @@ def build_segmentation(
     if multi_frame and "PerFrameFunctionalGroupsSequence" not in first:
         # highdicom places a multi-frame source's frames by their functional groups (enhanced CT/MR,
         # legacy-converted enhanced); legacy multi-frame files (RT dose, ultrasound) have none.
-        raise SegRefused("a multi-frame DICOM file without per-frame functional groups (legacy multi-frame, "
-                         "e.g. RT dose or ultrasound) cannot be a DICOM SEG source; enhanced CT/MR files can")
-    present = [lc for lc in label_classes if any(f.masks.get(lc["id"]) is not None and f.masks[lc["id"]].any() for f in frames)]
+        raise SegRefused(
+            "a multi-frame DICOM file without per-frame functional groups (legacy multi-frame, "
+            "e.g. RT dose or ultrasound) cannot be a DICOM SEG source; enhanced CT/MR files can"
+        )
+    present = [
+        lc for lc in label_classes if any(f.masks.get(lc["id"]) is not None and f.masks[lc["id"]].any() for f in frames)
+    ]
     if not present:
         raise SegRefused("no annotation with pixels")
     rows, columns = int(first.Rows), int(first.Columns)
@@ -115,7 +121,9 @@ def build_segmentation(
         by_uid: dict[str, Any] = {}
         for f in frames:
             by_uid.setdefault(str(f.dataset.SOPInstanceUID), f.dataset)
-        sources = sorted(by_uid.values(), key=lambda ds: (int(ds.get("InstanceNumber", 0) or 0), str(ds.SOPInstanceUID)))
+        sources = sorted(
+            by_uid.values(), key=lambda ds: (int(ds.get("InstanceNumber", 0) or 0), str(ds.SOPInstanceUID))
+        )
         index = {str(ds.SOPInstanceUID): i for i, ds in enumerate(sources)}
         slots = len(sources)
         slot_of = {id(f): index[str(f.dataset.SOPInstanceUID)] for f in frames}
@@ -128,8 +136,9 @@ def build_segmentation(
             if mask is None:
                 continue
             if mask.shape != (rows, columns):
-                raise SegRefused(f"a mask of {mask.shape[1]}x{mask.shape[0]} pixels does not fit the "
-                                 f"{columns}x{rows} DICOM matrix")
+                raise SegRefused(
+                    f"a mask of {mask.shape[1]}x{mask.shape[0]} pixels does not fit the {columns}x{rows} DICOM matrix"
+                )
             pixels[slot_of[id(f)], :, :, segment] |= (mask > 0).astype(np.uint8)
     descriptions = [
         _segment_description(number, lc, semiautomatic=any(lc["id"] in f.semiautomatic for f in frames), codes=codes)
@@ -171,8 +180,11 @@ def _segment_description(number: int, label_class: dict, *, semiautomatic: bool,
         segment_label=str(label_class["name"])[:64],
         segmented_property_category=codes.SCT.Tissue,
         segmented_property_type=codes.SCT.Tissue,
-        algorithm_type=(hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC if semiautomatic
-                        else hd.seg.SegmentAlgorithmTypeValues.MANUAL),
+        algorithm_type=(
+            hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC
+            if semiautomatic
+            else hd.seg.SegmentAlgorithmTypeValues.MANUAL
+        ),
         algorithm_identification=algorithm,
         tracking_id=f"label-class-{label_class['id']}",
         tracking_uid=hd.UID(),

@@ -8,6 +8,7 @@
 Where annotations overlap, the later one (higher id) is drawn on top: a PNG holds one value per
 pixel, so overlaps are lost here (COCO RLE keeps them).
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,8 @@ from pathlib import PurePosixPath
 import numpy as np
 from PIL import Image as PILImage
 
+from annotator import geometry
 from annotator.exports.rows import AnnotationRow
-from segmentation import geometry
 
 
 def mask_file_names(file_name: str) -> tuple[str, str]:

@@ -1,4 +1,5 @@
 """Shapes shared by the writers: the image and annotation rows they read, and file naming."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator

@@ -8,6 +8,7 @@
 What the format cannot hold: holes (dropped) and multi-part objects (each part becomes its own line,
 i.e. its own instance). Class indices are 0-based in the project's label-class order.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ from annotator.exports.rows import AnnotationRow
 
 def data_yaml(label_classes: Sequence[dict]) -> str:
     # JSON strings are valid YAML double-quoted scalars, so names with ':' or '#' stay safe.
-    lines = ["# Ultralytics YOLO segmentation dataset exported by SAM Annotator", "path: .",
-             "train: images", "val: images", "names:"]
+    lines = [
+        "# Ultralytics YOLO segmentation dataset exported by SAM Annotator",
+        "path: .",
+        "train: images",
+        "val: images",
+        "names:",
+    ]
     lines += [f"  {index}: {json.dumps(lc['name'], ensure_ascii=False)}" for index, lc in enumerate(label_classes)]
     return "\n".join(lines) + "\n"
 
@@ -30,7 +36,9 @@ def label_file_name(file_name: str) -> str:
     return f"labels/{PurePosixPath(file_name).stem}.txt"
 
 
-def yolo_lines(annotations: Sequence[AnnotationRow], *, class_index: dict[int, int], width: int, height: int) -> list[str]:
+def yolo_lines(
+    annotations: Sequence[AnnotationRow], *, class_index: dict[int, int], width: int, height: int
+) -> list[str]:
     """Label lines of one image; annotations of unknown label classes are left out."""
     lines = []
     for row in annotations:

@@ -6,90 +6,145 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0002_export'),
+        ("annotator", "0002_export"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StatusTransition',
+            name="StatusTransition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(max_length=16)),
-                ('to_status', models.CharField(max_length=16)),
-                ('comment', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("from_status", models.CharField(max_length=16)),
+                ("to_status", models.CharField(max_length=16)),
+                ("comment", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddField(
-            model_name='image',
-            name='review_comment',
+            model_name="image",
+            name="review_comment",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='image',
-            name='review_status',
-            field=models.CharField(choices=[('new', 'New'), ('submitted', 'Submitted'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='new', max_length=16),
+            model_name="image",
+            name="review_status",
+            field=models.CharField(
+                choices=[
+                    ("new", "New"),
+                    ("submitted", "Submitted"),
+                    ("approved", "Approved"),
+                    ("rejected", "Rejected"),
+                ],
+                default="new",
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('annotator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='annotation_jobs', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='annotator.project')),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='review_jobs', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="annotation_jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="jobs", to="annotator.project"
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="review_jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='image',
-            name='job',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='images', to='annotator.job'),
+            model_name="image",
+            name="job",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="images",
+                to="annotator.job",
+            ),
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['project', 'review_status'], name='annotator_i_project_44bd0f_idx'),
+            model_name="image",
+            index=models.Index(fields=["project", "review_status"], name="annotator_i_project_44bd0f_idx"),
         ),
         migrations.AddField(
-            model_name='statustransition',
-            name='actor',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="statustransition",
+            name="actor",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='statustransition',
-            name='annotation',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='status_transitions', to='annotator.annotation'),
+            model_name="statustransition",
+            name="annotation",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="status_transitions",
+                to="annotator.annotation",
+            ),
         ),
         migrations.AddField(
-            model_name='statustransition',
-            name='annotation_author',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="statustransition",
+            name="annotation_author",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='statustransition',
-            name='image',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_transitions', to='annotator.image'),
+            model_name="statustransition",
+            name="image",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="status_transitions", to="annotator.image"
+            ),
         ),
         migrations.AddField(
-            model_name='statustransition',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_transitions', to='annotator.project'),
+            model_name="statustransition",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="status_transitions", to="annotator.project"
+            ),
         ),
         migrations.AddIndex(
-            model_name='statustransition',
-            index=models.Index(fields=['project', 'created_at'], name='annotator_s_project_b8b45f_idx'),
+            model_name="statustransition",
+            index=models.Index(fields=["project", "created_at"], name="annotator_s_project_b8b45f_idx"),
         ),
         migrations.AddIndex(
-            model_name='statustransition',
-            index=models.Index(fields=['image', 'created_at'], name='annotator_s_image_i_09c9c2_idx'),
+            model_name="statustransition",
+            index=models.Index(fields=["image", "created_at"], name="annotator_s_image_i_09c9c2_idx"),
         ),
     ]

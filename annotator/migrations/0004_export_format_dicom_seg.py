@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0003_review_jobs'),
+        ("annotator", "0003_review_jobs"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='export',
-            name='format',
-            field=models.CharField(choices=[('coco', 'COCO instances'), ('yolo', 'YOLO segmentation'), ('masks', 'PNG masks'), ('dicom-seg', 'DICOM SEG')], max_length=16),
+            model_name="export",
+            name="format",
+            field=models.CharField(
+                choices=[
+                    ("coco", "COCO instances"),
+                    ("yolo", "YOLO segmentation"),
+                    ("masks", "PNG masks"),
+                    ("dicom-seg", "DICOM SEG"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

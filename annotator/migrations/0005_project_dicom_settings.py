@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0004_export_format_dicom_seg'),
+        ("annotator", "0004_export_format_dicom_seg"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='dicom_deidentify',
+            model_name="project",
+            name="dicom_deidentify",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='project',
-            name='dicom_render_state',
+            model_name="project",
+            name="dicom_render_state",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='project',
-            name='dicom_window',
+            model_name="project",
+            name="dicom_window",
             field=models.JSONField(blank=True, default=None, null=True),
         ),
     ]

@@ -21,21 +21,20 @@ def copy_from_metadata(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0005_project_dicom_settings'),
+        ("annotator", "0005_project_dicom_settings"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='image',
-            name='file_sha256',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="image",
+            name="file_sha256",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.RunPython(copy_from_metadata, migrations.RunPython.noop),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['project', 'file_sha256'], name='annotator_i_project_84502a_idx'),
+            model_name="image",
+            index=models.Index(fields=["project", "file_sha256"], name="annotator_i_project_84502a_idx"),
         ),
     ]

@@ -10,6 +10,7 @@ The same change to an approved annotation while its image is `new` or `rejected`
 puts the annotation back to draft, with its audit row, so that the next submit sends the changed
 annotation to review again. Statuses otherwise change only in annotator.services.review.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotator import geometry
 from annotator.models import (
     Annotation,
     AnnotationSource,
@@ -31,7 +33,6 @@ from annotator.models import (
     StatusTransition,
 )
 from annotator.services.review import SUBMITTABLE
-from segmentation import geometry
 
 SAM_SOURCES = frozenset({AnnotationSource.SAM_CLICK, AnnotationSource.SAM_BOX, AnnotationSource.AUTO})
 GEOMETRY_FIELDS = frozenset({"rle", "polygons"})
@@ -74,8 +75,10 @@ def _derive_geometry(*, image: Image, rle: dict | None, polygons: list | None) -
             rle = geometry.rle_normalize(rle)
             if rle["size"] != [image.height, image.width]:
                 raise ValidationError(
-                    {"rle": f"RLE size {rle['size']} does not match the image [height, width] "
-                            f"[{image.height}, {image.width}]."}
+                    {
+                        "rle": f"RLE size {rle['size']} does not match the image [height, width] "
+                        f"[{image.height}, {image.width}]."
+                    }
                 )
         else:
             rle = geometry.polygons_to_rle(polygons, width=image.width, height=image.height)
@@ -154,7 +157,7 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
     """
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     if not isinstance(version, int) or isinstance(version, bool):
         raise ValidationError({"version": "The version this edit was based on is required (an integer)."})
     image = annotation.image
@@ -182,8 +185,8 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
             corrected.append("geometry")
     # An approved annotation changed before the image is (re)submitted must be reviewed again; the
     # version condition below guarantees the status read here is still the row's status.
-    back_to_draft = bool(corrected) and annotation.status == AnnotationStatus.APPROVED and (
-        image.review_status in SUBMITTABLE
+    back_to_draft = (
+        bool(corrected) and annotation.status == AnnotationStatus.APPROVED and (image.review_status in SUBMITTABLE)
     )
     if back_to_draft:
         values["status"] = AnnotationStatus.DRAFT
@@ -193,9 +196,13 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
         )
         if updated and back_to_draft:
             StatusTransition.objects.create(
-                project_id=image.project_id, image=image, annotation=annotation,
-                annotation_author_id=annotation.author_id, actor=actor,
-                from_status=annotation.status, to_status=AnnotationStatus.DRAFT,
+                project_id=image.project_id,
+                image=image,
+                annotation=annotation,
+                annotation_author_id=annotation.author_id,
+                actor=actor,
+                from_status=annotation.status,
+                to_status=AnnotationStatus.DRAFT,
                 comment=f"Changed after review: {_parts_text(corrected)}.",
             )
         if updated and corrected and image.review_status == ImageReviewStatus.SUBMITTED:
@@ -232,9 +239,14 @@ def _record_correction(*, annotation: Annotation, actor, what: list[str]) -> Non
         StatusTransition.objects.filter(pk=last.pk).update(comment=f"Corrected during review: {_parts_text(run)}.")
         return
     StatusTransition.objects.create(
-        project_id=annotation.image.project_id, image_id=annotation.image_id, annotation=annotation,
-        annotation_author_id=annotation.author_id, actor=actor, from_status=annotation.status,
-        to_status=CORRECTED, comment=f"Corrected during review: {_parts_text(what)}.",
+        project_id=annotation.image.project_id,
+        image_id=annotation.image_id,
+        annotation=annotation,
+        annotation_author_id=annotation.author_id,
+        actor=actor,
+        from_status=annotation.status,
+        to_status=CORRECTED,
+        comment=f"Corrected during review: {_parts_text(what)}.",
     )
 
 

@@ -4,6 +4,7 @@
 from `annotator.selectors_exports` into the format writers of `annotator.exports`, so memory stays flat
 (one image's annotations at a time; the COCO JSON and the zip are written to temporary files).
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,7 +30,7 @@ from annotator import selectors_exports as rows
 from annotator.exports import coco, masks, yolo
 from annotator.exports.rows import export_file_names, group_by_image
 from annotator.models import AnnotationStatus, Export, ExportFormat, ExportStatus, Job, LabelClass, Project
-from segmentation.storage import save_atomically
+from common.storage import save_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -62,29 +63,42 @@ def export_options_clean(*, project: Project, format: str, options: dict[str, An
     if statuses in ("all", None, []):
         statuses = []
     if not isinstance(statuses, list) or not set(statuses) <= set(AnnotationStatus.values):
-        raise ValidationError({"statuses": f"Statuses must be a list of {', '.join(AnnotationStatus.values)} (or 'all')."})
+        raise ValidationError(
+            {"statuses": f"Statuses must be a list of {', '.join(AnnotationStatus.values)} (or 'all')."}
+        )
     label_class_ids = options.get("label_class_ids") or []
     if not isinstance(label_class_ids, list) or not all(isinstance(v, int) for v in label_class_ids):
         raise ValidationError({"label_class_ids": "Give a list of label class ids."})
     found = set(LabelClass.objects.filter(project=project, pk__in=label_class_ids).values_list("pk", flat=True))
     if found != set(label_class_ids):
-        raise ValidationError({"label_class_ids": f"Not label classes of this project: {sorted(set(label_class_ids) - found)}."})
+        raise ValidationError(
+            {"label_class_ids": f"Not label classes of this project: {sorted(set(label_class_ids) - found)}."}
+        )
     job_id = options.get("job_id") or None
     if job_id is not None and (
-        not isinstance(job_id, int) or isinstance(job_id, bool) or not Job.objects.filter(project=project, pk=job_id).exists()
+        not isinstance(job_id, int)
+        or isinstance(job_id, bool)
+        or not Job.objects.filter(project=project, pk=job_id).exists()
     ):
         raise ValidationError({"job_id": f"Not a job of this project: {job_id!r}."})
     # YOLO's layout has the images beside the labels; the other formats carry them only on request.
     include_images = True if format == ExportFormat.YOLO else bool(options.get("include_images", False))
-    return {"segmentation": segmentation, "statuses": sorted(statuses), "label_class_ids": sorted(label_class_ids),
-            "job_id": job_id, "include_images": include_images}
+    return {
+        "segmentation": segmentation,
+        "statuses": sorted(statuses),
+        "label_class_ids": sorted(label_class_ids),
+        "job_id": job_id,
+        "include_images": include_images,
+    }
 
 
 def export_extension(format: str, options: dict[str, Any]) -> str:
     return "json" if format == ExportFormat.COCO and not options["include_images"] else "zip"
 
 
-def export_request(*, project: Project, user: AbstractBaseUser | None, format: str, options: dict | None = None) -> Export:
+def export_request(
+    *, project: Project, user: AbstractBaseUser | None, format: str, options: dict | None = None
+) -> Export:
     """Record an export and queue its task once the row is committed."""
     clean = export_options_clean(project=project, format=format, options=options)
     export = Export.objects.create(project=project, requested_by=user, format=format, options=clean)
@@ -119,13 +133,16 @@ def export_run(export_id: int) -> None:
     try:
         options = export_options_clean(project=export.project, format=export.format, options=export.options)
         images, annotations = rows.export_counts(
-            project=export.project, statuses=options["statuses"], label_class_ids=options["label_class_ids"],
+            project=export.project,
+            statuses=options["statuses"],
+            label_class_ids=options["label_class_ids"],
             job_id=options["job_id"],
         )
         advance = _progress_recorder(export_id, images + annotations)
         with tempfile.TemporaryFile() as handle:
-            summary = export_write(project=export.project, format=export.format, options=options,
-                                   handle=handle, advance=advance)
+            summary = export_write(
+                project=export.project, format=export.format, options=options, handle=handle, advance=advance
+            )
             name = _store_by_hash(handle, export_extension(export.format, options))
     except Exception as exc:  # recorded for the user; the traceback goes to the worker log
         logger.exception("Export %s failed", export_id)
@@ -157,7 +174,11 @@ def _store_by_hash(handle: IO[bytes], extension: str) -> str:
 
 
 def export_write(
-    *, project: Project, format: str, options: dict[str, Any], handle: IO[bytes],
+    *,
+    project: Project,
+    format: str,
+    options: dict[str, Any],
+    handle: IO[bytes],
     advance: Callable[[int], None] = lambda count=1: None,
 ) -> dict[str, Any]:
     """Write one export (COCO JSON, or a zip) to a binary file object; returns a summary of counts.
@@ -165,16 +186,21 @@ def export_write(
     `options` must come from `export_options_clean`. `advance(n)` is called as rows are written.
     """
     label_classes = rows.export_label_classes(project=project, label_class_ids=options["label_class_ids"] or None)
-    filters = {"project": project, "statuses": options["statuses"] or None,
-               "label_class_ids": options["label_class_ids"] or None, "job_id": options["job_id"]}
+    filters = {
+        "project": project,
+        "statuses": options["statuses"] or None,
+        "label_class_ids": options["label_class_ids"] or None,
+        "job_id": options["job_id"],
+    }
     if format == ExportFormat.COCO:
         return _write_coco(project, options, label_classes, filters, handle, advance)
     if format == DICOM_SEG:
         # Imported here: highdicom is only loaded by the one format that needs it.
         from annotator.services.exports_dicom_seg import write_dicom_seg
 
-        return write_dicom_seg(project=project, label_classes=label_classes, filters=filters, handle=handle,
-                               advance=advance)
+        return write_dicom_seg(
+            project=project, label_classes=label_classes, filters=filters, handle=handle, advance=advance
+        )
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         if format == ExportFormat.YOLO:
             return _write_yolo(project, label_classes, filters, archive, advance)
@@ -190,7 +216,10 @@ def _member(name: str, compress: bool = True) -> zipfile.ZipInfo:
 
 def _add_storage_file(archive: zipfile.ZipFile, storage_name: str, member: str) -> None:
     # Already-compressed pixels (PNG/JPEG) are stored, not deflated again.
-    with default_storage.open(storage_name, "rb") as source, archive.open(_member(member, False), "w", force_zip64=True) as target:
+    with (
+        default_storage.open(storage_name, "rb") as source,
+        archive.open(_member(member, False), "w", force_zip64=True) as target,
+    ):
         shutil.copyfileobj(source, target, 1 << 20)
 
 
@@ -198,11 +227,14 @@ def _coco_info(project: Project, options: dict[str, Any]) -> dict[str, Any]:
     return {
         "description": project.name,
         "version": "1.0",
-        "year": datetime.now(dt_timezone.utc).year,
+        "year": datetime.now(UTC).year,
         "contributor": "SAM Annotator",
-        "date_created": datetime.now(dt_timezone.utc).isoformat(timespec="seconds"),
-        "sam_annotator": {"segmentation": options["segmentation"], "statuses": options["statuses"] or "all",
-                          "label_class_ids": options["label_class_ids"] or "all"},
+        "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sam_annotator": {
+            "segmentation": options["segmentation"],
+            "statuses": options["statuses"] or "all",
+            "label_class_ids": options["label_class_ids"] or "all",
+        },
     }
 
 
@@ -213,9 +245,7 @@ def _write_coco(project, options, label_classes, filters, handle, advance) -> di
             info=_coco_info(project, options),
             label_classes=label_classes,
             images=rows.export_image_rows(project=project, job_id=filters["job_id"]),
-            annotations=rows.export_annotation_rows(
-                **filters, rle=True, polygons=options["segmentation"] == "polygon"
-            ),
+            annotations=rows.export_annotation_rows(**filters, rle=True, polygons=options["segmentation"] == "polygon"),
             segmentation=options["segmentation"],
             on_image=lambda image, name: advance(1),
             on_annotation=lambda entry: advance(1),
@@ -236,7 +266,9 @@ def _write_coco(project, options, label_classes, filters, handle, advance) -> di
         with zipfile.ZipFile(handle, "w", allowZip64=True) as archive:
             with archive.open(_member("annotations.json"), "w", force_zip64=True) as target:
                 shutil.copyfileobj(json_file, target, 1 << 20)
-            for image, file_name in export_file_names(rows.export_image_rows(project=project, job_id=filters["job_id"])):
+            for image, file_name in export_file_names(
+                rows.export_image_rows(project=project, job_id=filters["job_id"])
+            ):
                 _add_storage_file(archive, image["display"], f"images/{file_name}")
     return summary
 

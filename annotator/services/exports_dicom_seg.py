@@ -7,6 +7,7 @@ An image that cannot be a SEG source (not DICOM, no Frame of Reference UID, unre
 in the summary's "skipped" with the reason, and in skipped.txt in the zip; it never stops the others.
 When nothing at all could be written, the export fails with every reason in its message.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,12 +20,12 @@ from typing import IO, Any
 
 from django.core.files.storage import default_storage
 
+from annotator import geometry
 from annotator import selectors_exports as rows
 from annotator.exports import dicom_seg
 from annotator.exports.rows import group_by_image
 from annotator.media import read_stored_dicom_header
 from annotator.models import Image, Project
-from segmentation import geometry
 
 ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 
@@ -41,15 +42,22 @@ class _Group:
 
 
 def write_dicom_seg(
-    *, project: Project, label_classes: list[dict], filters: dict[str, Any], handle: IO[bytes],
+    *,
+    project: Project,
+    label_classes: list[dict],
+    filters: dict[str, Any],
+    handle: IO[bytes],
     advance: Callable[[int], None],
 ) -> dict[str, Any]:
     class_ids = {lc["id"] for lc in label_classes}
     images = Image.objects.filter(project=project)
     if filters.get("job_id"):
         images = images.filter(job_id=filters["job_id"])
-    images = (images.order_by("id")
-              .values("id", "original_name", "file", "format", "metadata").iterator(chunk_size=rows.CHUNK_ROWS))
+    images = (
+        images.order_by("id")
+        .values("id", "original_name", "file", "format", "metadata")
+        .iterator(chunk_size=rows.CHUNK_ROWS)
+    )
     annotations = rows.export_annotation_rows(**filters, rle=True)
     groups: dict[str, _Group] = {}
     datasets: dict[str, Any] = {}  # storage name of an original -> its header
@@ -61,7 +69,9 @@ def write_dicom_seg(
             continue
         name = image["original_name"]
         if image["format"] != "DICOM":
-            skipped.append(f"{name}: not a DICOM image ({image['format']}), so there is nothing a DICOM SEG can reference")
+            skipped.append(
+                f"{name}: not a DICOM image ({image['format']}), so there is nothing a DICOM SEG can reference"
+            )
             continue
         dataset = datasets.get(image["file"])
         if dataset is None:
@@ -69,7 +79,7 @@ def write_dicom_seg(
                 with default_storage.open(image["file"], "rb") as source:
                     # The SEG references the source's attributes only; its pixels are not needed here.
                     dataset = read_stored_dicom_header(source)
-            except Exception as exc:  # noqa: BLE001 - a missing or unreadable original is reported, not fatal
+            except Exception as exc:
                 skipped.append(f"{_frame_name(image)}: the original DICOM file cannot be read ({type(exc).__name__})")
                 continue
             # The frames of one multi-frame file share its (possibly large) header: parsed once.
@@ -85,15 +95,19 @@ def write_dicom_seg(
             if row["source"] not in dicom_seg.MANUAL_SOURCES:
                 machine_made.add(row["label_class_id"])
         group = groups.setdefault(dicom_seg.seg_group_key(dataset), _Group(first_name=name))
-        group.frames.append((image, dataset, int((image["metadata"] or {}).get("frame", 0) or 0), by_class, machine_made))
+        group.frames.append(
+            (image, dataset, int((image["metadata"] or {}).get("frame", 0) or 0), by_class, machine_made)
+        )
         group.annotations += len(batch)
     counts = {"segmentations": 0, "images": 0, "annotations": 0}
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         for number, group in enumerate(groups.values(), start=1):
             try:
                 seg = dicom_seg.build_segmentation(
-                    frames=[_source_frame(dataset, frame, by_class, machine_made)
-                            for _, dataset, frame, by_class, machine_made in group.frames],
+                    frames=[
+                        _source_frame(dataset, frame, by_class, machine_made)
+                        for _, dataset, frame, by_class, machine_made in group.frames
+                    ],
                     label_classes=label_classes,
                     series_number=number,
                     series_description=f"SEG {project.name}",
@@ -120,7 +134,9 @@ def _frame_name(image: dict) -> str:
     return image["original_name"]
 
 
-def _source_frame(dataset: Any, frame: int, by_class: dict[int, list[dict]], machine_made: set[int]) -> dicom_seg.SourceFrame:
+def _source_frame(
+    dataset: Any, frame: int, by_class: dict[int, list[dict]], machine_made: set[int]
+) -> dicom_seg.SourceFrame:
     masks = {}
     for class_id, rles in by_class.items():
         mask = geometry.rle_decode(rles[0])

@@ -24,6 +24,7 @@ In a project with `dicom_deidentify`, the stored original of a DICOM upload is t
 copy made by annotator/dicom_deid.py, and all hashes above are of that copy; its Image.original_name
 is "<SOPInstanceUID>.dcm", never the uploaded path (folder names often hold the patient's name/MRN).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,7 +58,7 @@ from annotator.media import (
 )
 from annotator.models import Image, Project
 from annotator.services.renditions import delete_renditions_of, renditions_request
-from segmentation.storage import save_atomically
+from common.storage import save_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -127,14 +128,14 @@ def image_delete(*, image: Image) -> None:
         transaction.on_commit(lambda: _delete_unreferenced(names))
 
 
-def frame_sha256(file_hash: "hashlib._Hash", frame: int) -> str:
+def frame_sha256(file_hash: hashlib._Hash, frame: int) -> str:
     """The Image.sha256 of one frame of a multi-frame file (module docstring): file bytes + ":frame:N"."""
     key = file_hash.copy()
     key.update(f":frame:{frame}".encode("ascii"))
     return key.hexdigest()
 
 
-def rendition_key(file_hash: "hashlib._Hash", *, frame: int, multi_frame: bool, metadata: dict) -> str:
+def rendition_key(file_hash: hashlib._Hash, *, frame: int, multi_frame: bool, metadata: dict) -> str:
     """Image.sha256 of one rendition (module docstring): the file's hash, per frame for multi-frame
     files, and with the window when the project chose one (window_source "requested")."""
     if not multi_frame and metadata.get("window_source") != "requested":
@@ -177,35 +178,41 @@ def _ingest_one(
             if dicom and not deidentify and _deidentify_locked(project.pk):
                 # Turned on since this file was read: project_update counted the DICOM images under
                 # the same row lock, so storing this identified original now would slip past it.
-                raise MediaError("de-identification was turned on during this upload; nothing was kept, "
-                                 "upload the file again")
+                raise MediaError(
+                    "de-identification was turned on during this upload; nothing was kept, upload the file again"
+                )
             original = _store(f"originals/{sha256[:2]}/{sha256}.{original_extension(frames[0].format)}", data, written)
             images = []
             for index, decoded in enumerate(frames):
                 is_dicom = decoded.format == "DICOM"
                 metadata = {**decoded.metadata, "file_sha256": sha256} if is_dicom or multi_frame else decoded.metadata
-                images.append(Image.objects.create(
-                    project=project,
-                    file=original,
-                    display=_store_by_hash("display", decoded.display, decoded.display_extension, written),
-                    thumbnail=_store_by_hash("thumbnails", decoded.thumbnail, "jpg", written),
-                    original_name=name[:255],
-                    width=decoded.width,
-                    height=decoded.height,
-                    sha256=rendition_key(file_hash, frame=index, multi_frame=multi_frame, metadata=decoded.metadata),
-                    format=decoded.format,
-                    size_bytes=len(data),
-                    metadata=metadata,
-                    file_sha256=metadata.get("file_sha256", ""),
-                    uploaded_by=user,
-                ))
+                images.append(
+                    Image.objects.create(
+                        project=project,
+                        file=original,
+                        display=_store_by_hash("display", decoded.display, decoded.display_extension, written),
+                        thumbnail=_store_by_hash("thumbnails", decoded.thumbnail, "jpg", written),
+                        original_name=name[:255],
+                        width=decoded.width,
+                        height=decoded.height,
+                        sha256=rendition_key(
+                            file_hash, frame=index, multi_frame=multi_frame, metadata=decoded.metadata
+                        ),
+                        format=decoded.format,
+                        size_bytes=len(data),
+                        metadata=metadata,
+                        file_sha256=metadata.get("file_sha256", ""),
+                        uploaded_by=user,
+                    )
+                )
     except MediaError:
         raise
     except IntegrityError as exc:
         # A concurrent upload of the same content won the race for (project, sha256).
         _delete_unreferenced(written)
-        raise MediaError(_existing_duplicate(project, sha256, frame_sha256(file_hash, 0))
-                         or "duplicate of an image in this project") from exc
+        raise MediaError(
+            _existing_duplicate(project, sha256, frame_sha256(file_hash, 0)) or "duplicate of an image in this project"
+        ) from exc
     except Exception as exc:
         _delete_unreferenced(written)
         logger.exception("Storing %s failed", name)  # neutral when de-identifying (set above)
@@ -221,8 +228,9 @@ def _ingest_one(
 
 
 def _deidentify_locked(project_id: int) -> bool:
-    return bool(Project.objects.select_for_update().filter(pk=project_id)
-                .values_list("dicom_deidentify", flat=True).first())
+    return bool(
+        Project.objects.select_for_update().filter(pk=project_id).values_list("dicom_deidentify", flat=True).first()
+    )
 
 
 def _current_window(project_id: int) -> Any:
@@ -273,8 +281,11 @@ def images_render_dicom(*, project_id: int, generation: int | None = None) -> No
     originals = _ParsedOriginals(RENDER_CACHE_BYTES)  # one file's frames are parsed once
     for _ in range(MAX_RENDER_PASSES):
         # File, then frame order: the frames of one file follow each other and share one parse.
-        image_ids = list(Image.objects.filter(project_id=project_id, format="DICOM")
-                         .order_by("file", "id").values_list("id", flat=True))
+        image_ids = list(
+            Image.objects.filter(project_id=project_id, format="DICOM")
+            .order_by("file", "id")
+            .values_list("id", flat=True)
+        )
         total = len(image_ids)
         if not _render_state(project_id, generation, status="running", done=0, total=total):
             return
@@ -294,8 +305,14 @@ def images_render_dicom(*, project_id: int, generation: int | None = None) -> No
                 _render_state(project_id, generation, status="running", done=done, total=total)
         if not changed:
             break
-    _render_state(project_id, generation, status="failed" if failures else "done", done=total, total=total,
-                  error="; ".join(failures)[:2000])
+    _render_state(
+        project_id,
+        generation,
+        status="failed" if failures else "done",
+        done=total,
+        total=total,
+        error="; ".join(failures)[:2000],
+    )
 
 
 def _superseded(project_id: int, generation: int | None) -> bool:
@@ -314,7 +331,7 @@ def _render_state(project_id: int, generation: int | None, **state) -> bool:
     return True
 
 
-def _render_one(image_id: int, originals: "_ParsedOriginals") -> bool:
+def _render_one(image_id: int, originals: _ParsedOriginals) -> bool:
     """One image with its project's current window; True if its rendition changed. Its embedding is
     requested in the same transaction as its new key, so a run that dies later leaves no image
     whose key has no embedding."""
@@ -334,8 +351,11 @@ def _render_one(image_id: int, originals: "_ParsedOriginals") -> bool:
             # Locked and read again: another run may have saved this image, or the window changed,
             # since it was read above. Saving then would overwrite a newer rendition.
             image = Image.objects.select_for_update().select_related("project").filter(pk=image_id).first()
-            current = Project.objects.filter(pk=image.project_id).values_list("dicom_window", flat=True).first() \
-                if image is not None else None
+            current = (
+                Project.objects.filter(pk=image.project_id).values_list("dicom_window", flat=True).first()
+                if image is not None
+                else None
+            )
             if image is None or current != window or image.sha256 == key:
                 return False
             old_names = [image.display.name, image.thumbnail.name]
@@ -355,7 +375,7 @@ def _render_one(image_id: int, originals: "_ParsedOriginals") -> bool:
     return True
 
 
-def _render_original(image: Image, window: Any, originals: "_ParsedOriginals") -> tuple[DecodedImage, "hashlib._Hash"]:
+def _render_original(image: Image, window: Any, originals: _ParsedOriginals) -> tuple[DecodedImage, hashlib._Hash]:
     """An image's frame rendered from its stored original with a window (shared by the re-render
     task and the annotator's window/level), and the original's hash."""
     ds, file_hash = originals.get(image.file.name)
@@ -369,10 +389,10 @@ class _ParsedOriginals:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, tuple[Any, "hashlib._Hash", int]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Any, hashlib._Hash, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> tuple[Any, "hashlib._Hash"]:
+    def get(self, name: str) -> tuple[Any, hashlib._Hash]:
         with self._lock:
             entry = self._entries.get(name)
             if entry is not None:
@@ -405,8 +425,12 @@ def image_render_window(*, image: Image, center: object, width: object) -> bytes
     if image.format != "DICOM":
         raise ValidationError({"detail": f"Only DICOM images have a window; this one is {image.format}."})
     if str(image.metadata.get("photometric", "")).upper() not in ("MONOCHROME1", "MONOCHROME2"):
-        raise ValidationError({"detail": "Only greyscale DICOM images have a window; this one is "
-                                         f"{image.metadata.get('photometric', 'colour')}."})
+        raise ValidationError(
+            {
+                "detail": "Only greyscale DICOM images have a window; this one is "
+                f"{image.metadata.get('photometric', 'colour')}."
+            }
+        )
     try:
         window = window_choice_clean({"center": center, "width": width})
     except ValueError as exc:
@@ -428,9 +452,11 @@ def dicom_frame_siblings(image: Image) -> list[tuple[int, int]]:
 
 def _existing_duplicate(project: Project, *sha256s: str) -> str | None:
     # A DICOM row rendered with a project window has another key; its file hash is in its metadata.
-    existing = Image.objects.filter(
-        Q(sha256__in=sha256s) | Q(file_sha256=sha256s[0], format="DICOM"), project=project
-    ).only("id", "original_name").first()
+    existing = (
+        Image.objects.filter(Q(sha256__in=sha256s) | Q(file_sha256=sha256s[0], format="DICOM"), project=project)
+        .only("id", "original_name")
+        .first()
+    )
     if existing is None:
         return None
     return f"duplicate of {existing.original_name} (image {existing.id})"
@@ -504,7 +530,9 @@ def _expand_zip(archive_name: str, source: IO[bytes]) -> Iterator[_Candidate]:
     with archive:
         members = archive.infolist()
         if len(members) > MAX_ZIP_MEMBERS:
-            yield _Candidate(archive_name, refusal=f"zip archive has {len(members):,} entries, over the limit of {MAX_ZIP_MEMBERS:,}")
+            yield _Candidate(
+                archive_name, refusal=f"zip archive has {len(members):,} entries, over the limit of {MAX_ZIP_MEMBERS:,}"
+            )
             return
         # Declared sizes bound what zipfile will decompress (it stops at file_size), so summing them
         # refuses a zip bomb before any member is inflated.

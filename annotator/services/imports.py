@@ -5,6 +5,7 @@ reason and the rest are imported. Importing the same file twice adds nothing the
 identical mask of the same label class on the same image counts as already imported.
 Label classes named by categories but missing from the project are created.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotator import geometry
 from annotator.exports import coco_import
 from annotator.exports.rows import export_file_names
 from annotator.models import Annotation, AnnotationSource, AnnotationStatus, Image, LabelClass, Project
-from segmentation import geometry
 
 BULK_ROWS = 500
 
@@ -47,8 +48,12 @@ def coco_load(handle: IO[bytes]) -> Any:
 
 def _image_lookup(project: Project) -> dict[str, Image]:
     """Every name an image may appear under: its uploaded name and the name our exports give it."""
-    images = {image.pk: image for image in Image.objects.filter(project=project).only(
-        "id", "original_name", "width", "height", "display").order_by("id")}
+    images = {
+        image.pk: image
+        for image in Image.objects.filter(project=project)
+        .only("id", "original_name", "width", "height", "display")
+        .order_by("id")
+    }
     lookup: dict[str, Image] = {}
     rows = ({"id": i.pk, "original_name": i.original_name, "display": i.display.name} for i in images.values())
     for row, export_name in export_file_names(rows):
@@ -111,7 +116,8 @@ def _annotation_from_entry(entry, document, lookup, existing, project, label_cla
     label_class = _label_class(project, category, label_classes, report)
     if image.pk not in existing:
         existing[image.pk] = {
-            (lc_id, r.get("counts")) for lc_id, r in Annotation.objects.filter(image=image).values_list("label_class_id", "rle")
+            (lc_id, r.get("counts"))
+            for lc_id, r in Annotation.objects.filter(image=image).values_list("label_class_id", "rle")
         }
     key = (label_class.pk, rle["counts"])
     if key in existing[image.pk]:
@@ -120,7 +126,13 @@ def _annotation_from_entry(entry, document, lookup, existing, project, label_cla
     if polygons is None:
         polygons = geometry.rle_to_polygons(rle)
     return Annotation(
-        image=image, label_class=label_class, polygons=polygons, rle=rle,
-        bbox=geometry.rle_bbox(rle), area=geometry.rle_area(rle),
-        source=AnnotationSource.IMPORT, status=AnnotationStatus.DRAFT, author=user,
+        image=image,
+        label_class=label_class,
+        polygons=polygons,
+        rle=rle,
+        bbox=geometry.rle_bbox(rle),
+        area=geometry.rle_area(rle),
+        source=AnnotationSource.IMPORT,
+        status=AnnotationStatus.DRAFT,
+        author=user,
     )

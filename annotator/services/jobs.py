@@ -1,4 +1,5 @@
 """Jobs: split a project's images into batches and assign each to an annotator and a reviewer."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -59,7 +60,7 @@ def jobs_split(
         images = list(Image.objects.select_for_update().filter(project=project, job__isnull=True).order_by("id"))
         if not images:
             raise ValidationError({"count": "Every image of this project is already in a job."})
-        batches = [images[start:start + count] for start in range(0, len(images), count)]
+        batches = [images[start : start + count] for start in range(0, len(images), count)]
     first_number = Job.objects.filter(project=project).count() + 1
     jobs = []
     for offset, batch in enumerate(batches):

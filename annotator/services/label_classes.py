@@ -1,4 +1,5 @@
 """Label class writes: unique names per project, colours as #rrggbb."""
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,7 @@ def label_class_create(*, project: Project, name: str, color: str = "#e6194b", o
 def label_class_update(*, label_class: LabelClass, **changes) -> LabelClass:
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     _validate(label_class.project, name=changes.get("name"), color=changes.get("color"), exclude_pk=label_class.pk)
     if "name" in changes:
         changes["name"] = changes["name"].strip()
@@ -55,7 +56,9 @@ def label_class_delete(*, label_class: LabelClass) -> None:
     used = label_class.annotations.count()
     if used:
         raise ValidationError(
-            {"detail": f"Label class {label_class.name!r} is used by {used} annotation(s); "
-                       "relabel or delete them first."}
+            {
+                "detail": f"Label class {label_class.name!r} is used by {used} annotation(s); "
+                "relabel or delete them first."
+            }
         )
     label_class.delete()

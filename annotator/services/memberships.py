@@ -1,4 +1,5 @@
 """Membership writes; a project always keeps at least one manager."""
+
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser

@@ -1,4 +1,5 @@
 """Project writes: the creator becomes the project's first manager."""
+
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -40,7 +41,7 @@ def project_update(*, project: Project, **changes) -> Project:
     images (and so their embeddings) in a Celery task started after the commit."""
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     if "name" in changes:
         changes["name"] = changes["name"].strip()
         _check_name_free(changes["name"], exclude_pk=project.pk)
@@ -69,12 +70,16 @@ def _check_no_identified_dicom(project: Project) -> None:
     Project.objects.select_for_update().filter(pk=project.pk).exists()  # uploads check under this lock
     held = project.images.filter(format="DICOM").count()
     if held:
-        raise ValidationError({"dicom_deidentify": (
-            f"This project already holds {held} DICOM image{'s' if held != 1 else ''} stored as uploaded, "
-            "with their patient data. De-identification applies only to uploads made after it is turned on "
-            "and never rewrites stored originals, so it cannot be turned on here: create a new project with "
-            "de-identification on and upload the files there (or delete these images first)."
-        )})
+        raise ValidationError(
+            {
+                "dicom_deidentify": (
+                    f"This project already holds {held} DICOM image{'s' if held != 1 else ''} stored as uploaded, "
+                    "with their patient data. De-identification applies only to uploads made after it is turned on "
+                    "and never rewrites stored originals, so it cannot be turned on here: create a new project with "
+                    "de-identification on and upload the files there (or delete these images first)."
+                )
+            }
+        )
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ the full display image. Renditions are made by the worker right after upload (an
 re-render), or on first request if that comes sooner, and cached in storage under a name derived from
 the display file's content-hash name, so they never go stale and duplicates share them.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,7 @@ from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
 from annotator.models import Image
-from segmentation.storage import save_atomically
+from common.storage import save_atomically
 
 FOLDER = "renditions"
 DISPLAY_FOLDER = "display"  # where ingest stores display files (services/images.py)

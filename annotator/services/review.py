@@ -4,6 +4,7 @@ writes its StatusTransition row in the same transaction (docs/review.md has the 
 Who may act is checked by the caller through annotator.access; these services check that the
 transition itself is valid and raise ValidationError with a clear message when it is not.
 """
+
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,7 +24,12 @@ REVIEWABLE = frozenset({AnnotationStatus.SUBMITTED, AnnotationStatus.APPROVED, A
 
 
 def _record(
-    *, image: Image, actor: AbstractBaseUser, from_status: str, to_status: str, comment: str = "",
+    *,
+    image: Image,
+    actor: AbstractBaseUser,
+    from_status: str,
+    to_status: str,
+    comment: str = "",
     annotation: Annotation | None = None,
 ) -> StatusTransition:
     return StatusTransition.objects.create(
@@ -58,7 +64,11 @@ def _set_annotation_status(
     """Change status (and the review comment unless comment is None); bumps the version so an editor
     holding the old version learns that the annotation changed under them."""
     _record(
-        image=image, annotation=annotation, actor=actor, from_status=annotation.status, to_status=to_status,
+        image=image,
+        annotation=annotation,
+        actor=actor,
+        from_status=annotation.status,
+        to_status=to_status,
         comment=comment or "",
     )
     values = {"status": to_status, "version": F("version") + 1, "updated_at": timezone.now()}

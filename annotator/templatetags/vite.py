@@ -4,6 +4,7 @@ manifest (static/dist/.vite/manifest.json), so templates never name hashed bundl
 The manifest is read once per process (it changes only with a new build, i.e. a new deployment);
 a missing manifest or entry raises at render time with the command that fixes it.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Serializers of the segmentation API (shape only; no logic)."""
+
 from rest_framework import serializers
 
 from segmentation.models import AutoMaskJob, Embedding
@@ -30,8 +31,20 @@ class AutoMaskJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = AutoMaskJob
         fields = [
-            "id", "project", "image", "label_class", "params", "status", "total_images", "done_images",
-            "annotations_created", "cancel_requested", "error", "created_at", "updated_at", "finished_at",
+            "id",
+            "project",
+            "image",
+            "label_class",
+            "params",
+            "status",
+            "total_images",
+            "done_images",
+            "annotations_created",
+            "cancel_requested",
+            "error",
+            "created_at",
+            "updated_at",
+            "finished_at",
         ]
 
     def get_total_images(self, job: AutoMaskJob) -> int:

@@ -16,7 +16,11 @@ urlpatterns = [
         name="api-image-embedding-status",
     ),
     path("images/<int:image_id>/decode/", views.ImageDecodeView.as_view(), name="api-image-decode"),
-    path("images/<int:image_id>/embedding/retry/", views.ImageEmbeddingRetryView.as_view(), name="api-image-embedding-retry"),
+    path(
+        "images/<int:image_id>/embedding/retry/",
+        views.ImageEmbeddingRetryView.as_view(),
+        name="api-image-embedding-retry",
+    ),
     path(
         "models/<int:model_id>/decoder/<str:variant>.onnx", views.ModelDecoderView.as_view(), name="api-model-decoder"
     ),

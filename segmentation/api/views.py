@@ -3,6 +3,7 @@
 Access: anything inside a project goes through annotator.access.project_for_user (non-member: 404).
 Decoder files are not private (they hold public model weights): any signed-in user may fetch them.
 """
+
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
@@ -55,8 +56,10 @@ def first_click_manifest(request: Request, model: SamModel, graphs: dict[str, tu
     previous low-res mask) use the full decoders. graphs: the model's current export record."""
     channels, height, width = model.embedding_shape
     entry = {
-        graph.removeprefix("first-click-"): {"url": _decoder_url(request, model, graph, graphs[graph][1]),
-                                              "sha256": graphs[graph][1]}
+        graph.removeprefix("first-click-"): {
+            "url": _decoder_url(request, model, graph, graphs[graph][1]),
+            "sha256": graphs[graph][1],
+        }
         for graph in ("prep", "first-click-fp32", "first-click-int8")
     }
     entry["prep_inputs"] = {"image_embeddings": [1, channels, height, width]}
@@ -77,16 +80,26 @@ def manifest(request: Request, model: SamModel) -> dict:
         model.refresh_from_db()
         graphs = decoder_export(model)
     return {
-        "model": {"id": model.pk, "name": model.name, "architecture": model.architecture,
-                  "checkpoint_sha256": model.checkpoint_sha256},
+        "model": {
+            "id": model.pk,
+            "name": model.name,
+            "architecture": model.architecture,
+            "checkpoint_sha256": model.checkpoint_sha256,
+        },
         "encoder_input_size": model.encoder_input_size,
-        "embedding": {"shape": model.embedding_shape, "dtype": "float16", "format": "SAMEMB01 (docs/embedding-format.md)",
-                      "url_template": "/api/images/{image_id}/embedding/"},
+        "embedding": {
+            "shape": model.embedding_shape,
+            "dtype": "float16",
+            "format": "SAMEMB01 (docs/embedding-format.md)",
+            "url_template": "/api/images/{image_id}/embedding/",
+        },
         "decoder_state": "ready" if graphs else state,
         "decoders": {
             variant: {"url": _decoder_url(request, model, variant, graphs[variant][1]), "sha256": graphs[variant][1]}
             for variant in ("fp32", "int8")
-        } if graphs else {},
+        }
+        if graphs
+        else {},
         # The registered graphs are low-res (DECODER_EXPORT_VERSION >= 3): no orig_im_size, no full-size
         # masks; the client upscales the low-res logits of the mask it draws (resize to
         # encoder_input_size, crop the padding, resize to the image: one separable pass).
@@ -99,7 +112,7 @@ def manifest(request: Request, model: SamModel) -> dict:
         },
         "decoder_outputs": {"iou_predictions": [1, 4], "low_res_masks": [1, 4, 4 * height, 4 * width]},
         "upscale": "low_res_masks -> bilinear to encoder_input_size square, crop [0:round(H*scale), 0:round(W*scale)], "
-                   "bilinear to H x W (align_corners false), mask = logits > mask_threshold",
+        "bilinear to H x W (align_corners false), mask = logits > mask_threshold",
         "first_click": first_click_manifest(request, model, graphs) if graphs else None,
         "mask_choice": "with <= 2 prompt points: best of outputs 1..3 by predicted IoU; else output 0",
         "coordinates": {
@@ -159,11 +172,18 @@ class ImageEmbeddingView(APIView):
 
 
 class DecodeRequestSerializer(serializers.Serializer):
-    points = serializers.ListField(child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
-                                   required=False, default=list, max_length=64)
-    labels = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=1), required=False, default=list)
-    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False, allow_null=True,
-                                default=None)
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        required=False,
+        default=list,
+        max_length=64,
+    )
+    labels = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=1), required=False, default=list
+    )
+    box = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4, required=False, allow_null=True, default=None
+    )
     variant = serializers.ChoiceField(choices=["fp32", "int8"], default="int8")
 
     def validate(self, attrs: dict) -> dict:
@@ -180,7 +200,10 @@ class ImageDecodeView(APIView):
     mask comes back as a PNG at the image's size (255 inside). bench/click_latency.py uses it as the
     baseline. Prompts are in image pixels; labels 1 positive, 0 negative; box x0, y0, x1, y1."""
 
-    @extend_schema(request=DecodeRequestSerializer, responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="PNG mask"), 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=DecodeRequestSerializer,
+        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="PNG mask"), 409: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, image_id: int):
         import cv2
 
@@ -191,7 +214,9 @@ class ImageDecodeView(APIView):
         embedding = selectors.embedding_for_image(image, model)
         if embedding is None or embedding.status != EmbeddingState.READY or not embedding.file:
             return Response({"detail": "The embedding is not ready."}, status=status.HTTP_409_CONFLICT)
-        mask = server_decode_mask(model, embedding.file.name, height=image.height, width=image.width, **prompt.validated_data)
+        mask = server_decode_mask(
+            model, embedding.file.name, height=image.height, width=image.width, **prompt.validated_data
+        )
         ok, png = cv2.imencode(".png", mask.astype("uint8") * 255, [cv2.IMWRITE_PNG_COMPRESSION, 1])
         if not ok:
             raise RuntimeError("PNG encoding failed")

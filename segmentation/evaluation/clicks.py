@@ -6,6 +6,7 @@ largest error region of the current prediction, positive if that region is misse
 negative if it is false background. Pixels labelled "ignore" count neither way. IoU is recorded
 after every click; NoC@t is the number of clicks to reach IoU >= t, or max_clicks when never reached.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ resampled masks still read sensibly). Several masks may name the same image cont
 stems img0001_obj0 and img0001_obj1 with the image duplicated or hard-linked): images are keyed by
 their content hash, so a predictor encodes each distinct image once.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Embeddings come from segmentation.sam.encoder (float16, as stored for the browser); each click
 round feeds all clicks so far plus the previous low-res logits, exactly like the annotation UI.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -5,6 +5,7 @@ encoding (padding point, labels), same previous-mask feedback, same single-mask 
 predicted IoU among the 3 multimask outputs for one click, the single-output token afterwards), same
 upscaling. Objects of one image share one embedding forward and one decoder call per click round.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict

@@ -5,53 +5,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SamModel',
+            name="SamModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('architecture', models.CharField(choices=[('vit_h', 'SAM ViT-H'), ('vit_l', 'SAM ViT-L'), ('vit_b', 'SAM ViT-B'), ('vit_t', 'MobileSAM ViT-T'), ('default', 'Project default (small, self-trained)')], max_length=16)),
-                ('checkpoint_path', models.CharField(max_length=500)),
-                ('checkpoint_sha256', models.CharField(max_length=64, unique=True)),
-                ('encoder_input_size', models.PositiveIntegerField()),
-                ('embedding_shape', models.JSONField()),
-                ('decoder_fp32', models.FileField(blank=True, max_length=300, upload_to='')),
-                ('decoder_fp32_sha256', models.CharField(blank=True, max_length=64)),
-                ('decoder_int8', models.FileField(blank=True, max_length=300, upload_to='')),
-                ('decoder_int8_sha256', models.CharField(blank=True, max_length=64)),
-                ('is_default', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "architecture",
+                    models.CharField(
+                        choices=[
+                            ("vit_h", "SAM ViT-H"),
+                            ("vit_l", "SAM ViT-L"),
+                            ("vit_b", "SAM ViT-B"),
+                            ("vit_t", "MobileSAM ViT-T"),
+                            ("default", "Project default (small, self-trained)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("checkpoint_path", models.CharField(max_length=500)),
+                ("checkpoint_sha256", models.CharField(max_length=64, unique=True)),
+                ("encoder_input_size", models.PositiveIntegerField()),
+                ("embedding_shape", models.JSONField()),
+                ("decoder_fp32", models.FileField(blank=True, max_length=300, upload_to="")),
+                ("decoder_fp32_sha256", models.CharField(blank=True, max_length=64)),
+                ("decoder_int8", models.FileField(blank=True, max_length=300, upload_to="")),
+                ("decoder_int8_sha256", models.CharField(blank=True, max_length=64)),
+                ("is_default", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='sammodel_one_default')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_default", True)), fields=("is_default",), name="sammodel_one_default"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Embedding',
+            name="Embedding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('image_sha256', models.CharField(max_length=64)),
-                ('model_sha256', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('ready', 'Ready'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('file', models.FileField(blank=True, max_length=300, upload_to='')),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('compute_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='segmentation.sammodel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("image_sha256", models.CharField(max_length=64)),
+                ("model_sha256", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("ready", "Ready"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("file", models.FileField(blank=True, max_length=300, upload_to="")),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("compute_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="embeddings",
+                        to="segmentation.sammodel",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['status'], name='segmentatio_status_9a900d_idx')],
-                'constraints': [models.UniqueConstraint(fields=('image_sha256', 'model_sha256'), name='embedding_unique_key')],
+                "indexes": [models.Index(fields=["status"], name="segmentatio_status_9a900d_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("image_sha256", "model_sha256"), name="embedding_unique_key")
+                ],
             },
         ),
     ]

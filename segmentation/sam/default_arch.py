@@ -12,16 +12,16 @@ Why this shape:
 
 Only this module and the training code import torch; callers import it lazily.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from torch import nn
-from torch.nn import functional as F
-
 from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 from segment_anything.modeling.common import LayerNorm2d
+from torch import nn
+from torch.nn import functional as F
 
 IMG_SIZE = 512  # longest side fed to the encoder
 EMBED_DIM = 256  # channels of the image embedding (same as the official decoders)

@@ -5,6 +5,7 @@ model's pixel mean/std, pad bottom/right to a square. On CUDA the forward pass r
 (bf16 where supported, else fp16); on CPU in float32. The result is float16 either way, the
 stored format (half the bytes of float32; SAM's decoder is insensitive to that rounding).
 """
+
 from __future__ import annotations
 
 from typing import Any

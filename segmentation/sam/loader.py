@@ -5,6 +5,7 @@ mobile_sam.pt) are plain state dicts; they load unchanged into the architectures
 `segment-anything` and by `mobilesam-mirror` (`mobile_sam`), strictly, so a renamed or missing key
 is an error rather than a silently random layer.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

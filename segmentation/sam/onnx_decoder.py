@@ -4,6 +4,7 @@ The browser does the same: coordinates are scaled by img_size / max(height, widt
 the encoder saw, before padding), a click-only prompt gets a padding point (0, 0) with label -1,
 and a box becomes two points with labels 2 and 3.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -20,7 +21,9 @@ def model_scale(height: int, width: int, img_size: int) -> float:
 
 def image_to_model_coords(coords: np.ndarray, height: int, width: int, img_size: int) -> np.ndarray:
     """(N, 2) x, y in image pixels -> (N, 2) float32 in model input space."""
-    return (np.asarray(coords, dtype=np.float32).reshape(-1, 2) * model_scale(height, width, img_size)).astype(np.float32)
+    return (np.asarray(coords, dtype=np.float32).reshape(-1, 2) * model_scale(height, width, img_size)).astype(
+        np.float32
+    )
 
 
 def official_mask_index(iou_predictions: np.ndarray, num_prompt_points: int) -> int:
@@ -146,7 +149,9 @@ class OnnxDecoder:
         masks = upscale_low_res(low_res[0], height, width, self.img_size)
         return DecoderOutput(masks=masks, iou_predictions=ious[0], low_res_masks=low_res[0])
 
-    def predict_official(self, image_embedding: np.ndarray, *, height: int, width: int, **prompts) -> tuple[int, DecoderOutput]:
+    def predict_official(
+        self, image_embedding: np.ndarray, *, height: int, width: int, **prompts
+    ) -> tuple[int, DecoderOutput]:
         """(index of the officially chosen mask, all outputs) for a single- or multi-mask export."""
         out = self.predict(image_embedding, height=height, width=width, **prompts)
         num_points = len(prompts.get("points", ())) + (2 if prompts.get("box") is not None else 1)

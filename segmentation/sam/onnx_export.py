@@ -14,6 +14,7 @@ Why not segment_anything.utils.onnx.SamOnnxModel: the PyPI 1.0 release crops wit
 int(prepadded_size), which the tracer bakes in as a constant from the dummy input, so every image
 of another aspect ratio gets wrong masks. Here the crop is computed with tensor ops.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,7 +83,9 @@ def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool =
             size = orig_im_size.to(torch.int64)
             return F.interpolate(masks, size=(size[0], size[1]), mode="bilinear", align_corners=False)
 
-        def select_single(self, masks: torch.Tensor, scores: torch.Tensor, num_points: int) -> tuple[torch.Tensor, torch.Tensor]:
+        def select_single(
+            self, masks: torch.Tensor, scores: torch.Tensor, num_points: int
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             # Official rule without control flow: with <= 2 points (one click + padding, or a box
             # alone) take the best multimask output; otherwise the single-mask token 0.
             reweight = torch.zeros_like(scores)
@@ -99,7 +102,9 @@ def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool =
             _, _, h, w = src.shape
             hs, keys = decoder.transformer(src, self.prompt_encoder.get_dense_pe(), tokens)
             mask_tokens = hs[:, 1 : 1 + decoder.num_mask_tokens, :]
-            hyper = torch.stack([mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1)
+            hyper = torch.stack(
+                [mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1
+            )
             return self.token_upscaling(keys, hyper, h, w), decoder.iou_prediction_head(hs[:, 0, :])
 
         def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input, orig_im_size=None):
@@ -245,7 +250,9 @@ def _first_click_modules(sam: Any, upscale_module: Any, upscaling: str = "conv")
             # The rest of MaskDecoder.predict_masks.
             c, h, w = image_tokens.shape[2], *sam.prompt_encoder.image_embedding_size
             mask_tokens = hs[:, 1 : 1 + decoder.num_mask_tokens, :]
-            hyper = torch.stack([mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1)
+            hyper = torch.stack(
+                [mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1
+            )
             if upscaling == "token":
                 return decoder.iou_prediction_head(hs[:, 0, :]), self.token_upscaling(keys, hyper, h, w)
             if upscaling == "matmul":
@@ -259,8 +266,16 @@ def _first_click_modules(sam: Any, upscale_module: Any, upscaling: str = "conv")
     return Prep().eval(), FirstClick().eval()
 
 
-def export_first_click(sam: Any, prep_path: str | Path, decoder_path: str | Path, *, quantize: bool = False,
-                       int8_scheme: str | None = None, upscaling: str = "conv", quantize_upscaling: bool = True) -> None:
+def export_first_click(
+    sam: Any,
+    prep_path: str | Path,
+    decoder_path: str | Path,
+    *,
+    quantize: bool = False,
+    int8_scheme: str | None = None,
+    upscaling: str = "conv",
+    quantize_upscaling: bool = True,
+) -> None:
     """The per-image prep graph (fp32) and the first-click decoder graph (low-res outputs, all 4
     tokens; int8 weights when quantize). Same outputs as the low-res export with has_mask_input = 0.
     quantize_upscaling=False keeps the token-layout upscaling's MatMuls in fp32 (mask quality)."""
@@ -276,14 +291,29 @@ def export_first_click(sam: Any, prep_path: str | Path, decoder_path: str | Path
     Path(prep_path).parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         prepared = prep(embedding)
-        torch.onnx.export(prep, (embedding,), str(prep_path), input_names=PREP_INPUT_NAMES,
-                          output_names=PREP_OUTPUT_NAMES, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+        torch.onnx.export(
+            prep,
+            (embedding,),
+            str(prep_path),
+            input_names=PREP_INPUT_NAMES,
+            output_names=PREP_OUTPUT_NAMES,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
         with tempfile.TemporaryDirectory(dir=Path(decoder_path).parent) as work:
             fp32_path = Path(work) / "first-click.onnx"
-            torch.onnx.export(first_click, (coords, labels, *prepared), str(fp32_path),
-                              input_names=FIRST_CLICK_INPUT_NAMES, output_names=LOW_RES_OUTPUT_NAMES,
-                              dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
-                              opset_version=OPSET, do_constant_folding=True, dynamo=False)
+            torch.onnx.export(
+                first_click,
+                (coords, labels, *prepared),
+                str(fp32_path),
+                input_names=FIRST_CLICK_INPUT_NAMES,
+                output_names=LOW_RES_OUTPUT_NAMES,
+                dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+                opset_version=OPSET,
+                do_constant_folding=True,
+                dynamo=False,
+            )
             if quantize:
                 exclude = [] if quantize_upscaling else _token_upscaling_matmuls(fp32_path)
                 quantize_graph(fp32_path, decoder_path, int8_scheme or DEFAULT_INT8_SCHEME, exclude_nodes=exclude)
@@ -295,8 +325,11 @@ def _token_upscaling_matmuls(path: str | Path) -> list[str]:
     """Names of the token-layout upscaling's MatMul nodes (kept fp32: quantised they lose mask quality)."""
     import onnx
 
-    return [node.name for node in onnx.load(str(path)).graph.node
-            if node.op_type == "MatMul" and node.name.startswith("/token_upscaling/")]
+    return [
+        node.name
+        for node in onnx.load(str(path)).graph.node
+        if node.op_type == "MatMul" and node.name.startswith("/token_upscaling/")
+    ]
 
 
 # Int8 schemes compared by bench/decoder_graphs.py (docs/benchmarks.md has the numbers):
@@ -308,8 +341,13 @@ INT8_SCHEMES = ("dynamic-u8", "dynamic-u8-pc", "dynamic-s8", "static-qdq", "stat
 DEFAULT_INT8_SCHEME = "dynamic-u8"
 
 
-def quantize_graph(fp32_path: str | Path, out_path: str | Path, scheme: str = DEFAULT_INT8_SCHEME,
-                   calibration: list[dict[str, Any]] | None = None, exclude_nodes: list[str] | None = None) -> None:
+def quantize_graph(
+    fp32_path: str | Path,
+    out_path: str | Path,
+    scheme: str = DEFAULT_INT8_SCHEME,
+    calibration: list[dict[str, Any]] | None = None,
+    exclude_nodes: list[str] | None = None,
+) -> None:
     """Quantise an exported graph with one of INT8_SCHEMES; static schemes need calibration feeds."""
     from onnxruntime import quantization as q
 
@@ -317,8 +355,14 @@ def quantize_graph(fp32_path: str | Path, out_path: str | Path, scheme: str = DE
         raise ValueError(f"unknown int8 scheme {scheme!r}; one of {INT8_SCHEMES}")
     if scheme.startswith("dynamic"):
         weight = q.QuantType.QInt8 if scheme == "dynamic-s8" else q.QuantType.QUInt8
-        q.quantize_dynamic(str(fp32_path), str(out_path), per_channel=scheme.endswith("-pc"), reduce_range=False,
-                           weight_type=weight, nodes_to_exclude=exclude_nodes or [])
+        q.quantize_dynamic(
+            str(fp32_path),
+            str(out_path),
+            per_channel=scheme.endswith("-pc"),
+            reduce_range=False,
+            weight_type=weight,
+            nodes_to_exclude=exclude_nodes or [],
+        )
         return
     if not calibration:
         raise ValueError(f"{scheme} needs calibration feeds (real embeddings and prompts)")
@@ -331,9 +375,15 @@ def quantize_graph(fp32_path: str | Path, out_path: str | Path, scheme: str = DE
             return next(self.items, None)
 
     q.quantize_static(
-        str(fp32_path), str(out_path), Reader(), quant_format=q.QuantFormat.QDQ,
-        op_types_to_quantize=["MatMul", "Gemm", "Conv", "ConvTranspose"], per_channel=scheme.endswith("-pc"),
-        activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8, reduce_range=False,
+        str(fp32_path),
+        str(out_path),
+        Reader(),
+        quant_format=q.QuantFormat.QDQ,
+        op_types_to_quantize=["MatMul", "Gemm", "Conv", "ConvTranspose"],
+        per_channel=scheme.endswith("-pc"),
+        activation_type=q.QuantType.QUInt8,
+        weight_type=q.QuantType.QInt8,
+        reduce_range=False,
     )
 
 
@@ -420,8 +470,12 @@ def export_decoder(
         if quantize:
             result = Path(work) / "decoder-int8.onnx"
             # Dynamic int8 quantisation of weights (activations quantised per run): 16.5 MB -> 4.7 MB.
-            quantize_graph(fp32_path, result, int8_scheme or DEFAULT_INT8_SCHEME,
-                           exclude_nodes=[] if quantize_upscaling else _token_upscaling_matmuls(fp32_path))
+            quantize_graph(
+                fp32_path,
+                result,
+                int8_scheme or DEFAULT_INT8_SCHEME,
+                exclude_nodes=[] if quantize_upscaling else _token_upscaling_matmuls(fp32_path),
+            )
         digest = hashlib.sha256(result.read_bytes()).hexdigest()
         _atomic_replace(result, out_path)
     return digest

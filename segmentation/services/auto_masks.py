@@ -3,6 +3,7 @@
 The generator would run the encoder again through SamPredictor.set_image; the predictor here takes
 the stored embedding instead (one crop layer only, so the crop is always the whole image).
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,12 @@ def auto_mask_job_create(
         raise ValidationError({"image": "The image belongs to another project."})
     image_ids = [image.pk] if image else list(project.images.order_by("id").values_list("id", flat=True))
     job = AutoMaskJob.objects.create(
-        project=project, image=image, label_class=label_class, params=_validated_params(params or {}),
-        image_ids=image_ids, created_by=user,
+        project=project,
+        image=image,
+        label_class=label_class,
+        params=_validated_params(params or {}),
+        image_ids=image_ids,
+        created_by=user,
     )
     # Imported here, not at module top: tasks import this module (avoids an import loop).
     from segmentation.tasks import auto_masks_compute
@@ -98,7 +103,9 @@ def _predictor_with_embedding(sam, embedding, height: int, width: int):
                 raise ValueError("Only whole-image crops can reuse the stored embedding.")
             self.reset_image()
             self.original_size = (height, width)
-            self.input_size = tuple(self.transform.get_preprocess_shape(height, width, self.model.image_encoder.img_size))
+            self.input_size = tuple(
+                self.transform.get_preprocess_shape(height, width, self.model.image_encoder.img_size)
+            )
             self.features = features
             self.is_image_set = True
 
@@ -109,9 +116,9 @@ def _masks_for_image(image: Image, params: dict[str, Any]) -> list[dict]:
     import numpy as np
     from segment_anything import SamAutomaticMaskGenerator
 
+    from segmentation.selectors import embedding_for_image
     from segmentation.services.embeddings import embedding_compute, embeddings_request
     from segmentation.services.model_cache import get_sam
-    from segmentation.selectors import embedding_for_image
     from segmentation.services.models import project_model
 
     model = project_model(image.project)
@@ -145,7 +152,9 @@ def auto_masks_compute(job_id: int) -> AutoMaskJob:
         for image_id in job.image_ids:
             job.refresh_from_db(fields=["cancel_requested", "done_image_ids", "annotations_created"])
             if job.cancel_requested:
-                AutoMaskJob.objects.filter(pk=job.pk).update(status=AutoMaskJobStatus.CANCELLED, finished_at=timezone.now())
+                AutoMaskJob.objects.filter(pk=job.pk).update(
+                    status=AutoMaskJobStatus.CANCELLED, finished_at=timezone.now()
+                )
                 return AutoMaskJob.objects.get(pk=job.pk)
             if image_id in job.done_image_ids:
                 continue
@@ -155,9 +164,13 @@ def auto_masks_compute(job_id: int) -> AutoMaskJob:
                 locked = AutoMaskJob.objects.select_for_update().get(pk=job.pk)
                 for record in records:
                     annotation_create(
-                        image=image, label_class=job.label_class, source=AnnotationSource.AUTO,
-                        rle=record["segmentation"], prompts={"points": [[*record["point_coords"][0], 1]]},
-                        author=job.created_by, status="draft",
+                        image=image,
+                        label_class=job.label_class,
+                        source=AnnotationSource.AUTO,
+                        rle=record["segmentation"],
+                        prompts={"points": [[*record["point_coords"][0], 1]]},
+                        author=job.created_by,
+                        status="draft",
                     )
                 locked.done_image_ids = [*locked.done_image_ids, image_id]
                 locked.annotations_created += len(records)

@@ -3,6 +3,7 @@
 Invariant: Image.embedding_status mirrors the Embedding row of (image sha256, project's model sha256)
 for every image with that content in every project using that model.
 """
+
 from __future__ import annotations
 
 import io
@@ -113,7 +114,9 @@ def _claim(embedding_id: int) -> bool:
     """pending/failed/running -> running. Running is claimable too: a redelivered task (acks_late
     after a worker died) must be able to finish the job."""
     return bool(
-        Embedding.objects.filter(pk=embedding_id).exclude(status=EmbeddingState.READY).update(status=EmbeddingState.RUNNING)
+        Embedding.objects.filter(pk=embedding_id)
+        .exclude(status=EmbeddingState.READY)
+        .update(status=EmbeddingState.RUNNING)
     )
 
 
@@ -199,4 +202,3 @@ def embedding_compute(embedding_id: int) -> Embedding:
             raise TransientEmbeddingError(reason) from exc
         logger.exception("Embedding %s failed permanently", embedding_id)
     return Embedding.objects.select_related("model").get(pk=embedding_id)
-

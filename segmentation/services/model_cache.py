@@ -1,4 +1,5 @@
 """Per-process model cache for workers: loaded on first use, never at import or before fork."""
+
 from __future__ import annotations
 
 import threading

@@ -3,6 +3,7 @@
 Registration loads the checkpoint through the same strict path the workers use, so a file of the
 wrong architecture fails here, at registration, not at the first embedding.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from common.storage import save_atomically
 from segmentation.models import Architecture, SamModel
-from segmentation.storage import save_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ def file_sha256(path: str | Path) -> str:
 
 
 def _decoder_cache(checkpoint_sha256: str) -> Path:
-    return Path(settings.SEGMENTATION_CHECKPOINT_DIR) / "decoder-cache" / f"{checkpoint_sha256}-v{DECODER_EXPORT_VERSION}"
+    return (
+        Path(settings.SEGMENTATION_CHECKPOINT_DIR) / "decoder-cache" / f"{checkpoint_sha256}-v{DECODER_EXPORT_VERSION}"
+    )
 
 
 def _exported_decoder_bytes(sam, checkpoint_sha256: str, *, quantize: bool) -> bytes:
@@ -70,9 +73,16 @@ def _exported_decoder_bytes(sam, checkpoint_sha256: str, *, quantize: bool) -> b
         # All four outputs (token 0 = single-mask output, 1..3 = multimask candidates): the client
         # applies the official choice itself, and can show the other candidates (Tab in the annotator).
         # Low-res: the client upscales and thresholds only what it draws.
-        export_decoder(sam, cache, quantize=quantize, return_single_mask=False, upscale_in_graph=False,
-                       int8_scheme=INT8_SCHEME, upscaling=FIRST_CLICK_UPSCALING,
-                       quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING)
+        export_decoder(
+            sam,
+            cache,
+            quantize=quantize,
+            return_single_mask=False,
+            upscale_in_graph=False,
+            int8_scheme=INT8_SCHEME,
+            upscaling=FIRST_CLICK_UPSCALING,
+            quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING,
+        )
     return cache.read_bytes()
 
 
@@ -84,8 +94,15 @@ def _first_click_bytes(sam, checkpoint_sha256: str) -> dict[str, bytes]:
     if not all(path.exists() for path in paths.values()):
         folder.mkdir(parents=True, exist_ok=True)
         export_first_click(sam, paths["prep"], paths["first-click-fp32"], upscaling=FIRST_CLICK_UPSCALING)
-        export_first_click(sam, paths["prep"], paths["first-click-int8"], quantize=True, int8_scheme=INT8_SCHEME,
-                           upscaling=FIRST_CLICK_UPSCALING, quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING)
+        export_first_click(
+            sam,
+            paths["prep"],
+            paths["first-click-int8"],
+            quantize=True,
+            int8_scheme=INT8_SCHEME,
+            upscaling=FIRST_CLICK_UPSCALING,
+            quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING,
+        )
         for path in paths.values():  # on the first mask's path: session creation ≈ 4x faster in the page
             optimize_for_runtime(path)
     return {graph: path.read_bytes() for graph, path in paths.items()}
@@ -159,7 +176,9 @@ def _store_decoders(record: SamModel, sam) -> None:
     save_atomically(_export_record_name(record), json.dumps(body, indent=1, sort_keys=True).encode())
 
 
-def sam_model_register(*, name: str, architecture: str, checkpoint_path: str | Path, make_default: bool = False) -> SamModel:
+def sam_model_register(
+    *, name: str, architecture: str, checkpoint_path: str | Path, make_default: bool = False
+) -> SamModel:
     """Register (or refresh) the model whose weights are in checkpoint_path; exports fp32+int8 decoders."""
     from segmentation.sam.loader import embedding_shape, encoder_input_size, load_sam
 
@@ -217,9 +236,7 @@ def default_sam_model() -> SamModel:
     if trained.exists():
         name, path = DEFAULT_MODEL_NAME, trained
     else:
-        logger.warning(
-            "%s is missing: registering a random-init default model (masks will be meaningless).", trained
-        )
+        logger.warning("%s is missing: registering a random-init default model (masks will be meaningless).", trained)
         name, path = RANDOM_DEFAULT_NAME, _write_random_default_checkpoint()
     try:
         return sam_model_register(name=name, architecture=Architecture.DEFAULT, checkpoint_path=path, make_default=True)
@@ -233,10 +250,16 @@ def decoders_refresh(model: SamModel) -> SamModel:
     if decoders_current(model):
         return model
     if not Path(model.checkpoint_path).exists():
-        raise FileNotFoundError(f"{model.checkpoint_path} is missing: the decoders of {model.name} cannot be re-exported.")
+        raise FileNotFoundError(
+            f"{model.checkpoint_path} is missing: the decoders of {model.name} cannot be re-exported."
+        )
     logger.info("Re-exporting the decoders of %s (export version %s)", model.name, DECODER_EXPORT_VERSION)
-    return sam_model_register(name=model.name, architecture=model.architecture,
-                              checkpoint_path=model.checkpoint_path, make_default=model.is_default)
+    return sam_model_register(
+        name=model.name,
+        architecture=model.architecture,
+        checkpoint_path=model.checkpoint_path,
+        make_default=model.is_default,
+    )
 
 
 def _refresh_lock_key(model: SamModel) -> str:
@@ -341,8 +364,17 @@ def server_embedding(name: str):
     return cached
 
 
-def server_decode_mask(model: SamModel, embedding_name: str, *, height: int, width: int, variant: str,
-                       points: list, labels: list, box: list | None):
+def server_decode_mask(
+    model: SamModel,
+    embedding_name: str,
+    *,
+    height: int,
+    width: int,
+    variant: str,
+    points: list,
+    labels: list,
+    box: list | None,
+):
     """The officially chosen mask (H, W) bool for these prompts, decoded in this process."""
     logits = server_decoder(model, variant).predict_official_mask(
         server_embedding(embedding_name), height=height, width=width, points=points, labels=labels, box=box

@@ -6,8 +6,8 @@ A sample is what the GPU loop needs and nothing more, with fixed shapes so the d
   boxes  (T, 4) float32              tight boxes (x0, y0, x1, y1) in input pixels
   valid  (2,) int64                  (height, width) of the unpadded content
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import cv2
 import numpy as np

@@ -1,4 +1,5 @@
 """Held-out synthetic objects for the click simulator (same generator, another seed)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ Layout: DIR/images/imgNNNN_objK.png and DIR/masks/imgNNNN_objK.png (255 object, 
 object per mask; up to 3 objects share a scene, whose image file is hard-linked under each object's
 stem (copied where links are not supported), so stems always pair one image with one mask.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@ labels 1/0, a box is two points labelled 2/3, a click-only prompt ends with one 
 (label -1), and the previous low-res logits come in as mask_input with a has_mask flag. Training on
 that representation is what makes the trained decoder behave the same in the browser.
 """
+
 from __future__ import annotations
 
 import torch

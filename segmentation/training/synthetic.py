@@ -4,6 +4,7 @@ Pure numpy/OpenCV, deterministic for a given ``np.random.Generator``. Every obje
 *visible* part after later shapes occlude it, so masks never overlap and always match the pixels.
 Backgrounds are crops of the photographs scikit-image ships (they load offline).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,9 +14,25 @@ import cv2
 import numpy as np
 
 PHOTO_NAMES = (
-    "astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "moon", "page", "text", "clock",
-    "hubble_deep_field", "immunohistochemistry", "retina", "brick", "grass", "gravel", "colorwheel",
-    "cell", "logo",
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "camera",
+    "coins",
+    "moon",
+    "page",
+    "text",
+    "clock",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "brick",
+    "grass",
+    "gravel",
+    "colorwheel",
+    "cell",
+    "logo",
 )
 SHAPE_KINDS = ("polygon", "ellipse", "star", "bar", "curve", "ring", "blob", "rect", "limbs")
 
@@ -36,7 +53,7 @@ def load_photos() -> tuple[np.ndarray, ...]:
     for name in PHOTO_NAMES:
         try:  # another scikit-image version may lack one or want to download it: skip that one
             img = np.asarray(getattr(skimage.data, name)())
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)
@@ -69,7 +86,9 @@ def _photo_crop(rng: np.random.Generator, out_h: int, out_w: int) -> np.ndarray:
 
 def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """(h, w, 3) float32 fill for a shape: solid, gradient, stripes, checker, noise or photo."""
-    kind = rng.choice(["solid", "gradient", "stripes", "checker", "noise", "photo"], p=[0.25, 0.15, 0.12, 0.08, 0.15, 0.25])
+    kind = rng.choice(
+        ["solid", "gradient", "stripes", "checker", "noise", "photo"], p=[0.25, 0.15, 0.12, 0.08, 0.15, 0.25]
+    )
     c1, c2 = _random_color(rng), _random_color(rng)
     if kind == "solid":
         return np.broadcast_to(c1, (h, w, 3)).copy()

@@ -14,6 +14,7 @@ The learning rate follows warm-up + cosine over the wall-clock budget, so the ru
 Checkpoints (fp16 state dict of the whole Sam) and a JSON log are written every --save-every seconds.
 No Django here: this runs on bare GPU boxes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-clicks", type=int, default=20)
     p.add_argument("--eval-max-seconds", type=float, default=75.0, help="stop adding clicks after this long")
     p.add_argument("--sam-path", default="", help="folder holding segment_anything, if not importable")
-    p.add_argument("--profile-steps", type=int, default=0,
-                   help="before training, profile this many steps (torch.profiler) and print where the time goes")
+    p.add_argument(
+        "--profile-steps",
+        type=int,
+        default=0,
+        help="before training, profile this many steps (torch.profiler) and print where the time goes",
+    )
     return p.parse_args(argv)
 
 
@@ -137,7 +142,9 @@ def train_step(sam, batch, args, device, amp_dtype):
     box_xy = prompts.jitter_boxes(boxes, img_size).view(n, 2, 2)
     pad_xy = torch.zeros(n, 2, device=device)
     first_xy = torch.where(use_box[:, None, None], box_xy, torch.stack([click_xy, pad_xy], 1))
-    first_lab = torch.where(use_box[:, None], torch.tensor([2, 3], device=device), torch.stack([click_lab, -torch.ones_like(click_lab)], 1))
+    first_lab = torch.where(
+        use_box[:, None], torch.tensor([2, 3], device=device), torch.stack([click_lab, -torch.ones_like(click_lab)], 1)
+    )
     coords, labels = first_xy, first_lab
     prev_logits = torch.zeros(n, 1, low, low, device=device)
     has_mask = torch.zeros(n, device=device)
@@ -222,8 +229,11 @@ def profile_steps(sam, opt, batch, args, device, amp_dtype) -> None:
         for _ in range(args.profile_steps):
             step()
     sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
-    print(f"[profile] {plain * 1000:.0f} ms per step of {args.batch} images x {args.targets} targets x "
-          f"{args.rounds} rounds (unprofiled, {args.profile_steps} steps)", flush=True)
+    print(
+        f"[profile] {plain * 1000:.0f} ms per step of {args.batch} images x {args.targets} targets x "
+        f"{args.rounds} rounds (unprofiled, {args.profile_steps} steps)",
+        flush=True,
+    )
     print(prof.key_averages().table(sort_by=sort, row_limit=30), flush=True)
     sam.load_state_dict(saved_model)
     opt.load_state_dict(saved_opt)
@@ -292,10 +302,15 @@ def main(argv: list[str] | None = None) -> dict:
     no_decay = [p for p in sam.parameters() if p.ndim < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr, betas=(0.9, 0.999),
+        lr=args.lr,
+        betas=(0.9, 0.999),
     )
     n_params = sum(p.numel() for p in sam.parameters())
-    info = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "torch": torch.__version__, "params": n_params}
+    info = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "params": n_params,
+    }
     print(f"[train] {info} args={vars(args)}", flush=True)
 
     budget = args.minutes * 60
@@ -335,8 +350,14 @@ def main(argv: list[str] | None = None) -> dict:
         now = time.time()
         if now - last_log >= args.log_every or step in (1, 5, 20):
             rec = {k: round(v / agg["n"], 4) for k, v in agg.items() if k != "n"}
-            rec.update(step=step, t=round(now - t0, 1), images=samples, img_per_s=round(samples / (now - t0), 2),
-                       data_wait=round(wait / max(wait + compute, 1e-9), 3), lr=round(opt.param_groups[0]["lr"], 6))
+            rec.update(
+                step=step,
+                t=round(now - t0, 1),
+                images=samples,
+                img_per_s=round(samples / (now - t0), 2),
+                data_wait=round(wait / max(wait + compute, 1e-9), 3),
+                lr=round(opt.param_groups[0]["lr"], 6),
+            )
             history.append(rec)
             print("[train] " + " ".join(f"{k}={v}" for k, v in rec.items()), flush=True)
             agg = {}
@@ -347,9 +368,20 @@ def main(argv: list[str] | None = None) -> dict:
             last_save = now
     train_s = time.time() - t0
     path = save_checkpoint(sam, out)
-    print(f"[train] done: {step} steps, {samples} images, {samples * args.targets} targets in {train_s:.0f}s; "
-          f"saved {path} ({path.stat().st_size / 1e6:.1f} MB)", flush=True)
-    result = {"info": info, "args": vars(args), "history": history, "steps": step, "images": samples, "train_seconds": train_s, "done": True}
+    print(
+        f"[train] done: {step} steps, {samples} images, {samples * args.targets} targets in {train_s:.0f}s; "
+        f"saved {path} ({path.stat().st_size / 1e6:.1f} MB)",
+        flush=True,
+    )
+    result = {
+        "info": info,
+        "args": vars(args),
+        "history": history,
+        "steps": step,
+        "images": samples,
+        "train_seconds": train_s,
+        "done": True,
+    }
     _write_json(out / "train_log.json", result)
     del it, loader  # stop the workers before evaluating
     if args.eval_objects > 0:

@@ -3,6 +3,7 @@
 Each maker returns the bytes of one file; images carry a gradient or distinct colours so tests can
 check that pixels survive decoding (not only that something decodes).
 """
+
 from __future__ import annotations
 
 import io

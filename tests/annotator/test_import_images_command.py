@@ -1,4 +1,5 @@
 """manage.py import_images: files, folders and zips; one line per file; exit status 1 on rejects."""
+
 import io
 import subprocess
 import sys
@@ -19,8 +20,13 @@ pytestmark = pytest.mark.django_db
 def default_model():
     """A default model row, so embeddings are requested without exporting a real decoder."""
     return SamModel.objects.create(
-        name="test default", architecture="default", checkpoint_path="/nonexistent/test.pt",
-        checkpoint_sha256="e" * 64, encoder_input_size=256, embedding_shape=[128, 32, 32], is_default=True,
+        name="test default",
+        architecture="default",
+        checkpoint_path="/nonexistent/test.pt",
+        checkpoint_sha256="e" * 64,
+        encoder_input_size=256,
+        embedding_shape=[128, 32, 32],
+        is_default=True,
     )
 
 
@@ -107,6 +113,10 @@ def test_command_line_exit_status(tmp_path):
 
 def run_manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=clean_env(env), capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
         timeout=180,
     )

@@ -1,4 +1,5 @@
 """Migration 0006 copies the file hash of rows stored before the column existed out of their metadata."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,9 @@ def test_rows_from_before_the_column_get_their_file_hash():
     Project, Image = apps.get_model("annotator", "Project"), apps.get_model("annotator", "Image")
     project = Project.objects.create(name="Old")
     common = {"project": project, "width": 4, "height": 4, "file": "originals/x", "display": "display/x"}
-    dicom = Image.objects.create(sha256="a" * 64, format="DICOM", metadata={"file_sha256": "f" * 64, "frame": 1}, **common)
+    dicom = Image.objects.create(
+        sha256="a" * 64, format="DICOM", metadata={"file_sha256": "f" * 64, "frame": 1}, **common
+    )
     plain = Image.objects.create(sha256="b" * 64, format="PNG", metadata={}, **common)
     odd = Image.objects.create(sha256="c" * 64, format="DICOM", metadata={"file_sha256": None}, **common)
 

@@ -1,4 +1,5 @@
 """Server-rendered pages: login, project list, project detail (grid), upload."""
+
 import pytest
 from django.urls import reverse
 

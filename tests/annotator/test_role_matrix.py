@@ -5,10 +5,11 @@ project where the same user holds no role. A non-member must get 404 (existence 
 member without the role 403, anonymous 403 (session auth first: no WWW-Authenticate challenge).
 Lists must never contain a foreign object.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -32,9 +33,14 @@ MANAGERS = {"manager", "superuser"}
 
 
 def build_project(prefix: str, users: dict) -> dict:
-    project = make_project(f"{prefix} project", members={
-        users["manager"]: "manager", users["annotator"]: "annotator", users["reviewer"]: "reviewer",
-    })
+    project = make_project(
+        f"{prefix} project",
+        members={
+            users["manager"]: "manager",
+            users["annotator"]: "annotator",
+            users["reviewer"]: "reviewer",
+        },
+    )
     label_class = make_label_class(project, "used")
     spare_class = make_label_class(project, "spare")
     image = make_image(project, width=40, height=30)
@@ -52,17 +58,26 @@ def build_project(prefix: str, users: dict) -> dict:
         "submitted_image": submitted_image,
         "loose_image": make_image(project, width=40, height=30),
         "job": job,
-        "submitted": make_annotation(submitted_image, label_class=label_class, author=users["annotator"],
-                                     status="submitted"),
+        "submitted": make_annotation(
+            submitted_image, label_class=label_class, author=users["annotator"], status="submitted"
+        ),
         "by_annotator": make_annotation(image, label_class=label_class, author=users["annotator"]),
         "by_manager": make_annotation(image, label_class=label_class, author=users["manager"]),
         "annotator_membership": Membership.objects.get(project=project, user=users["annotator"]),
         "reviewer_membership": Membership.objects.get(project=project, user=users["reviewer"]),
         # An image whose job names the manager as its reviewer: the project's reviewer may not review it.
         "managers_job_annotation": make_annotation(
-            make_image(project, width=40, height=30, job=Job.objects.create(
-                project=project, name="manager's job", annotator=users["annotator"], reviewer=users["manager"])),
-            label_class=label_class, author=users["annotator"]),
+            make_image(
+                project,
+                width=40,
+                height=30,
+                job=Job.objects.create(
+                    project=project, name="manager's job", annotator=users["annotator"], reviewer=users["manager"]
+                ),
+            ),
+            label_class=label_class,
+            author=users["annotator"],
+        ),
     }
 
 
@@ -91,90 +106,243 @@ def upload_body(objects: dict) -> dict:
 
 ENDPOINTS = [
     Endpoint("project-detail", "get", lambda o: f"/api/projects/{o['project'].pk}/", ALL_MEMBERS, 200),
-    Endpoint("project-patch", "patch", lambda o: f"/api/projects/{o['project'].pk}/", MANAGERS, 200,
-             lambda o: {"description": "changed"}),
+    Endpoint(
+        "project-patch",
+        "patch",
+        lambda o: f"/api/projects/{o['project'].pk}/",
+        MANAGERS,
+        200,
+        lambda o: {"description": "changed"},
+    ),
     Endpoint("project-delete", "delete", lambda o: f"/api/projects/{o['project'].pk}/", MANAGERS, 204),
     Endpoint("member-list", "get", lambda o: f"/api/projects/{o['project'].pk}/members/", ALL_MEMBERS, 200),
-    Endpoint("member-add", "post", lambda o: f"/api/projects/{o['project'].pk}/members/", MANAGERS, 201,
-             lambda o: {"username": "non_member", "role": "annotator"}),
-    Endpoint("member-detail", "get",
-             lambda o: f"/api/projects/{o['project'].pk}/members/{o['annotator_membership'].pk}/", ALL_MEMBERS, 200),
-    Endpoint("member-patch", "patch",
-             lambda o: f"/api/projects/{o['project'].pk}/members/{o['annotator_membership'].pk}/", MANAGERS, 200,
-             lambda o: {"role": "reviewer"}),
-    Endpoint("member-delete", "delete",
-             lambda o: f"/api/projects/{o['project'].pk}/members/{o['reviewer_membership'].pk}/", MANAGERS, 204),
+    Endpoint(
+        "member-add",
+        "post",
+        lambda o: f"/api/projects/{o['project'].pk}/members/",
+        MANAGERS,
+        201,
+        lambda o: {"username": "non_member", "role": "annotator"},
+    ),
+    Endpoint(
+        "member-detail",
+        "get",
+        lambda o: f"/api/projects/{o['project'].pk}/members/{o['annotator_membership'].pk}/",
+        ALL_MEMBERS,
+        200,
+    ),
+    Endpoint(
+        "member-patch",
+        "patch",
+        lambda o: f"/api/projects/{o['project'].pk}/members/{o['annotator_membership'].pk}/",
+        MANAGERS,
+        200,
+        lambda o: {"role": "reviewer"},
+    ),
+    Endpoint(
+        "member-delete",
+        "delete",
+        lambda o: f"/api/projects/{o['project'].pk}/members/{o['reviewer_membership'].pk}/",
+        MANAGERS,
+        204,
+    ),
     Endpoint("label-class-list", "get", lambda o: f"/api/projects/{o['project'].pk}/label-classes/", ALL_MEMBERS, 200),
-    Endpoint("label-class-add", "post", lambda o: f"/api/projects/{o['project'].pk}/label-classes/", MANAGERS, 201,
-             lambda o: {"name": "brand new", "color": "#112233"}),
-    Endpoint("label-class-detail", "get",
-             lambda o: f"/api/projects/{o['project'].pk}/label-classes/{o['spare_class'].pk}/", ALL_MEMBERS, 200),
-    Endpoint("label-class-patch", "patch",
-             lambda o: f"/api/projects/{o['project'].pk}/label-classes/{o['spare_class'].pk}/", MANAGERS, 200,
-             lambda o: {"color": "#abcdef"}),
-    Endpoint("label-class-delete", "delete",
-             lambda o: f"/api/projects/{o['project'].pk}/label-classes/{o['spare_class'].pk}/", MANAGERS, 204),
+    Endpoint(
+        "label-class-add",
+        "post",
+        lambda o: f"/api/projects/{o['project'].pk}/label-classes/",
+        MANAGERS,
+        201,
+        lambda o: {"name": "brand new", "color": "#112233"},
+    ),
+    Endpoint(
+        "label-class-detail",
+        "get",
+        lambda o: f"/api/projects/{o['project'].pk}/label-classes/{o['spare_class'].pk}/",
+        ALL_MEMBERS,
+        200,
+    ),
+    Endpoint(
+        "label-class-patch",
+        "patch",
+        lambda o: f"/api/projects/{o['project'].pk}/label-classes/{o['spare_class'].pk}/",
+        MANAGERS,
+        200,
+        lambda o: {"color": "#abcdef"},
+    ),
+    Endpoint(
+        "label-class-delete",
+        "delete",
+        lambda o: f"/api/projects/{o['project'].pk}/label-classes/{o['spare_class'].pk}/",
+        MANAGERS,
+        204,
+    ),
     Endpoint("image-list", "get", lambda o: f"/api/projects/{o['project'].pk}/images/", ALL_MEMBERS, 200),
-    Endpoint("image-upload", "post", lambda o: f"/api/projects/{o['project'].pk}/images/", MANAGERS, 201,
-             upload_body, multipart=True),
+    Endpoint(
+        "image-upload",
+        "post",
+        lambda o: f"/api/projects/{o['project'].pk}/images/",
+        MANAGERS,
+        201,
+        upload_body,
+        multipart=True,
+    ),
     Endpoint("image-detail", "get", lambda o: f"/api/images/{o['image'].pk}/", ALL_MEMBERS, 200),
     Endpoint("image-delete", "delete", lambda o: f"/api/images/{o['image'].pk}/", MANAGERS, 204),
     Endpoint("image-file", "get", lambda o: f"/api/images/{o['image'].pk}/file/", ALL_MEMBERS, 200),
     Endpoint("image-original", "get", lambda o: f"/api/images/{o['image'].pk}/file/?original=1", ALL_MEMBERS, 200),
     Endpoint("image-thumbnail", "get", lambda o: f"/api/images/{o['image'].pk}/thumbnail/", ALL_MEMBERS, 200),
     # DICOM (issue 5): the render endpoint answers members only; these images are PNGs, hence its 400.
-    Endpoint("image-render-not-dicom", "get", lambda o: f"/api/images/{o['image'].pk}/render/?center=1&width=2",
-             ALL_MEMBERS, 400),
-    Endpoint("project-dicom-settings", "patch", lambda o: f"/api/projects/{o['project'].pk}/", MANAGERS, 200,
-             lambda o: {"dicom_window": "ct-lung", "dicom_deidentify": True}),
+    Endpoint(
+        "image-render-not-dicom",
+        "get",
+        lambda o: f"/api/images/{o['image'].pk}/render/?center=1&width=2",
+        ALL_MEMBERS,
+        400,
+    ),
+    Endpoint(
+        "project-dicom-settings",
+        "patch",
+        lambda o: f"/api/projects/{o['project'].pk}/",
+        MANAGERS,
+        200,
+        lambda o: {"dicom_window": "ct-lung", "dicom_deidentify": True},
+    ),
     Endpoint("annotation-list", "get", lambda o: f"/api/images/{o['image'].pk}/annotations/", ALL_MEMBERS, 200),
-    Endpoint("annotation-create", "post", lambda o: f"/api/images/{o['image'].pk}/annotations/",
-             {"annotator", "manager", "superuser"}, 201,
-             lambda o: {"label_class": o["label_class"].pk, "source": "manual", "polygons": square_polygons(2, 2, 8)}),
+    Endpoint(
+        "annotation-create",
+        "post",
+        lambda o: f"/api/images/{o['image'].pk}/annotations/",
+        {"annotator", "manager", "superuser"},
+        201,
+        lambda o: {"label_class": o["label_class"].pk, "source": "manual", "polygons": square_polygons(2, 2, 8)},
+    ),
     Endpoint("annotation-detail", "get", lambda o: f"/api/annotations/{o['by_annotator'].pk}/", ALL_MEMBERS, 200),
     # Status changes go through the review endpoints: the generic PATCH refuses them with a 400 (issue 6).
-    Endpoint("annotation-status-refused", "patch", lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
-             ALL_MEMBERS, 400, lambda o: {"version": 1, "status": "submitted"}),
-    Endpoint("annotation-geometry-own", "patch", lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
-             {"annotator", "manager", "superuser"}, 200,
-             lambda o: {"version": 1, "polygons": square_polygons(3, 3, 9)}),
-    Endpoint("annotation-geometry-others", "patch", lambda o: f"/api/annotations/{o['by_manager'].pk}/",
-             MANAGERS, 200, lambda o: {"version": 1, "polygons": square_polygons(3, 3, 9)}),
-    Endpoint("annotation-review-status-refused", "patch", lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
-             {"reviewer", "manager", "superuser"}, 400,
-             lambda o: {"version": 1, "status": "approved", "review_comment": "good"}),
-    Endpoint("annotation-review-comment", "patch", lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
-             {"reviewer", "manager", "superuser"}, 200, lambda o: {"version": 1, "review_comment": "good"}),
-    Endpoint("annotation-review-comment-other-reviewer", "patch",
-             lambda o: f"/api/annotations/{o['managers_job_annotation'].pk}/", MANAGERS, 200,
-             lambda o: {"version": 1, "review_comment": "good"}),
+    Endpoint(
+        "annotation-status-refused",
+        "patch",
+        lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
+        ALL_MEMBERS,
+        400,
+        lambda o: {"version": 1, "status": "submitted"},
+    ),
+    Endpoint(
+        "annotation-geometry-own",
+        "patch",
+        lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
+        {"annotator", "manager", "superuser"},
+        200,
+        lambda o: {"version": 1, "polygons": square_polygons(3, 3, 9)},
+    ),
+    Endpoint(
+        "annotation-geometry-others",
+        "patch",
+        lambda o: f"/api/annotations/{o['by_manager'].pk}/",
+        MANAGERS,
+        200,
+        lambda o: {"version": 1, "polygons": square_polygons(3, 3, 9)},
+    ),
+    Endpoint(
+        "annotation-review-status-refused",
+        "patch",
+        lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
+        {"reviewer", "manager", "superuser"},
+        400,
+        lambda o: {"version": 1, "status": "approved", "review_comment": "good"},
+    ),
+    Endpoint(
+        "annotation-review-comment",
+        "patch",
+        lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
+        {"reviewer", "manager", "superuser"},
+        200,
+        lambda o: {"version": 1, "review_comment": "good"},
+    ),
+    Endpoint(
+        "annotation-review-comment-other-reviewer",
+        "patch",
+        lambda o: f"/api/annotations/{o['managers_job_annotation'].pk}/",
+        MANAGERS,
+        200,
+        lambda o: {"version": 1, "review_comment": "good"},
+    ),
     # While the image is submitted its reviewer corrects geometry; the annotator may no longer.
-    Endpoint("annotation-correct-submitted", "patch", lambda o: f"/api/annotations/{o['submitted'].pk}/",
-             {"reviewer", "manager", "superuser"}, 200,
-             lambda o: {"version": 1, "polygons": square_polygons(4, 4, 7), "label_class": o["spare_class"].pk}),
-    Endpoint("annotation-delete-own", "delete", lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
-             {"annotator", "manager", "superuser"}, 204),
+    Endpoint(
+        "annotation-correct-submitted",
+        "patch",
+        lambda o: f"/api/annotations/{o['submitted'].pk}/",
+        {"reviewer", "manager", "superuser"},
+        200,
+        lambda o: {"version": 1, "polygons": square_polygons(4, 4, 7), "label_class": o["spare_class"].pk},
+    ),
+    Endpoint(
+        "annotation-delete-own",
+        "delete",
+        lambda o: f"/api/annotations/{o['by_annotator'].pk}/",
+        {"annotator", "manager", "superuser"},
+        204,
+    ),
     Endpoint("annotation-delete-others", "delete", lambda o: f"/api/annotations/{o['by_manager'].pk}/", MANAGERS, 204),
     # Review workflow (issue 6).
     Endpoint("job-list", "get", lambda o: f"/api/projects/{o['project'].pk}/jobs/", ALL_MEMBERS, 200),
-    Endpoint("job-split", "post", lambda o: f"/api/projects/{o['project'].pk}/jobs/", MANAGERS, 201,
-             lambda o: {"image_ids": [o["loose_image"].pk]}),
+    Endpoint(
+        "job-split",
+        "post",
+        lambda o: f"/api/projects/{o['project'].pk}/jobs/",
+        MANAGERS,
+        201,
+        lambda o: {"image_ids": [o["loose_image"].pk]},
+    ),
     Endpoint("job-detail", "get", lambda o: f"/api/projects/{o['project'].pk}/jobs/{o['job'].pk}/", ALL_MEMBERS, 200),
-    Endpoint("job-patch", "patch", lambda o: f"/api/projects/{o['project'].pk}/jobs/{o['job'].pk}/", MANAGERS, 200,
-             lambda o: {"name": "renamed"}),
+    Endpoint(
+        "job-patch",
+        "patch",
+        lambda o: f"/api/projects/{o['project'].pk}/jobs/{o['job'].pk}/",
+        MANAGERS,
+        200,
+        lambda o: {"name": "renamed"},
+    ),
     Endpoint("job-delete", "delete", lambda o: f"/api/projects/{o['project'].pk}/jobs/{o['job'].pk}/", MANAGERS, 204),
     Endpoint("queue", "get", lambda o: f"/api/projects/{o['project'].pk}/queue/", ALL_MEMBERS, 200),
     Endpoint("transitions", "get", lambda o: f"/api/projects/{o['project'].pk}/transitions/", ALL_MEMBERS, 200),
-    Endpoint("metrics", "get", lambda o: f"/api/projects/{o['project'].pk}/metrics/",
-             {"reviewer", "manager", "superuser"}, 200),
-    Endpoint("metrics-csv", "get", lambda o: f"/api/projects/{o['project'].pk}/metrics.csv",
-             {"reviewer", "manager", "superuser"}, 200),
-    Endpoint("image-submit", "post", lambda o: f"/api/images/{o['image'].pk}/submit/",
-             {"annotator", "manager", "superuser"}, 200),
-    Endpoint("image-review", "post", lambda o: f"/api/images/{o['submitted_image'].pk}/review/",
-             {"reviewer", "manager", "superuser"}, 200, lambda o: {"approve": False, "comment": "redo"}),
-    Endpoint("annotation-review", "post", lambda o: f"/api/annotations/{o['submitted'].pk}/review/",
-             {"reviewer", "manager", "superuser"}, 200, lambda o: {"approve": True}),
+    Endpoint(
+        "metrics",
+        "get",
+        lambda o: f"/api/projects/{o['project'].pk}/metrics/",
+        {"reviewer", "manager", "superuser"},
+        200,
+    ),
+    Endpoint(
+        "metrics-csv",
+        "get",
+        lambda o: f"/api/projects/{o['project'].pk}/metrics.csv",
+        {"reviewer", "manager", "superuser"},
+        200,
+    ),
+    Endpoint(
+        "image-submit",
+        "post",
+        lambda o: f"/api/images/{o['image'].pk}/submit/",
+        {"annotator", "manager", "superuser"},
+        200,
+    ),
+    Endpoint(
+        "image-review",
+        "post",
+        lambda o: f"/api/images/{o['submitted_image'].pk}/review/",
+        {"reviewer", "manager", "superuser"},
+        200,
+        lambda o: {"approve": False, "comment": "redo"},
+    ),
+    Endpoint(
+        "annotation-review",
+        "post",
+        lambda o: f"/api/annotations/{o['submitted'].pk}/review/",
+        {"reviewer", "manager", "superuser"},
+        200,
+        lambda o: {"approve": True},
+    ),
 ]
 
 
@@ -205,7 +373,9 @@ def client_for(world: dict, role: str) -> APIClient:
 
 def call(client: APIClient, endpoint: Endpoint, objects: dict):
     body = endpoint.body(objects) if endpoint.body else None
-    return getattr(client, endpoint.method)(endpoint.url(objects), body, format="multipart" if endpoint.multipart else "json")
+    return getattr(client, endpoint.method)(
+        endpoint.url(objects), body, format="multipart" if endpoint.multipart else "json"
+    )
 
 
 def ids_in(response) -> set[int]:
@@ -226,13 +396,25 @@ def test_endpoint_access(world, endpoint, role, where):
     )
     if response.status_code >= 400:
         assert "detail" in response.json()
-    if role != "superuser" and response.status_code == 200 and endpoint.method == "get" and "json" in response["Content-Type"]:
+    if (
+        role != "superuser"
+        and response.status_code == 200
+        and endpoint.method == "get"
+        and "json" in response["Content-Type"]
+    ):
         foreign = world["foreign"]
         foreign_ids = {
-            foreign["project"].pk, foreign["image"].pk, foreign["label_class"].pk, foreign["spare_class"].pk,
-            foreign["by_annotator"].pk, foreign["by_manager"].pk,
-            foreign["annotator_membership"].pk, foreign["reviewer_membership"].pk, foreign["job"].pk,
-            foreign["submitted_image"].pk, foreign["submitted"].pk,
+            foreign["project"].pk,
+            foreign["image"].pk,
+            foreign["label_class"].pk,
+            foreign["spare_class"].pk,
+            foreign["by_annotator"].pk,
+            foreign["by_manager"].pk,
+            foreign["annotator_membership"].pk,
+            foreign["reviewer_membership"].pk,
+            foreign["job"].pk,
+            foreign["submitted_image"].pk,
+            foreign["submitted"].pk,
         }
         # Ids of different tables may coincide, so compare against the same table's foreign ids.
         same_table = {
@@ -247,7 +429,9 @@ def test_endpoint_access(world, endpoint, role, where):
             assert not queued & {foreign["image"].pk, foreign["submitted_image"].pk, foreign["loose_image"].pk}
         if endpoint.name == "transitions":
             assert {row["image"] for row in response.json()["results"]} <= {
-                objects["image"].pk, objects["submitted_image"].pk, objects["loose_image"].pk
+                objects["image"].pk,
+                objects["submitted_image"].pk,
+                objects["loose_image"].pk,
             }
         if same_table is not None:
             assert not ids_in(response) & same_table

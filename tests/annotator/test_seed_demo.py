@@ -1,4 +1,5 @@
 """seed_demo creates a usable demo and running it again changes nothing."""
+
 import io
 
 import pytest

@@ -7,6 +7,7 @@ against pytest-django's live_server.
 - Chromium may reach only the live server: DNS answers only for localhost, and every request to
   another host is aborted and recorded; a test fails if the page tried one (no CDN, no telemetry).
 """
+
 from __future__ import annotations
 
 import io
@@ -60,7 +61,8 @@ def browser(request, live_server, tmp_path: Path, monkeypatch) -> Iterator[Brows
             str(tmp_path / "chromium-profile"),
             executable_path=CHROMIUM_PATH,
             headless=True,
-            args=CHROMIUM_ARGS + list(extra.args if (extra := request.node.get_closest_marker("chromium_args")) else ()),
+            args=CHROMIUM_ARGS
+            + list(extra.args if (extra := request.node.get_closest_marker("chromium_args")) else ()),
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         session = BrowserSession(page=context.pages[0] if context.pages else context.new_page())

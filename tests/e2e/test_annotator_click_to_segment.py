@@ -1,14 +1,15 @@
 """The annotator page in real headless Chromium: click-to-segment on the demo image with a known
 object (default model, onnxruntime-web in a worker), negative clicks, mask cycling, polygons, undo,
 and everything still there after a reload."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from annotator import geometry
 from annotator.management.commands.seed_demo import DEMO_PASSWORD, SHAPES_IMAGE, demo_shapes_scene
 from annotator.models import Annotation
-from segmentation import geometry
 from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -1,6 +1,7 @@
 """A save rejected for a stale version (HTTP 409) in real Chromium: someone else edits the same
 annotation through the API, the page's next save conflicts, the banner says so, and "Reload and
 reapply my change" saves the user's edit over the new version (nothing lost)."""
+
 from __future__ import annotations
 
 import pytest

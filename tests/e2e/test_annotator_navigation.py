@@ -2,6 +2,7 @@
 open the other image in place. The decoder worker, its runtime and sessions stay (no page load), the
 next image's embedding is handed to the worker ahead of time, edits are saved before leaving, and
 what was annotated is there when coming back."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,13 @@ import pytest
 from annotator.management.commands.seed_demo import SHAPES_IMAGE
 from annotator.models import Annotation
 from tests.e2e.test_annotator_click_to_segment import (  # noqa: F401  (shapes_image is a fixture)
-    DECODER_READY_MS, click_image, draw_polygon, mask_area, open_annotator, shapes_image, to_screen,
+    DECODER_READY_MS,
+    click_image,
+    draw_polygon,
+    mask_area,
+    open_annotator,
+    shapes_image,
+    to_screen,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -81,14 +88,18 @@ def test_next_previous_and_back_move_in_place_with_the_same_decoder(browser, liv
     assert browser.failed_responses == [] and browser.blocked_requests == []
 
 
-def test_an_edit_that_cannot_be_saved_keeps_the_image_unless_the_labeler_chooses_to_leave(browser, live_server, two_images):
+def test_an_edit_that_cannot_be_saved_keeps_the_image_unless_the_labeler_chooses_to_leave(
+    browser, live_server, two_images
+):
     from django.db.models import F
 
     first, shapes = two_images
     page = open_annotator(browser, live_server, first)
     draw_polygon(page, first, [(20, 20), (90, 20), (90, 80), (20, 80)])
-    page.wait_for_function("document.getElementById('annotator-root').dataset.saveState === 'saved'"
-                           " && document.getElementById('annotator-root').dataset.annotationCount === '1'")
+    page.wait_for_function(
+        "document.getElementById('annotator-root').dataset.saveState === 'saved'"
+        " && document.getElementById('annotator-root').dataset.annotationCount === '1'"
+    )
     Annotation.objects.filter(image=first).update(version=F("version") + 1)  # someone else saved meanwhile
 
     page.keyboard.press("v")

@@ -1,4 +1,5 @@
 """The annotator page's server side (no browser): access, isolation headers, config, runtime files."""
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,10 @@ def test_member_gets_isolated_page_with_config_and_bundle(client, demo_project):
     assert response["Cross-Origin-Embedder-Policy"] == "require-corp"
     config = _config(response)
     assert config["image"] == {
-        "id": image.pk, "width": image.width, "height": image.height, "name": image.original_name,
+        "id": image.pk,
+        "width": image.width,
+        "height": image.height,
+        "name": image.original_name,
         "url": reverse("api-image-file", args=[image.pk]),
     }
     assert config["previous_url"] == reverse("image-annotate", args=[images[0].pk])

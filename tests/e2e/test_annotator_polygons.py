@@ -1,5 +1,6 @@
 """Polygon fallback in real Chromium: draw, select, drag/insert/delete vertices, change class,
 delete, undo/redo (every edit saved), and everything still there after a reload."""
+
 from __future__ import annotations
 
 import pytest

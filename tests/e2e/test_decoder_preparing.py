@@ -1,6 +1,7 @@
 """A model whose stored decoders predate the current export, in real headless Chromium with a real
 Celery worker: the page says the decoder is being prepared (and the polygon tool works meanwhile),
 the manifest queues the re-export, the worker does it, and the page becomes ready and segments."""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,11 @@ from segmentation.services.models import decoders_current, project_model
 from tests.celery_worker import run_worker, use_broker
 from tests.e2e.conftest import log_in
 from tests.e2e.test_annotator_click_to_segment import (  # noqa: F401  (shapes_image is a fixture)
-    DECODER_READY_MS, click_image, draw_polygon, mask_area, shapes_image,
+    DECODER_READY_MS,
+    click_image,
+    draw_polygon,
+    mask_area,
+    shapes_image,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -30,7 +35,9 @@ def broker(monkeypatch):
         yield url
 
 
-def test_stale_decoders_are_prepared_by_the_worker_while_the_page_waits(browser, live_server, shapes_image, broker, tmp_path):
+def test_stale_decoders_are_prepared_by_the_worker_while_the_page_waits(
+    browser, live_server, shapes_image, broker, tmp_path
+):
     model = project_model(shapes_image.project)
     # What an export-version bump leaves behind: the row's decoders no longer match the current export.
     SamModel.objects.filter(pk=model.pk).update(decoder_int8_sha256="")
@@ -49,14 +56,21 @@ def test_stale_decoders_are_prepared_by_the_worker_while_the_page_waits(browser,
 
     # No worker yet: the decoder cannot become ready, and the polygon tool works.
     draw_polygon(page, shapes_image, [(10, 10), (60, 10), (60, 60), (10, 60)])
-    page.wait_for_function("document.getElementById('annotator-root').dataset.saveState === 'saved'"
-                           " && document.getElementById('annotator-root').dataset.annotationCount === '1'")
+    page.wait_for_function(
+        "document.getElementById('annotator-root').dataset.saveState === 'saved'"
+        " && document.getElementById('annotator-root').dataset.annotationCount === '1'"
+    )
     assert Annotation.objects.filter(image=shapes_image, source="manual").count() == 1
     assert page.locator("#annotator-root").get_attribute("data-decoder") != "ready"
 
     extra_env = {"SAM_CHECKPOINT_DIR": str(settings.SEGMENTATION_CHECKPOINT_DIR), "SAM_DEVICE": "cpu"}
-    with run_worker(broker_url=broker, queues="default,embeddings", name="decoder-prep",
-                    log_path=tmp_path / "worker.log", extra_env=extra_env) as (_, log_path):
+    with run_worker(
+        broker_url=broker,
+        queues="default,embeddings",
+        name="decoder-prep",
+        log_path=tmp_path / "worker.log",
+        extra_env=extra_env,
+    ) as (_, log_path):
         try:
             page.wait_for_selector("#annotator-root[data-decoder=ready]", timeout=DECODER_READY_MS)
         except Exception as exc:

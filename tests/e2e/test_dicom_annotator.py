@@ -1,6 +1,7 @@
 """A manager opens a CT image in real headless Chromium, changes the window (preset, keys, Shift+right-drag),
 sees the displayed pixels change, sets it as the project's window, and still segments with a click: the
 embedding keeps the stored rendition, so SAM's mask does not depend on the window being looked at."""
+
 from __future__ import annotations
 
 import io
@@ -9,9 +10,9 @@ import numpy as np
 import pydicom
 import pytest
 
+from annotator import geometry
 from annotator.management.commands.seed_demo import DEMO_PASSWORD, demo_shapes_scene
 from annotator.models import Annotation, Project
-from segmentation import geometry
 from tests.annotator.dicom.samples import generated_ct, ingest
 from tests.e2e.conftest import log_in
 from tests.e2e.test_annotator_click_to_segment import DECODER_READY_MS, iou, mask_area, to_screen, wait_saved
@@ -44,7 +45,9 @@ def ct_image(demo_project):
     from segmentation.services.models import project_model
 
     image = ingest(demo_project, ("shapes-ct.dcm", shapes_ct())).accepted[0]
-    embedding = Embedding.objects.get(image_sha256=image.sha256, model_sha256=project_model(demo_project).checkpoint_sha256)
+    embedding = Embedding.objects.get(
+        image_sha256=image.sha256, model_sha256=project_model(demo_project).checkpoint_sha256
+    )
     embedding_compute(embedding.pk)
     image.refresh_from_db()
     assert image.embedding_status == "ready" and image.metadata["window"] == {"center": 10.0, "width": 1024.0}
@@ -62,8 +65,9 @@ def canvas_pixel(page, image, x: float, y: float) -> list[int]:
 
 
 def wait_rendered(page, window: str) -> None:
-    page.wait_for_function("([w]) => document.getElementById('annotator-root').dataset.windowRendered === w",
-                           arg=[window])
+    page.wait_for_function(
+        "([w]) => document.getElementById('annotator-root').dataset.windowRendered === w", arg=[window]
+    )
     page.wait_for_timeout(100)  # the app draws on the next animation frame
 
 
@@ -88,7 +92,11 @@ def test_manager_changes_the_window_and_segments_a_ct_image(browser, live_server
     after_object = canvas_pixel(page, ct_image, *OBJECT_POINT)
     after_background = canvas_pixel(page, ct_image, *BACKGROUND_POINT)
     assert abs(after_object[0] - before_object[0]) > 20 or abs(after_background[0] - before_background[0]) > 20, (
-        before_object, after_object, before_background, after_background)
+        before_object,
+        after_object,
+        before_background,
+        after_background,
+    )
     assert "C -600 / W 1500" in page.locator("#window-values").inner_text()
     assert "SAM still uses the file's window C 10 / W 1024" in page.locator("#window-sam-note").inner_text()
 
@@ -109,8 +117,10 @@ def test_manager_changes_the_window_and_segments_a_ct_image(browser, live_server
     page.wait_for_function("document.getElementById('annotator-root').dataset.window !== '-517/1650'")
     center, width = map(float, root.get_attribute("data-window").split("/"))
     assert width > 1650 and center > -517
-    page.wait_for_function("([w]) => document.getElementById('annotator-root').dataset.windowRendered === w",
-                           arg=[root.get_attribute("data-window")])
+    page.wait_for_function(
+        "([w]) => document.getElementById('annotator-root').dataset.windowRendered === w",
+        arg=[root.get_attribute("data-window")],
+    )
     assert root.get_attribute("data-mask-area") in ("", None)  # no SAM prompt was made
 
     # Back to the lung preset, then "Use this window for the project" (manager).

@@ -1,6 +1,7 @@
 """The frames of a multi-frame DICOM file in real headless Chromium: PageDown / PageUp move between
 the file's frames in place (the same document, decoder and sessions), each frame with its own
 embedding and its own annotations."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,7 +49,9 @@ def test_page_down_and_up_move_between_frames_in_place(browser, live_server, fra
 
     page.locator("#stage").focus()
     page.keyboard.press("PageDown")
-    page.wait_for_selector(f"#annotator-root[data-image-id='{second.pk}'][data-decoder=ready]", timeout=DECODER_READY_MS)
+    page.wait_for_selector(
+        f"#annotator-root[data-image-id='{second.pk}'][data-decoder=ready]", timeout=DECODER_READY_MS
+    )
     assert "frame 2 / 3" in page.locator("#dicom-bar").inner_text()
     assert page.url.endswith(f"/images/{second.pk}/annotate/")
     assert page.evaluate("window.__sameDocument") is True

@@ -1,4 +1,5 @@
 """A very large image is drawn from its display rendition, stretched to full-image coordinates."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,9 @@ def test_large_image_is_drawn_from_a_stretched_rendition(browser, live_server, s
     with default_storage.open(shapes_image.display.name, "rb") as handle:
         full = PILImage.open(handle).convert("RGB")
     # What the rendition looks like once stretched back: downscale to 256 then upscale.
-    seen = np.asarray(full.resize((256, 192), PILImage.Resampling.LANCZOS).resize(full.size, PILImage.Resampling.BILINEAR), np.int16)
+    seen = np.asarray(
+        full.resize((256, 192), PILImage.Resampling.LANCZOS).resize(full.size, PILImage.Resampling.BILINEAR), np.int16
+    )
     diffs = []
     for y in range(20, shapes_image.height - 20, 40):
         for x in range(20, shapes_image.width - 20, 40):

@@ -1,6 +1,7 @@
 """A manager exports from the project page (COCO with RLE masks, then YOLO), watches the row progress
 and downloads the files; a real Celery worker (subprocess, Redis, the test database) writes them.
 An annotator never sees the export card."""
+
 from __future__ import annotations
 
 import io
@@ -11,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from annotator import geometry
 from annotator.models import AnnotationStatus, Export, ExportStatus, Role
-from segmentation import geometry
-from tests.e2e.conftest import BrowserSession, log_in
 from tests.celery_worker import run_worker, use_broker
+from tests.e2e.conftest import BrowserSession, log_in
 from tests.factories import PASSWORD, make_annotation, make_image, make_label_class, make_project, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -42,8 +43,9 @@ def export_broker(monkeypatch):
 @pytest.fixture
 def export_worker(export_broker, transactional_db, tmp_path):
     """A Celery worker on the "default" queue (where export_run goes), started and waited for."""
-    with run_worker(broker_url=export_broker, queues="default", name="e2e-export",
-                    log_path=tmp_path / "worker.log") as started:
+    with run_worker(
+        broker_url=export_broker, queues="default", name="e2e-export", log_path=tmp_path / "worker.log"
+    ) as started:
         yield started
 
 
@@ -67,16 +69,32 @@ def export_project(transactional_db):
     second = make_image(project, width=40, height=30, name="slide-b.png")
     approved = AnnotationStatus.APPROVED
     annotations = [
-        make_annotation(first, label_class=cell, author=annotator, status=approved,
-                        polygons=[[[2.0, 3.0, 30.5, 4.0, 25.0, 20.0, 6.0, 18.5]]]),
-        make_annotation(first, label_class=nucleus, author=annotator, status=approved,
-                        polygons=geometry.mask_to_polygons(two_part_mask(48, 32))),
-        make_annotation(second, label_class=cell, author=annotator, status=approved,
-                        polygons=[[[1.0, 1.0, 35.0, 2.0, 10.0, 28.0]]]),
+        make_annotation(
+            first,
+            label_class=cell,
+            author=annotator,
+            status=approved,
+            polygons=[[[2.0, 3.0, 30.5, 4.0, 25.0, 20.0, 6.0, 18.5]]],
+        ),
+        make_annotation(
+            first,
+            label_class=nucleus,
+            author=annotator,
+            status=approved,
+            polygons=geometry.mask_to_polygons(two_part_mask(48, 32)),
+        ),
+        make_annotation(
+            second, label_class=cell, author=annotator, status=approved, polygons=[[[1.0, 1.0, 35.0, 2.0, 10.0, 28.0]]]
+        ),
     ]
     # A draft must stay out of the default (approved only) export.
-    draft = make_annotation(second, label_class=nucleus, author=annotator, status=AnnotationStatus.DRAFT,
-                            polygons=[[[20.0, 10.0, 30.0, 10.0, 30.0, 20.0, 20.0, 20.0]]])
+    draft = make_annotation(
+        second,
+        label_class=nucleus,
+        author=annotator,
+        status=AnnotationStatus.DRAFT,
+        polygons=[[[20.0, 10.0, 30.0, 10.0, 30.0, 20.0, 20.0, 20.0]]],
+    )
     return {"project": project, "approved": annotations, "draft": draft, "images": [first, second]}
 
 
@@ -99,9 +117,10 @@ def download_when_done(browser: BrowserSession, export_id: int, worker_log: Path
     link = row.get_by_role("link", name="Download")
     try:
         link.wait_for(timeout=60_000)
-    except Exception:
-        raise AssertionError(f"export {export_id} never finished: {row.inner_text()!r}; worker log:\n"
-                             f"{worker_log.read_text()[-4000:]}")
+    except Exception as exc:
+        raise AssertionError(
+            f"export {export_id} never finished: {row.inner_text()!r}; worker log:\n{worker_log.read_text()[-4000:]}"
+        ) from exc
     assert "— done" in row.inner_text()
     with page.expect_download() as download_info:
         link.click()
@@ -114,7 +133,9 @@ def seen_rows(browser: BrowserSession, export_id: int) -> list[str]:
     return [text for text in browser.page.evaluate("window.__exportRowsSeen") if text.startswith(f"#{export_id} ")]
 
 
-def test_manager_exports_coco_and_yolo_and_downloads_them(browser, live_server, export_worker, export_project, tmp_path):
+def test_manager_exports_coco_and_yolo_and_downloads_them(
+    browser, live_server, export_worker, export_project, tmp_path
+):
     from pycocotools.coco import COCO
 
     _, worker_log = export_worker
@@ -182,7 +203,8 @@ def test_annotator_does_not_see_the_export_card(browser, live_server, export_pro
     assert page.get_by_role("button", name="Start export").count() == 0
     assert page.get_by_role("heading", name="Export", exact=True).count() == 0
     # Nor can the API be used around the page: the same session gets 403 from the export list.
-    status = page.evaluate("url => fetch(url, {credentials: 'same-origin'}).then(r => r.status)",
-                           f"/api/projects/{project.pk}/exports/")
+    status = page.evaluate(
+        "url => fetch(url, {credentials: 'same-origin'}).then(r => r.status)", f"/api/projects/{project.pk}/exports/"
+    )
     assert status == 403
     assert Export.objects.count() == 0

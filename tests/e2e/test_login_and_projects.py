@@ -1,4 +1,5 @@
 """A person logs in, finds the Demo project in the list, opens it and sees its images."""
+
 import re
 
 import pytest

@@ -4,6 +4,7 @@ rejects the polygon with a comment and the image with another; the annotator reo
 both comments, drags a vertex and resubmits; the reviewer reopens the SAM session of the SAM
 annotation, adds a negative click, accepts (same annotation, new geometry, version bumped) and
 approves all. The database is checked after every step."""
+
 from __future__ import annotations
 
 import pytest
@@ -52,8 +53,9 @@ def wait_review_idle(page) -> None:
 
 def trail(image) -> list[tuple]:
     return list(
-        StatusTransition.objects.filter(image=image).order_by("id").values_list(
-            "annotation_id", "actor__username", "from_status", "to_status", "comment")
+        StatusTransition.objects.filter(image=image)
+        .order_by("id")
+        .values_list("annotation_id", "actor__username", "from_status", "to_status", "comment")
     )
 
 
@@ -182,8 +184,9 @@ def test_submit_review_fix_reopen_sam_and_approve_in_the_annotator_page(browser,
     assert after.prompts["points"][0] == before.prompts["points"][0]
     assert after.prompts["points"][1] == [pytest.approx(400, abs=1), pytest.approx(180, abs=1), 0]
     assert item(page, sam_annotation.pk).locator(".origin").inner_text() == "edited after SAM"
-    assert trail(image)[9:] == [(sam_annotation.pk, "reviewer1", "submitted", "corrected",
-                                 "Corrected during review: geometry.")]
+    assert trail(image)[9:] == [
+        (sam_annotation.pk, "reviewer1", "submitted", "corrected", "Corrected during review: geometry.")
+    ]
     page.get_by_role("button", name="Approve all").click()
     page.wait_for_selector("#annotator-root[data-review-status=approved]")
     wait_review_idle(page)

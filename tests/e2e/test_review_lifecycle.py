@@ -4,6 +4,7 @@ annotation and resubmits, the reviewer approves, and the manager's progress show
 
 The annotation itself is drawn by a factory (the drawing tools have their own browser tests); the fix
 goes through the same REST call the annotator page makes, from the annotator's logged-in page."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,15 @@ def _switch_user(browser: BrowserSession, live_server, username: str) -> None:
 
 def test_two_annotators_and_a_reviewer_end_to_end(browser, live_server):
     users = {name: make_user(name, password=PASSWORD) for name in ["maria", "anton", "alina", "rita"]}
-    project = make_project("Lifecycle", members={users["maria"]: "manager", users["anton"]: "annotator",
-                                                 users["alina"]: "annotator", users["rita"]: "reviewer"})
+    project = make_project(
+        "Lifecycle",
+        members={
+            users["maria"]: "manager",
+            users["anton"]: "annotator",
+            users["alina"]: "annotator",
+            users["rita"]: "reviewer",
+        },
+    )
     cell = make_label_class(project, "cell")
     first, second = make_image(project, name="first.png"), make_image(project, name="second.png")
     page = browser.page

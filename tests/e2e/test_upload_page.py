@@ -1,5 +1,6 @@
 """A manager uploads images through the upload page (single file, several files with a bad one, a zip)
 and then finds them on the project page; the progress bar and per-file results are what a person sees."""
+
 from __future__ import annotations
 
 import io
@@ -87,7 +88,7 @@ def test_single_large_file_shows_progress_and_is_accepted(browser, live_server, 
     seen = page.evaluate("window.__statusSeen")
     steps = [int(m.group(1)) for text in seen if (m := re.fullmatch(r"Uploading… (\d+)%", text))]
     assert steps, f"no progress step was shown: {seen}"
-    assert steps == sorted(steps) and 0 <= steps[0] and steps[-1] <= 100
+    assert steps == sorted(steps) and steps[0] >= 0 and steps[-1] <= 100
     image = Image.objects.get(project=manager_project)
     assert (image.original_name, image.width, image.height) == ("noise.png", 1200, 900)
     assert browser.failed_responses == []
@@ -100,20 +101,31 @@ def test_several_files_zip_and_a_bad_file_then_project_page_lists_them(browser, 
         file_payload("first.jpg", media_samples.jpeg(64, 48, seed=11), "image/jpeg"),
         file_payload("notes.png", b"plain text pretending to be a picture", "image/png"),
         file_payload("second.png", media_samples.png(40, 30, seed=12), "image/png"),
-        file_payload("batch.zip", zip_of({
-            "scans/zipped-a.png": media_samples.png(32, 32, seed=13),
-            "scans/zipped-b.png": media_samples.png(20, 10, seed=14),
-        }), "application/zip"),
+        file_payload(
+            "batch.zip",
+            zip_of(
+                {
+                    "scans/zipped-a.png": media_samples.png(32, 32, seed=13),
+                    "scans/zipped-b.png": media_samples.png(20, 10, seed=14),
+                }
+            ),
+            "application/zip",
+        ),
     ]
 
     status = submit_and_wait(browser, files)
 
     assert status == "Done: 4 accepted, 1 rejected."
     accepted = page.locator("#upload-accepted li").all_inner_texts()
-    assert sorted(accepted) == sorted(["first.jpg (64×48)", "second.png (40×30)",
-                                       # Zip members keep where they came from: archive/member path.
-                                       "batch.zip/scans/zipped-a.png (32×32)",
-                                       "batch.zip/scans/zipped-b.png (20×10)"]), accepted
+    assert sorted(accepted) == sorted(
+        [
+            "first.jpg (64×48)",
+            "second.png (40×30)",
+            # Zip members keep where they came from: archive/member path.
+            "batch.zip/scans/zipped-a.png (32×32)",
+            "batch.zip/scans/zipped-b.png (20×10)",
+        ]
+    ), accepted
     rejected = page.locator("#upload-rejected li").all_inner_texts()
     assert len(rejected) == 1
     # Readable: the file's name, then a reason in words (not a status code or a stack trace).
@@ -131,7 +143,9 @@ def test_several_files_zip_and_a_bad_file_then_project_page_lists_them(browser, 
     for thumbnail in page.locator(".image-grid img").all():
         thumbnail.scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
-    assert sorted(Image.objects.filter(project=manager_project).values_list("original_name", flat=True)) == sorted(names)
+    assert sorted(Image.objects.filter(project=manager_project).values_list("original_name", flat=True)) == sorted(
+        names
+    )
     assert browser.failed_responses == []
 
 

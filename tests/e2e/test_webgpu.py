@@ -6,19 +6,22 @@ takes ~50 s on it against < 0.1 s on wasm), but `?gpu=force` drives the real Web
 end: the webgpu bundle and its asyncify runtime are fetched from our server, the fp32 graph runs on
 the WebGPU execution provider, and a click gives the object's mask.
 """
+
 from __future__ import annotations
 
 import pytest
 
+from annotator import geometry
 from annotator.management.commands.seed_demo import DEMO_PASSWORD, demo_shapes_scene
 from annotator.models import Annotation
-from segmentation import geometry
 from tests.e2e.conftest import log_in
 from tests.e2e.test_annotator_click_to_segment import click_image, iou, shapes_image, wait_saved  # noqa: F401
 
 SOFTWARE_WEBGPU = ("--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader")
 pytestmark = [
-    pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True),
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
     pytest.mark.chromium_args(*SOFTWARE_WEBGPU),
 ]
 GPU_FILES = ("ort.webgpu.min.mjs", "asyncify")

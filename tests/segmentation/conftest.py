@@ -1,5 +1,6 @@
 """Fixtures of the engine tests: the registered default model (its decoder export is cached on
 local disk under SEGMENTATION_CHECKPOINT_DIR, so only the first test of a run pays for it)."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,7 +35,12 @@ def member_with_image(default_model, django_capture_on_commit_callbacks):
         image = make_image(project, width=width, height=height)
         with django_capture_on_commit_callbacks(execute=False):
             embeddings_request(images=[image])
-        return {"member": api_client(member), "outsider": api_client(outsider), "project": project,
-                "image": image, "model": default_model}
+        return {
+            "member": api_client(member),
+            "outsider": api_client(outsider),
+            "project": project,
+            "image": image,
+            "model": default_model,
+        }
 
     return make

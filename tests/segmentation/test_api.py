@@ -1,4 +1,5 @@
 """Segmentation API: manifest, embedding download (ETag/304/409), status, retry, decoders, access."""
+
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +53,9 @@ def test_manifest_describes_model_decoders_and_coordinates(setup):
     embedding = np.random.default_rng(0).standard_normal((1, c, h, w)).astype(np.float32)
     points, labels = np.array([[[10.0, 10.0], [0.0, 0.0]]], np.float32), np.array([[1.0, -1.0]], np.float32)
     feeds = {
-        "image_embeddings": embedding, "point_coords": points, "point_labels": labels,
+        "image_embeddings": embedding,
+        "point_coords": points,
+        "point_labels": labels,
         "mask_input": np.zeros((1, 1, 4 * h, 4 * w), np.float32),
         "has_mask_input": np.zeros(1, np.float32),
     }
@@ -73,9 +76,15 @@ def test_manifest_describes_model_decoders_and_coordinates(setup):
         assert hashlib.sha256(data).hexdigest() == first[key]["sha256"]
         assert setup["member"].get(first[key]["url"], HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
         graphs[key] = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
-    prepared = dict(zip(first["prep_outputs"], graphs["prep"].run(first["prep_outputs"], {"image_embeddings": embedding})))
-    quick = dict(zip([o.name for o in graphs["int8"].get_outputs()],
-                     graphs["int8"].run(None, {"point_coords": points, "point_labels": labels, **prepared})))
+    prepared = dict(
+        zip(first["prep_outputs"], graphs["prep"].run(first["prep_outputs"], {"image_embeddings": embedding}))
+    )
+    quick = dict(
+        zip(
+            [o.name for o in graphs["int8"].get_outputs()],
+            graphs["int8"].run(None, {"point_coords": points, "point_labels": labels, **prepared}),
+        )
+    )
     assert [i.name for i in graphs["int8"].get_inputs()] == first["inputs"]
     # Both int8 (their activations are quantised per run at different places): close, not equal.
     full = outputs["low_res_masks"]
@@ -137,4 +146,4 @@ def test_progress_counts_images_per_status(setup):
 def test_unknown_decoder_variant_is_404(setup):
     assert setup["member"].get(f"/api/models/{setup['model'].pk}/decoder/fp16.onnx").status_code == 404
     assert setup["member"].get(f"/api/models/{setup['model'].pk}/decoder/first-click-fp16.onnx").status_code == 404
-    assert setup["member"].get(f"/api/models/999999/decoder/prep.onnx").status_code == 404
+    assert setup["member"].get("/api/models/999999/decoder/prep.onnx").status_code == 404

@@ -1,4 +1,5 @@
 """Segment everything: drafts with source `auto` from the stored embedding, progress, cancel, API."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,7 +43,7 @@ def test_job_over_project_writes_auto_drafts_and_progress(project_with_images, d
 
 
 def test_cancelled_job_stops_before_the_next_image(project_with_images, django_capture_on_commit_callbacks):
-    manager, project, images, label_class = project_with_images
+    manager, project, _images, label_class = project_with_images
     with django_capture_on_commit_callbacks(execute=False):
         job = auto_mask_job_create(project=project, user=manager, label_class=label_class, params=LOOSE)
     AutoMaskJob.objects.filter(pk=job.pk).update(status=AutoMaskJobStatus.RUNNING)

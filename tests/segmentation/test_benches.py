@@ -1,4 +1,5 @@
 """The benchmark scripts run (tiny settings) and print their markdown tables."""
+
 from __future__ import annotations
 
 import subprocess
@@ -18,7 +19,11 @@ def _run(*args: str) -> str:
 
 
 def _rows(output: str) -> list[list[str]]:
-    return [[c.strip() for c in line.strip("|").split("|")] for line in output.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    return [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in output.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ][1:]
 
 
 def test_gpu_bench_smoke_runs_on_cpu():

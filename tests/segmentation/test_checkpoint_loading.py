@@ -4,6 +4,7 @@ The published files cannot be downloaded here, so each architecture is built wit
 the same package that builds the published models, saved with torch.save(state_dict()) (exactly how
 sam_vit_*.pth and mobile_sam.pt are stored), and loaded back through load_sam.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -33,8 +34,12 @@ def test_vit_b_published_layout_loads(tmp_path):
     assert sam.image_encoder.img_size == 1024
     # Keys exactly as in sam_vit_b_01ec64.pth: ViT blocks, neck, prompt encoder, mask decoder.
     keys = set(sam.state_dict())
-    assert {"image_encoder.pos_embed", "image_encoder.neck.0.weight", "prompt_encoder.point_embeddings.0.weight",
-            "mask_decoder.iou_prediction_head.layers.2.weight"} <= keys
+    assert {
+        "image_encoder.pos_embed",
+        "image_encoder.neck.0.weight",
+        "prompt_encoder.point_embeddings.0.weight",
+        "mask_decoder.iou_prediction_head.layers.2.weight",
+    } <= keys
     assert sum(1 for k in keys if k.startswith("image_encoder.blocks.") and k.endswith(".attn.qkv.weight")) == 12
 
 
@@ -85,7 +90,7 @@ def test_missing_key_fails(tmp_path):
     del state["prompt_encoder.no_mask_embed.weight"]
     path = tmp_path / "missing.pth"
     torch.save(state, path)
-    with pytest.raises(CheckpointMismatchError, match="prompt_encoder.no_mask_embed.weight"):
+    with pytest.raises(CheckpointMismatchError, match=r"prompt_encoder\.no_mask_embed\.weight"):
         load_sam("default", path)
 
 

@@ -1,4 +1,5 @@
 """POST /api/images/<id>/decode/: the server-side decoder path (the baseline of bench/click_latency.py)."""
+
 from __future__ import annotations
 
 import cv2
@@ -52,7 +53,11 @@ def test_decode_checks_membership_prompt_and_embedding(setup):
     embedding_compute(Embedding.objects.get().pk)
     assert setup["outsider"].post(setup["url"], click, format="json").status_code == 404
     assert APIClient().post(setup["url"], click, format="json").status_code in (401, 403)
-    for bad in ({"points": [], "labels": []}, {"points": [[5, 5]], "labels": []}, {"points": [[5]], "labels": [1]},
-                {**click, "variant": "fp16"}):
+    for bad in (
+        {"points": [], "labels": []},
+        {"points": [[5, 5]], "labels": []},
+        {"points": [[5]], "labels": [1]},
+        {**click, "variant": "fp16"},
+    ):
         assert setup["member"].post(setup["url"], bad, format="json").status_code == 400, bad
     assert setup["member"].post(setup["url"], click, format="json").status_code == 200

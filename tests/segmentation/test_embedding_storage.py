@@ -1,12 +1,11 @@
 """Embedding file format (header + float16 payload) and atomic writes through the storage API."""
+
 from __future__ import annotations
 
-import os
 import struct
 
 import numpy as np
 import pytest
-from django.core.files.storage import default_storage
 
 from segmentation import storage
 
@@ -27,7 +26,9 @@ def test_round_trip_keeps_shape_values_and_header():
 
 
 def test_payload_is_little_endian_float16():
-    data = storage.encode_embedding(np.array([[[1.0, -2.0]]], dtype=np.float32), model_sha256=MODEL_SHA, image_sha256=IMAGE_SHA)
+    data = storage.encode_embedding(
+        np.array([[[1.0, -2.0]]], dtype=np.float32), model_sha256=MODEL_SHA, image_sha256=IMAGE_SHA
+    )
     assert data[-4:] == np.array([1.0, -2.0], dtype="<f2").tobytes() == b"\x00\x3c\x00\xc0"
 
 
@@ -51,26 +52,3 @@ def test_write_embedding_names_file_by_key_and_reads_back():
     decoded, header = storage.read_embedding(name)
     np.testing.assert_array_equal(decoded, values)
     assert header["model_sha256"] == MODEL_SHA
-
-
-def test_atomic_save_replaces_whole_file_and_leaves_no_temp_files():
-    name = "embeddings/test/x.f16"
-    storage.save_atomically(name, b"old contents")
-    storage.save_atomically(name, b"new")  # same name, never a "_abc123" suffix
-    assert default_storage.open(name).read() == b"new"
-    folder = os.path.dirname(default_storage.path(name))
-    assert os.listdir(folder) == ["x.f16"]
-
-
-def test_failed_write_keeps_the_old_file(monkeypatch):
-    name = "embeddings/test/y.f16"
-    storage.save_atomically(name, b"complete old file")
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(storage.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        storage.save_atomically(name, b"half")
-    assert default_storage.open(name).read() == b"complete old file"
-    assert os.listdir(os.path.dirname(default_storage.path(name))) == ["y.f16"]

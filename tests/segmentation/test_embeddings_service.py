@@ -1,4 +1,5 @@
 """embeddings_request / embedding_compute / embedding_retry, run in this process (CPU, default model)."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,7 +20,9 @@ def _copy_of(image: Image, project) -> Image:
     return Image.objects.create(project=project, original_name="copy.png", **fields)
 
 
-def test_request_creates_one_pending_embedding_and_enqueues_after_commit(default_model, django_capture_on_commit_callbacks):
+def test_request_creates_one_pending_embedding_and_enqueues_after_commit(
+    default_model, django_capture_on_commit_callbacks
+):
     project = make_project()
     first, second = make_image(project), make_image(project)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -102,8 +105,11 @@ def test_permanent_failure_marks_images_failed_then_retry_recovers(default_model
 def test_reupload_of_failed_content_tries_again(default_model, django_capture_on_commit_callbacks):
     image = make_image(make_project())
     Embedding.objects.create(
-        image_sha256=image.sha256, model=default_model, model_sha256=default_model.checkpoint_sha256,
-        status=EmbeddingState.FAILED, error="old failure",
+        image_sha256=image.sha256,
+        model=default_model,
+        model_sha256=default_model.checkpoint_sha256,
+        status=EmbeddingState.FAILED,
+        error="old failure",
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         embeddings_request(images=[_copy_of(image, make_project())])

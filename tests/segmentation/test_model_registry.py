@@ -1,4 +1,5 @@
 """Model registration: management commands, settings-driven registration, default model fallback."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +34,9 @@ def test_register_model_command_records_hashes_and_decoders(tmp_path):
     assert model.encoder_input_size == 512 and model.embedding_shape == [256, 64, 64]
     for variant in ("fp32", "int8"):
         name = getattr(model, f"decoder_{variant}").name
-        assert hashlib.sha256(default_storage.open(name).read()).hexdigest() == getattr(model, f"decoder_{variant}_sha256")
+        assert hashlib.sha256(default_storage.open(name).read()).hexdigest() == getattr(
+            model, f"decoder_{variant}_sha256"
+        )
     assert model.decoder_int8.size < model.decoder_fp32.size / 2
     assert "Registered mine" in out.getvalue()
     # Registering the same file again updates the record instead of adding one.
@@ -66,7 +69,9 @@ def test_make_default_moves_the_flag(tmp_path):
     from segmentation.services.models import default_sam_model, sam_model_register
 
     first = default_sam_model()
-    second = sam_model_register(name="other", architecture="default", checkpoint_path=_checkpoint(tmp_path, 8), make_default=True)
+    second = sam_model_register(
+        name="other", architecture="default", checkpoint_path=_checkpoint(tmp_path, 8), make_default=True
+    )
     assert SamModel.objects.get(is_default=True) == second
     first.refresh_from_db()
     assert not first.is_default
@@ -95,7 +100,9 @@ def test_stale_model_manifest_prepares_then_serves_only_the_current_export(tmp_p
     from tests.segmentation.conftest import api_client
 
     registry.default_sam_model()
-    other = registry.sam_model_register(name="official", architecture="default", checkpoint_path=_checkpoint(tmp_path, 9))
+    other = registry.sam_model_register(
+        name="official", architecture="default", checkpoint_path=_checkpoint(tmp_path, 9)
+    )
     member = make_user()
     project = make_project(members={member: Role.ANNOTATOR})
     project.sam_model = other
@@ -152,7 +159,9 @@ def test_ensure_models_reexports_every_stale_registered_model(tmp_path):
     from segmentation.services import models as registry
 
     default = registry.default_sam_model()
-    other = registry.sam_model_register(name="official", architecture="default", checkpoint_path=_checkpoint(tmp_path, 10))
+    other = registry.sam_model_register(
+        name="official", architecture="default", checkpoint_path=_checkpoint(tmp_path, 10)
+    )
     gone = registry.sam_model_register(name="gone", architecture="default", checkpoint_path=_checkpoint(tmp_path, 11))
     for model in (default, other, gone):
         _make_stale(model)

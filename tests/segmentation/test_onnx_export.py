@@ -1,4 +1,5 @@
 """The exported decoder against PyTorch (segment_anything's own modules) on several aspect ratios."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -106,7 +107,9 @@ def test_onnx_matches_pytorch_on_random_prompts(exported, height, width):
     for case in range(4):
         points, labels, box = _random_prompt(rng, height, width, with_box=case % 2 == 1)
         mask_input = rng.standard_normal((1, 1, *fp32.mask_input_size)).astype(np.float32) * 4 if case >= 2 else None
-        feeds = fp32.feeds(embedding, height=height, width=width, points=points, labels=labels, box=box, mask_input=mask_input)
+        feeds = fp32.feeds(
+            embedding, height=height, width=width, points=points, labels=labels, box=box, mask_input=mask_input
+        )
         out = fp32.run_feeds(feeds)
         assert out.masks.shape == (1, height, width)
         ref_masks, ref_iou, ref_low_res = _torch_reference(sam, feeds, height, width)
@@ -194,11 +197,15 @@ def test_low_res_export_upscaled_outside_matches_plain_export(tmp_path, architec
     embedding = _embedding(sam, seed=3)
     rng = np.random.default_rng(7)
     ious = []
-    for height, width in ASPECTS + [(360, 480)]:
+    for height, width in [*ASPECTS, (360, 480)]:
         for case in range(4):
             points, labels, box = _random_prompt(rng, height, width, with_box=case % 2 == 1)
-            mask_input = rng.standard_normal((1, 1, *plain.mask_input_size)).astype(np.float32) * 4 if case >= 2 else None
-            feeds = plain.feeds(embedding, height=height, width=width, points=points, labels=labels, box=box, mask_input=mask_input)
+            mask_input = (
+                rng.standard_normal((1, 1, *plain.mask_input_size)).astype(np.float32) * 4 if case >= 2 else None
+            )
+            feeds = plain.feeds(
+                embedding, height=height, width=width, points=points, labels=labels, box=box, mask_input=mask_input
+            )
             ref, out = plain.run_feeds(feeds), low.run_feeds(feeds)
             np.testing.assert_allclose(out.low_res_masks, ref.low_res_masks, atol=1e-4)
             np.testing.assert_allclose(out.iou_predictions, ref.iou_predictions, atol=1e-5)
@@ -209,8 +216,9 @@ def test_low_res_export_upscaled_outside_matches_plain_export(tmp_path, architec
             # reference's median logit, so the IoU is of a mask covering half the image.
             cut = float(np.median(ref.masks[index]))
             ious.append(_iou(out.masks[index] > cut, ref.masks[index] > cut))
-            chosen = low.predict_official_mask(embedding, height=height, width=width, points=points, labels=labels,
-                                               box=box, mask_input=mask_input)
+            chosen = low.predict_official_mask(
+                embedding, height=height, width=width, points=points, labels=labels, box=box, mask_input=mask_input
+            )
             np.testing.assert_allclose(chosen, ref.masks[index], atol=2e-3)
     assert min(ious) >= 0.98, ious
 
@@ -242,8 +250,15 @@ def test_first_click_graphs_match_plain_export(tmp_path, architecture):
     export_decoder(sam, tmp_path / "plain.onnx", return_single_mask=False)
     # As the registry exports them (token-layout upscaling, its int8 scheme).
     export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "first.onnx", upscaling=FIRST_CLICK_UPSCALING)
-    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "first-int8.onnx", quantize=True, int8_scheme=INT8_SCHEME,
-                       upscaling=FIRST_CLICK_UPSCALING, quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING)
+    export_first_click(
+        sam,
+        tmp_path / "prep.onnx",
+        tmp_path / "first-int8.onnx",
+        quantize=True,
+        int8_scheme=INT8_SCHEME,
+        upscaling=FIRST_CLICK_UPSCALING,
+        quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING,
+    )
     img_size = sam.image_encoder.img_size
     plain = OnnxDecoder(tmp_path / "plain.onnx", img_size=img_size, threads=2)
     prep = ort.InferenceSession(str(tmp_path / "prep.onnx"), providers=["CPUExecutionProvider"])
@@ -254,7 +269,7 @@ def test_first_click_graphs_match_plain_export(tmp_path, architecture):
     prepared = dict(zip(PREP_OUTPUT_NAMES, prep.run(PREP_OUTPUT_NAMES, {"image_embeddings": embedding[None]})))
     rng = np.random.default_rng(11)
     ious, int8_ious = [], []
-    for height, width in ASPECTS + [(360, 480)]:
+    for height, width in [*ASPECTS, (360, 480)]:
         for case in range(4):
             points, labels, box = _random_prompt(rng, height, width, with_box=case % 2 == 1)
             feeds = plain.feeds(embedding, height=height, width=width, points=points, labels=labels, box=box)
@@ -289,10 +304,15 @@ def test_first_click_upscaling_rewrites_are_exact_in_fp32(tmp_path, architecture
         ops = {node.op_type for node in onnx.load(str(tmp_path / f"{upscaling}.onnx")).graph.node}
         assert ("ConvTranspose" in ops) == (upscaling == "conv"), ops
         prep = ort.InferenceSession(str(tmp_path / "prep.onnx"), providers=["CPUExecutionProvider"])
-        prepared = dict(zip(PREP_OUTPUT_NAMES, prep.run(PREP_OUTPUT_NAMES, {"image_embeddings": _embedding(sam, seed=3)[None]})))
+        prepared = dict(
+            zip(PREP_OUTPUT_NAMES, prep.run(PREP_OUTPUT_NAMES, {"image_embeddings": _embedding(sam, seed=3)[None]}))
+        )
         session = ort.InferenceSession(str(tmp_path / f"{upscaling}.onnx"), providers=["CPUExecutionProvider"])
-        feeds = {"point_coords": np.array([[[300.0, 200.0], [0.0, 0.0]]], np.float32),
-                 "point_labels": np.array([[1.0, -1.0]], np.float32), **prepared}
+        feeds = {
+            "point_coords": np.array([[[300.0, 200.0], [0.0, 0.0]]], np.float32),
+            "point_labels": np.array([[1.0, -1.0]], np.float32),
+            **prepared,
+        }
         outputs[upscaling] = session.run(["iou_predictions", "low_res_masks"], feeds)
     for upscaling in ("matmul", "token"):
         for got, ref in zip(outputs[upscaling], outputs["conv"]):
@@ -308,12 +328,23 @@ def test_optimize_for_runtime_keeps_the_outputs(tmp_path):
     from segmentation.sam.onnx_export import PREP_OUTPUT_NAMES, export_first_click, optimize_for_runtime
 
     sam = _seeded("default")
-    export_first_click(sam, tmp_path / "prep.onnx", tmp_path / "int8.onnx", quantize=True, int8_scheme="dynamic-s8",
-                       upscaling="token", quantize_upscaling=False)
+    export_first_click(
+        sam,
+        tmp_path / "prep.onnx",
+        tmp_path / "int8.onnx",
+        quantize=True,
+        int8_scheme="dynamic-s8",
+        upscaling="token",
+        quantize_upscaling=False,
+    )
     prep = ort.InferenceSession(str(tmp_path / "prep.onnx"), providers=["CPUExecutionProvider"])
-    feeds = {"point_coords": np.array([[[120.0, 300.0], [0.0, 0.0]]], np.float32),
-             "point_labels": np.array([[1.0, -1.0]], np.float32),
-             **dict(zip(PREP_OUTPUT_NAMES, prep.run(PREP_OUTPUT_NAMES, {"image_embeddings": _embedding(sam, seed=4)[None]})))}
+    feeds = {
+        "point_coords": np.array([[[120.0, 300.0], [0.0, 0.0]]], np.float32),
+        "point_labels": np.array([[1.0, -1.0]], np.float32),
+        **dict(
+            zip(PREP_OUTPUT_NAMES, prep.run(PREP_OUTPUT_NAMES, {"image_embeddings": _embedding(sam, seed=4)[None]}))
+        ),
+    }
     before = ort.InferenceSession(str(tmp_path / "int8.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)
     optimize_for_runtime(tmp_path / "int8.onnx")
     graph = onnx.load(str(tmp_path / "int8.onnx")).graph
@@ -369,8 +400,16 @@ def test_registered_graph_token_upscaling_is_exact_with_a_mask_input(tmp_path, a
         np.testing.assert_allclose(got, ref, atol=1e-4)
 
     int8 = tmp_path / "token-int8.onnx"
-    export_decoder(sam, int8, quantize=True, return_single_mask=False, upscale_in_graph=False, int8_scheme=INT8_SCHEME,
-                   upscaling=FIRST_CLICK_UPSCALING, quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING)
+    export_decoder(
+        sam,
+        int8,
+        quantize=True,
+        return_single_mask=False,
+        upscale_in_graph=False,
+        int8_scheme=INT8_SCHEME,
+        upscaling=FIRST_CLICK_UPSCALING,
+        quantize_upscaling=FIRST_CLICK_QUANTIZE_UPSCALING,
+    )
     nodes = onnx.load(str(int8)).graph.node
     assert [n for n in nodes if n.op_type == "MatMul" and n.name.startswith("/token_upscaling/")]
     assert any(n.op_type in ("DynamicQuantizeMatMul", "MatMulInteger") for n in nodes)

@@ -1,4 +1,5 @@
 """A real Celery worker (subprocess, Redis broker, the test database) computes embeddings end to end."""
+
 from __future__ import annotations
 
 import os
@@ -32,10 +33,17 @@ def broker(monkeypatch):
 @pytest.fixture
 def worker(broker, transactional_db, tmp_path):
     extra_env = {"SAM_CHECKPOINT_DIR": str(settings.SEGMENTATION_CHECKPOINT_DIR), "SAM_DEVICE": "cpu"}
-    with run_worker(broker_url=broker, queues="embeddings", name="engine-test", log_path=tmp_path / "worker.log",
-                    extra_env=extra_env) as (process, log_path):
-        with open(log_path) as log:
-            yield process, log
+    with (
+        run_worker(
+            broker_url=broker,
+            queues="embeddings",
+            name="engine-test",
+            log_path=tmp_path / "worker.log",
+            extra_env=extra_env,
+        ) as (process, log_path),
+        open(log_path) as log,
+    ):
+        yield process, log
 
 
 def _wait_for(image: Image, wanted: set[str], worker_log, timeout: float = 180) -> Image:

@@ -7,6 +7,7 @@ format is yolo/masks) straight to PATH, via a temporary file beside it renamed a
 folder: <project>-dicom-seg.zip goes inside); images that cannot be a SEG source are listed after the
 counts, and when none can, the command fails naming each of them.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,15 +30,31 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="project name")
         # Free text here so formats of later issues (dicom-seg) get a clear message, not argparse's.
         parser.add_argument("--format", required=True, help=f"one of {', '.join(EXPORT_FORMATS)}")
-        parser.add_argument("--segmentation", default="rle", choices=["rle", "polygon"], help="COCO segmentation (default rle)")
-        parser.add_argument("--status", default="approved", choices=["approved", "all"],
-                            help="export approved annotations only (default) or all")
+        parser.add_argument(
+            "--segmentation", default="rle", choices=["rle", "polygon"], help="COCO segmentation (default rle)"
+        )
+        parser.add_argument(
+            "--status",
+            default="approved",
+            choices=["approved", "all"],
+            help="export approved annotations only (default) or all",
+        )
         parser.add_argument("--job", default="", help="only the images of this job (its name or id)")
         parser.add_argument("--with-images", action="store_true", help="put the images in the zip (always for yolo)")
         parser.add_argument("--out", required=True, help="output file (.json for plain COCO, else .zip)")
 
-    def handle(self, *args, project: str, format: str, segmentation: str, status: str, with_images: bool,
-               out: str, job: str = "", **options) -> None:
+    def handle(
+        self,
+        *args,
+        project: str,
+        format: str,
+        segmentation: str,
+        status: str,
+        with_images: bool,
+        out: str,
+        job: str = "",
+        **options,
+    ) -> None:
         if format in FUTURE_FORMATS:
             raise CommandError(FUTURE_FORMATS[format])
         target = Project.objects.filter(name=project).first()
@@ -50,12 +67,16 @@ class Command(BaseCommand):
                 raise CommandError(f"no single job {job!r} in project {project!r}")
             job_id = found.get().pk
         try:
-            clean = export_options_clean(project=target, format=format, options={
-                "segmentation": segmentation,
-                "statuses": "all" if status == "all" else ["approved"],
-                "include_images": with_images,
-                "job_id": job_id,
-            })
+            clean = export_options_clean(
+                project=target,
+                format=format,
+                options={
+                    "segmentation": segmentation,
+                    "statuses": "all" if status == "all" else ["approved"],
+                    "include_images": with_images,
+                    "job_id": job_id,
+                },
+            )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         path = Path(out)

@@ -3,6 +3,7 @@
 Imports a COCO instances file as draft pre-labels (source "import"), like the import API. Prints
 `imported N`, then one `skipped <id>: <reason>` line per refused annotation; exits 1 when any was skipped.
 """
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model

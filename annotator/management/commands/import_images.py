@@ -4,6 +4,7 @@ Bulk loads through the same service as uploads. Prints one line per file,
 `accepted <name> <width>x<height>` or `rejected <name>: <reason>`, and exits 1 when any file was
 rejected. Folders are walked recursively (hidden files skipped); zip archives are expanded.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -11,8 +12,8 @@ from pathlib import Path
 from typing import IO
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.models import Project
 from annotator.services.images import images_ingest

@@ -6,6 +6,7 @@ The photographs ship inside scikit-image, so no network is needed. One more imag
 clear synthetic object on a photo background whose true mask is known (`demo_shapes_scene`): the
 browser tests click it and compare the saved annotation with that mask.
 """
+
 from __future__ import annotations
 
 import io
@@ -103,10 +104,12 @@ class Command(BaseCommand):
         # Ingestion runs outside the transaction above: it manages its own atomic writes per image.
         accepted, rejected = self._ensure_images(project, users["admin"])
         image_count = project.images.count()
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo project {project.name!r} (id {project.pk}): {image_count} images, "
-            f"{project.label_classes.count()} label classes; added {accepted} now."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo project {project.name!r} (id {project.pk}): {image_count} images, "
+                f"{project.label_classes.count()} label classes; added {accepted} now."
+            )
+        )
         for reason in rejected:
             self.stderr.write(f"  not added: {reason}")
         self.stdout.write("Demo users (username / password):")

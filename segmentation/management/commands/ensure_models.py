@@ -1,4 +1,5 @@
 """Register the default model and SAM_CHECKPOINT from settings (the run script calls this at start)."""
+
 from django.core.management.base import BaseCommand
 
 

@@ -1,4 +1,5 @@
 """Click-simulator evaluation of a model on a folder of images + masks, through the ONNX decoder."""
+
 import tempfile
 import time
 from pathlib import Path
@@ -18,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("dir")
         parser.add_argument("--model", help="Registered SamModel name; default: the default model.")
         parser.add_argument("--checkpoint", help="Evaluate this state dict instead of a registered model.")
-        parser.add_argument("--type", default="default", choices=Architecture.values, help="Architecture of --checkpoint.")
+        parser.add_argument(
+            "--type", default="default", choices=Architecture.values, help="Architecture of --checkpoint."
+        )
         parser.add_argument("--max-clicks", type=int, default=20)
         parser.add_argument("--int8", action="store_true", help="Use the int8 decoder instead of fp32.")
         parser.add_argument("--limit", type=int, default=0, help="Evaluate only the first N objects.")
@@ -52,7 +55,9 @@ class Command(BaseCommand):
             else:
                 decoder_path.write_bytes(decoder_bytes)
             decoder = OnnxDecoder(decoder_path, img_size=int(sam.image_encoder.img_size))
-            predictor = OnnxClickPredictor(decoder, objects, images, lambda image: encode_images(sam, [image], device)[0])
+            predictor = OnnxClickPredictor(
+                decoder, objects, images, lambda image: encode_images(sam, [image], device)[0]
+            )
             ious = simulate(predictor, objects, max_clicks=options["max_clicks"])
         summary = summarize(ious)
         self.stdout.write(f"{label}: {len(objects)} objects in {len(images)} images, {time.monotonic() - started:.0f}s")

@@ -1,4 +1,5 @@
 """Export a checkpoint's decoder to ONNX files on disk (registration does this into storage itself)."""
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
@@ -13,7 +14,9 @@ class Command(BaseCommand):
         parser.add_argument("--checkpoint", help="State dict path; omit for random weights (tests, benches).")
         parser.add_argument("--type", required=True, choices=Architecture.values)
         parser.add_argument("--out", required=True, help="Output folder.")
-        parser.add_argument("--multimask", action="store_true", help="Return all 4 mask tokens instead of the official pick.")
+        parser.add_argument(
+            "--multimask", action="store_true", help="Return all 4 mask tokens instead of the official pick."
+        )
 
     def handle(self, *args, **options) -> None:
         from segmentation.sam.loader import load_sam

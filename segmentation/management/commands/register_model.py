@@ -1,4 +1,5 @@
 """Register a SAM checkpoint: `manage.py register_model --checkpoint sam_vit_b_01ec64.pth --type vit_b`."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from segmentation.models import Architecture

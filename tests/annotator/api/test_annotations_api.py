@@ -1,9 +1,10 @@
 """Annotation CRUD over the API: derived geometry, optimistic locking (409), clear JSON errors."""
+
 import numpy as np
 import pytest
 
+from annotator import geometry
 from annotator.models import Annotation
-from segmentation import geometry
 from tests.factories import make_annotation, make_label_class, make_project, square_polygons
 
 pytestmark = pytest.mark.django_db
@@ -17,8 +18,14 @@ def test_create_from_rle_returns_derived_fields(team, api_as):
     mask = np.zeros((30, 40), np.uint8)
     mask[2:12, 4:14] = 1
     response = create(
-        api_as(team["annotator"]), team["image"], label_class=team["label_class"].pk, source="sam_click",
-        rle=geometry.rle_encode(mask), prompts={"points": [[8, 6, 1]]}, click_count=1, time_spent_ms=1200,
+        api_as(team["annotator"]),
+        team["image"],
+        label_class=team["label_class"].pk,
+        source="sam_click",
+        rle=geometry.rle_encode(mask),
+        prompts={"points": [[8, 6, 1]]},
+        click_count=1,
+        time_spent_ms=1200,
     )
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -36,7 +43,10 @@ def test_create_from_rle_returns_derived_fields(team, api_as):
         ({"label_class": 1, "source": "manual", "polygons": "square"}, "geometry"),
         ({"label_class": 1, "source": "manual", "polygons": square_polygons(30, 20, 20)}, "geometry"),
         ({"label_class": 1, "source": "manual", "rle": {"size": [10, 10], "counts": "0"}}, "rle"),
-        ({"label_class": 1, "source": "manual", "polygons": square_polygons(1, 1, 3), "click_count": -1}, "click_count"),
+        (
+            {"label_class": 1, "source": "manual", "polygons": square_polygons(1, 1, 3), "click_count": -1},
+            "click_count",
+        ),
         ({"label_class": 1, "source": "manual", "polygons": square_polygons(1, 1, 3), "prompts": [1, 2]}, "prompts"),
         ({"label_class": 1, "source": "manual", "polygons": square_polygons(1, 1, 3), "status": "approved"}, "detail"),
     ],
@@ -52,8 +62,13 @@ def test_bad_input_gets_json_error_and_writes_nothing(team, api_as, body, field)
 
 def test_label_class_of_another_project_is_refused(team, api_as):
     foreign_class = make_label_class(make_project())
-    response = create(api_as(team["manager"]), team["image"], label_class=foreign_class.pk, source="manual",
-                      polygons=square_polygons(1, 1, 3))
+    response = create(
+        api_as(team["manager"]),
+        team["image"],
+        label_class=foreign_class.pk,
+        source="manual",
+        polygons=square_polygons(1, 1, 3),
+    )
     assert response.status_code == 400
     assert response.json()["label_class"] == ["No such label class in this project."]
 
@@ -76,7 +91,9 @@ def test_stale_update_gets_409_with_current_version(team, api_as):
 
 def test_update_without_version_is_refused(team, api_as):
     annotation = make_annotation(team["image"], label_class=team["label_class"], author=team["annotator"])
-    response = api_as(team["annotator"]).patch(f"/api/annotations/{annotation.pk}/", {"status": "submitted"}, format="json")
+    response = api_as(team["annotator"]).patch(
+        f"/api/annotations/{annotation.pk}/", {"status": "submitted"}, format="json"
+    )
     assert response.status_code == 400 and "version" in response.json()
     wrong_type = api_as(team["annotator"]).patch(
         f"/api/annotations/{annotation.pk}/", {"version": "latest", "status": "submitted"}, format="json"
@@ -106,8 +123,9 @@ def test_annotator_cannot_approve_own_work(team, api_as):
 
 
 def test_geometry_edit_of_sam_annotation_sets_flag(team, api_as):
-    annotation = make_annotation(team["image"], label_class=team["label_class"], author=team["annotator"],
-                                 source="sam_click")
+    annotation = make_annotation(
+        team["image"], label_class=team["label_class"], author=team["annotator"], source="sam_click"
+    )
     response = api_as(team["annotator"]).patch(
         f"/api/annotations/{annotation.pk}/", {"version": 1, "polygons": square_polygons(8, 8, 4)}, format="json"
     )

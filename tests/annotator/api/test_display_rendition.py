@@ -1,4 +1,5 @@
 """Very large images reach the browser as a smaller display rendition (annotator/services/renditions.py)."""
+
 from __future__ import annotations
 
 import io

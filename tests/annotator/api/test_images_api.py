@@ -1,4 +1,5 @@
 """Image list (filters, pagination), detail, file and thumbnail streaming, query counts."""
+
 import pytest
 from django.core.files.storage import default_storage
 
@@ -29,7 +30,9 @@ def test_list_filters_by_status_annotation_and_name(team, api_as):
 
 
 def test_bad_filter_gets_json_error(team, api_as):
-    response = api_as(team["annotator"]).get(f"/api/projects/{team['project'].pk}/images/", {"embedding_status": "done"})
+    response = api_as(team["annotator"]).get(
+        f"/api/projects/{team['project'].pk}/images/", {"embedding_status": "done"}
+    )
     assert response.status_code == 400 and "embedding_status" in response.json()
 
 
@@ -42,7 +45,9 @@ def test_list_is_paginated(team, api_as, settings):
     assert first["count"] == 5 and len(first["results"]) == 2 and first["next"]
     last = client.get(url, {"page_size": 2, "page": 3}).json()
     assert len(last["results"]) == 1 and last["next"] is None
-    seen = [row["id"] for page in (1, 2, 3) for row in client.get(url, {"page_size": 2, "page": page}).json()["results"]]
+    seen = [
+        row["id"] for page in (1, 2, 3) for row in client.get(url, {"page_size": 2, "page": page}).json()["results"]
+    ]
     assert len(set(seen)) == 5
     beyond = client.get(url, {"page_size": 2, "page": 9})
     assert beyond.status_code == 404 and "detail" in beyond.json()
@@ -95,5 +100,7 @@ def test_project_list_query_count_does_not_grow(db, api_as, django_assert_max_nu
     with django_assert_max_num_queries(6):
         body = client.get("/api/projects/").json()
     assert body["count"] == 8
-    assert all(row["image_count"] == 1 and row["annotation_count"] == 1 and row["my_role"] == "annotator"
-               for row in body["results"])
+    assert all(
+        row["image_count"] == 1 and row["annotation_count"] == 1 and row["my_role"] == "annotator"
+        for row in body["results"]
+    )

@@ -1,6 +1,6 @@
 """Projects, members and label classes over the API: rules and JSON errors."""
-import pytest
 
+import pytest
 from django.core.files.storage import default_storage
 
 from annotator.models import Annotation, LabelClass, Membership, Project

@@ -6,10 +6,17 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db
 
 PATHS = [
-    "/api/projects/", "/api/projects/{project_id}/", "/api/projects/{project_id}/members/",
-    "/api/projects/{project_id}/label-classes/", "/api/projects/{project_id}/images/", "/api/images/{image_id}/",
-    "/api/images/{image_id}/file/", "/api/images/{image_id}/thumbnail/", "/api/images/{image_id}/annotations/",
-    "/api/annotations/{annotation_id}/", "/api/auth/token/",
+    "/api/projects/",
+    "/api/projects/{project_id}/",
+    "/api/projects/{project_id}/members/",
+    "/api/projects/{project_id}/label-classes/",
+    "/api/projects/{project_id}/images/",
+    "/api/images/{image_id}/",
+    "/api/images/{image_id}/file/",
+    "/api/images/{image_id}/thumbnail/",
+    "/api/images/{image_id}/annotations/",
+    "/api/annotations/{annotation_id}/",
+    "/api/auth/token/",
 ]
 
 

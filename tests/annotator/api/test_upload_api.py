@@ -1,4 +1,5 @@
 """POST /api/projects/<id>/images/: 201 all accepted, 207 some rejected, 400 none; managers only."""
+
 import io
 import zipfile
 

@@ -1,4 +1,5 @@
 """Ingest in these tests requests embeddings for real: a default model row must exist."""
+
 import pytest
 
 from segmentation.models import SamModel
@@ -8,6 +9,11 @@ from segmentation.models import SamModel
 def default_model(db):
     """A registered default model row, so ingest requests embeddings for real without a checkpoint."""
     return SamModel.objects.create(
-        name="test default", architecture="default", checkpoint_path="/nonexistent/test.pt",
-        checkpoint_sha256="d" * 64, encoder_input_size=256, embedding_shape=[128, 32, 32], is_default=True,
+        name="test default",
+        architecture="default",
+        checkpoint_path="/nonexistent/test.pt",
+        checkpoint_sha256="d" * 64,
+        encoder_input_size=256,
+        embedding_shape=[128, 32, 32],
+        is_default=True,
     )

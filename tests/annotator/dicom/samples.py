@@ -1,9 +1,11 @@
 """DICOM test files: real ones shipped in pydicom's wheel, generated ones, and ingest as an upload does it."""
+
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
 
@@ -33,8 +35,12 @@ def shipped_path(name: str) -> Path:
 
 
 def generated_ct(
-    hounsfield: "np.ndarray", *, series_uid: str | None = None, instance_number: int = 1,
-    frame_of_reference_uid: str | None = "1.2.826.0.1.3680043.8.498.1", study_uid: str = "1.2.826.0.1.3680043.8.498.2",
+    hounsfield: np.ndarray,
+    *,
+    series_uid: str | None = None,
+    instance_number: int = 1,
+    frame_of_reference_uid: str | None = "1.2.826.0.1.3680043.8.498.1",
+    study_uid: str = "1.2.826.0.1.3680043.8.498.2",
 ) -> bytes:
     """A CT slice built from scratch: signed 16-bit stored values (negative below -24 HU) with a modality
     rescale HU = 2 * stored - 24, a soft-tissue window (40/400), and the UIDs a SEG needs (frame of
@@ -80,7 +86,10 @@ def enhanced_ct(slices: list[bytes]) -> bytes:
 
     datasets = [pydicom.dcmread(io.BytesIO(data)) for data in slices]
     enhanced = hd.legacy.LegacyConvertedEnhancedCTImage(
-        legacy_datasets=datasets, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
+        legacy_datasets=datasets,
+        series_instance_uid=hd.UID(),
+        series_number=2,
+        sop_instance_uid=hd.UID(),
         instance_number=1,
     )
     return dataset_bytes(enhanced)

@@ -1,6 +1,7 @@
 """De-identification on upload (Project.dicom_deidentify): the stored original is the de-identified
 copy, every action of annotator/dicom_deid.ACTIONS holds on it, pixels are unchanged, and the patient's
 name and ID appear nowhere: not in logs, Image.metadata, API responses nor URLs."""
+
 from __future__ import annotations
 
 import hashlib
@@ -100,8 +101,13 @@ def test_stored_original_is_deidentified_and_every_listed_action_holds(caplog):
     assert detail.status_code == listing.status_code == original_download.status_code == 200
     original_bytes = b"".join(original_download.streaming_content)
     everything = json.dumps(image.metadata) + detail.content.decode() + listing.content.decode()
-    urls = [image.file.url, image.display.url, image.thumbnail.url, detail.json().get("file_url", ""),
-            detail.json().get("thumbnail_url", "")]
+    urls = [
+        image.file.url,
+        image.display.url,
+        image.thumbnail.url,
+        detail.json().get("file_url", ""),
+        detail.json().get("thumbnail_url", ""),
+    ]
     for secret in (PATIENT_NAME, PATIENT_ID, "Doe", "Janet"):
         assert secret not in everything, secret
         assert all(secret not in str(url) for url in urls), secret

@@ -1,5 +1,6 @@
 """Files that claim to be DICOM but cannot be used: a clear reason, paired with the file name, and
 nothing stored (no row, no blob)."""
+
 from __future__ import annotations
 
 import io
@@ -30,14 +31,23 @@ def stored_files() -> list[Path]:
 
 
 BAD_FILES = [
-    ("fake.dcm", lambda: b"\0" * 128 + b"DICM" + b"not a DICOM data set " * 40,
-     "claims to be DICOM (DICM marker) but is not"),
+    (
+        "fake.dcm",
+        lambda: b"\0" * 128 + b"DICM" + b"not a DICOM data set " * 40,
+        "claims to be DICOM (DICM marker) but is not",
+    ),
     ("plan.dcm", lambda: shipped_bytes("rtplan.dcm"), "DICOM file without pixel data"),
-    ("cut.dcm", lambda: shipped_bytes("CT_small.dcm")[:-5000],
-     "truncated DICOM pixel data: 27,906 bytes where 1 frame(s) of 128x128 need 32,768"),
+    (
+        "cut.dcm",
+        lambda: shipped_bytes("CT_small.dcm")[:-5000],
+        "truncated DICOM pixel data: 27,906 bytes where 1 frame(s) of 128x128 need 32,768",
+    ),
     ("shipped-truncated.dcm", lambda: shipped_bytes("MR_truncated.dcm"), "truncated DICOM pixel data"),
-    ("mpeg.dcm", lambda: with_transfer_syntax("1.2.840.10008.1.2.4.100"),
-     "unsupported DICOM transfer syntax MPEG2 Main Profile / Main Level (1.2.840.10008.1.2.4.100)"),
+    (
+        "mpeg.dcm",
+        lambda: with_transfer_syntax("1.2.840.10008.1.2.4.100"),
+        "unsupported DICOM transfer syntax MPEG2 Main Profile / Main Level (1.2.840.10008.1.2.4.100)",
+    ),
     ("private-syntax", lambda: with_transfer_syntax("1.2.3.4.5.6"), "unsupported DICOM transfer syntax 1.2.3.4.5.6"),
 ]
 
@@ -64,4 +74,6 @@ def test_a_bad_member_of_a_series_zip_does_not_block_the_good_ones():
         zf.writestr("series/cut", shipped_bytes("MR_small.dcm")[:-1000])
     report = ingest(make_project(), ("series.zip", archive.getvalue()))
     assert [image.original_name for image in report.accepted] == ["series.zip/series/ct.dcm"]
-    assert report.rejected == [("series.zip/series/cut", "truncated DICOM pixel data: 7,330 bytes where 1 frame(s) of 64x64 need 8,192")]
+    assert report.rejected == [
+        ("series.zip/series/cut", "truncated DICOM pixel data: 7,330 bytes where 1 frame(s) of 64x64 need 8,192")
+    ]

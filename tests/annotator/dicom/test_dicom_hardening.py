@@ -1,8 +1,10 @@
 """Fixes from the DICOM audit: de-identification of every name and date and of the file name, the
 de-identification switch over identified images, re-render runs that die, race uploads or each
 other, bad window numbers, and one parse per file."""
+
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -59,19 +61,35 @@ def test_deidentify_blanks_every_name_and_date_at_every_level_and_zeroes_the_pre
     result = deidentify(source)
 
     ds = pydicom.dcmread(io.BytesIO(result))
-    for keyword in ("ContentCreatorName", "VerifyingObserverName", "PerformedStationName",
-                    "RequestedProcedureDescription", "ReasonForStudy", "AdmissionID",
-                    "PatientInstitutionResidence", "OperatorIdentificationSequence"):
+    for keyword in (
+        "ContentCreatorName",
+        "VerifyingObserverName",
+        "PerformedStationName",
+        "RequestedProcedureDescription",
+        "ReasonForStudy",
+        "AdmissionID",
+        "PatientInstitutionResidence",
+        "OperatorIdentificationSequence",
+    ):
         assert ds.get(keyword) in (None, ""), keyword
     assert ds[0x00181200].value in (None, "")
     assert ds.FrameContentSequence[0].get("FrameAcquisitionDateTime") in (None, "")
     assert ds.FrameContentSequence[0][0x0040A123].value in (None, "")
     assert result[:128] == b"\0" * 128
-    for secret in (b"JANE", b"Jane", b"Doe", b"123456", b"Smith", b"Ward 5", b"Elsewhere", b"Nested",
-                   b"20251231", b"20260101"):
+    for secret in (
+        b"JANE",
+        b"Jane",
+        b"Doe",
+        b"123456",
+        b"Smith",
+        b"Ward 5",
+        b"Elsewhere",
+        b"Nested",
+        b"20251231",
+        b"20260101",
+    ):
         assert secret not in result, secret
-    assert all(element.VR not in ("PN", "DA", "DT", "TM") or element.value in (None, "")
-               for element in ds.iterall())
+    assert all(element.VR not in ("PN", "DA", "DT", "TM") or element.value in (None, "") for element in ds.iterall())
     # UIDs stay (Retain UIDs Option) and the pixels decode as before.
     original = pydicom.dcmread(io.BytesIO(source))
     for uid in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"):
@@ -120,21 +138,37 @@ def test_turning_deidentification_on_over_dicom_images_is_refused_with_the_reaso
     project.refresh_from_db()
     assert project.dicom_deidentify is False
     # Sending the unchanged value (the project page always sends the checkbox) still saves the rest.
-    assert client.patch(f"/api/projects/{project.pk}/", {"dicom_deidentify": False, "description": "x"},
-                        format="json").status_code == 200
+    assert (
+        client.patch(
+            f"/api/projects/{project.pk}/", {"dicom_deidentify": False, "description": "x"}, format="json"
+        ).status_code
+        == 200
+    )
     # A project with photos only may turn it on.
     photos = make_project()
     make_image(photos)
-    assert manager_client(photos).patch(f"/api/projects/{photos.pk}/", {"dicom_deidentify": True},
-                                        format="json").status_code == 200
+    assert (
+        manager_client(photos)
+        .patch(f"/api/projects/{photos.pk}/", {"dicom_deidentify": True}, format="json")
+        .status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("window", [{"center": 10**400, "width": 5}, {"center": 40, "width": 10**400},
-                                    {"center": True, "width": 5}, {"center": 40, "width": True}])
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"center": 10**400, "width": 5},
+        {"center": 40, "width": 10**400},
+        {"center": True, "width": 5},
+        {"center": 40, "width": True},
+    ],
+)
 def test_bad_window_numbers_are_a_400_not_a_500(window):
     project = make_project()
-    response = manager_client(project).patch(f"/api/projects/{project.pk}/", data=json.dumps({"dicom_window": window}),
-                                             content_type="application/json")
+    response = manager_client(project).patch(
+        f"/api/projects/{project.pk}/", data=json.dumps({"dicom_window": window}), content_type="application/json"
+    )
     assert response.status_code == 400 and "dicom_window" in response.json(), response.content[:300]
     project.refresh_from_db()
     assert project.dicom_window is None
@@ -149,10 +183,8 @@ def test_a_run_that_dies_after_rendering_still_gets_the_embedding_on_redelivery(
         raise RuntimeError("worker killed / broker down")
 
     monkeypatch.setattr(image_services, "_request_embeddings", broker_down)
-    try:
+    with contextlib.suppress(RuntimeError):  # the run died
         images_render_dicom(project_id=project.pk)
-    except RuntimeError:
-        pass  # the run died
     monkeypatch.undo()
     images_render_dicom(project_id=project.pk)  # acks_late redelivery
 

@@ -1,6 +1,7 @@
 """DICOM ingest on real files shipped with pydicom and on generated ones: every transfer syntax a
 radiology user meets, photometric interpretations, rescale and windowing, and multi-frame files as
 one Image row per frame sharing one stored original."""
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,13 @@ def ingest_one(project, name: str, data: bytes) -> Image:
     return report.accepted[0]
 
 
-LOSSLESS_MR_VARIANTS = ["MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm",
-                        "MR_small_bigendian.dcm", "MR_small_implicit.dcm"]
+LOSSLESS_MR_VARIANTS = [
+    "MR_small_RLE.dcm",
+    "MR_small_jp2klossless.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_implicit.dcm",
+]
 
 
 def test_lossless_transfer_syntaxes_give_the_same_pixels_as_the_uncompressed_file():
@@ -52,7 +58,10 @@ def test_ct_keeps_uids_and_key_tags_but_no_patient_data():
     source = pydicom.dcmread(shipped_path("CT_small.dcm"))
     meta = image.metadata
     assert (meta["study_uid"], meta["series_uid"], meta["sop_instance_uid"]) == (
-        source.StudyInstanceUID, source.SeriesInstanceUID, source.SOPInstanceUID)
+        source.StudyInstanceUID,
+        source.SeriesInstanceUID,
+        source.SOPInstanceUID,
+    )
     assert meta["frame_of_reference_uid"] == source.FrameOfReferenceUID
     assert (meta["modality"], meta["frames"], meta["frame"], meta["signed"]) == ("CT", 1, 0, True)
     assert meta["window_source"] == ("file" if "WindowCenter" in source else "min-max")  # CT_small has no window
@@ -94,8 +103,10 @@ def test_shipped_monochrome1_computed_radiograph_ingests():
     assert display[np.unravel_index(raw.argmax(), raw.shape)] < display[np.unravel_index(raw.argmin(), raw.shape)]
 
 
-@pytest.mark.parametrize("name", ["examples_palette.dcm", "examples_rgb_color.dcm", "examples_jpeg2k.dcm",
-                                  "SC_ybr_full_422_uncompressed.dcm"])
+@pytest.mark.parametrize(
+    "name",
+    ["examples_palette.dcm", "examples_rgb_color.dcm", "examples_jpeg2k.dcm", "SC_ybr_full_422_uncompressed.dcm"],
+)
 def test_colour_files_keep_their_colour(name):
     image = ingest_one(make_project(), name, shipped_path(name).read_bytes())
     pixels = display_pixels(image).astype(int)
@@ -141,8 +152,9 @@ def test_multi_frame_file_with_a_bad_late_frame_stores_nothing():
 
 def test_generated_five_slice_series_ingests_as_five_images_of_one_series():
     series = pydicom.uid.generate_uid()
-    slices = [generated_ct(np.full((8, 8), 2 * k, dtype=np.int32), series_uid=series, instance_number=k + 1)
-              for k in range(5)]
+    slices = [
+        generated_ct(np.full((8, 8), 2 * k, dtype=np.int32), series_uid=series, instance_number=k + 1) for k in range(5)
+    ]
     report = ingest(make_project(), *[(f"slice{k + 1}.dcm", data) for k, data in enumerate(slices)])
     assert report.rejected == []
     assert [image.metadata["instance_number"] for image in report.accepted] == [1, 2, 3, 4, 5]
@@ -161,8 +173,10 @@ def test_enhanced_multi_frame_ct_frames_render_like_the_slices_they_came_from():
     frames = ingest(project, ("enhanced.dcm", data)).accepted
     assert len(frames) == 3
     # highdicom orders the frames by position; slice k lies at z = k + 1.
-    positions = [float(item.PlanePositionSequence[0].ImagePositionPatient[2])
-                 for item in pydicom.dcmread(io.BytesIO(data)).PerFrameFunctionalGroupsSequence]
+    positions = [
+        float(item.PlanePositionSequence[0].ImagePositionPatient[2])
+        for item in pydicom.dcmread(io.BytesIO(data)).PerFrameFunctionalGroupsSequence
+    ]
     assert sorted(positions) == [1.0, 2.0, 3.0]
     for frame, z in zip(frames, positions):
         single = singles[int(z) - 1]

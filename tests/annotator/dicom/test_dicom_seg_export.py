@@ -1,4 +1,5 @@
 """DICOM SEG export: uploaded CT and MR, annotated, exported, read back mask by mask, and validated."""
+
 from __future__ import annotations
 
 import io
@@ -13,10 +14,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from annotator import geometry
 from annotator.models import AnnotationSource, AnnotationStatus
 from annotator.services.annotations import annotation_create
 from annotator.services.exports import export_options_clean, export_write
-from segmentation import geometry
 from tests.annotator.dicom.samples import dataset_bytes, ingest, shipped_bytes
 from tests.factories import make_image, make_label_class, make_project
 
@@ -25,9 +26,9 @@ pytestmark = pytest.mark.django_db
 
 def blob(height: int, width: int, top: int, left: int, size: int, hole: bool = False) -> np.ndarray:
     mask = np.zeros((height, width), dtype=np.uint8)
-    mask[top:top + size, left:left + size] = 1
+    mask[top : top + size, left : left + size] = 1
     if hole:
-        mask[top + size // 3: top + 2 * size // 3, left + size // 3: left + 2 * size // 3] = 0
+        mask[top + size // 3 : top + 2 * size // 3, left + size // 3 : left + 2 * size // 3] = 0
     return mask
 
 
@@ -47,13 +48,24 @@ def annotated(db):
     for (image_pk, class_pk), mask in masks.items():
         image = ct if image_pk == ct.pk else mr
         label_class = organ if class_pk == organ.pk else lesion
-        annotation_create(image=image, label_class=label_class, source=AnnotationSource.SAM_CLICK,
-                          rle=geometry.rle_encode(mask), status=AnnotationStatus.APPROVED)
+        annotation_create(
+            image=image,
+            label_class=label_class,
+            source=AnnotationSource.SAM_CLICK,
+            rle=geometry.rle_encode(mask),
+            status=AnnotationStatus.APPROVED,
+        )
     # A second, hand-drawn MR organ annotation is united with the first in the one segment.
-    annotation_create(image=mr, label_class=organ, source=AnnotationSource.MANUAL,
-                      polygons=[[[40.0, 40.0, 60.0, 40.0, 60.0, 60.0, 40.0, 60.0]]], status=AnnotationStatus.APPROVED)
+    annotation_create(
+        image=mr,
+        label_class=organ,
+        source=AnnotationSource.MANUAL,
+        polygons=[[[40.0, 40.0, 60.0, 40.0, 60.0, 60.0, 40.0, 60.0]]],
+        status=AnnotationStatus.APPROVED,
+    )
     mr_mask = masks[(mr.pk, organ.pk)] | geometry.polygons_to_mask(
-        [[[40.0, 40.0, 60.0, 40.0, 60.0, 60.0, 40.0, 60.0]]], width=64, height=64).astype(np.uint8)
+        [[[40.0, 40.0, 60.0, 40.0, 60.0, 60.0, 40.0, 60.0]]], width=64, height=64
+    ).astype(np.uint8)
     masks[(mr.pk, organ.pk)] = mr_mask
     return {"project": project, "ct": ct, "mr": mr, "organ": organ, "lesion": lesion, "masks": masks}
 
@@ -66,8 +78,11 @@ def export_zip(project) -> tuple[zipfile.ZipFile, dict]:
 
 
 def read_segs(archive: zipfile.ZipFile) -> list[hd.seg.Segmentation]:
-    return [hd.seg.Segmentation.from_dataset(pydicom.dcmread(io.BytesIO(archive.read(name))))
-            for name in sorted(archive.namelist()) if name.endswith(".dcm")]
+    return [
+        hd.seg.Segmentation.from_dataset(pydicom.dcmread(io.BytesIO(archive.read(name))))
+        for name in sorted(archive.namelist())
+        if name.endswith(".dcm")
+    ]
 
 
 def test_seg_per_series_reads_back_pixel_exact(annotated):
@@ -109,8 +124,13 @@ def test_sources_a_seg_cannot_reference_are_reported_not_fatal(annotated):
     assert report.rejected == []
     photo = make_image(project, width=40, height=30, name="photo.png")
     for image in (report.accepted[0], photo):
-        annotation_create(image=image, label_class=organ, source=AnnotationSource.MANUAL,
-                          polygons=[[[1.0, 1.0, 20.0, 1.0, 20.0, 20.0]]], status=AnnotationStatus.APPROVED)
+        annotation_create(
+            image=image,
+            label_class=organ,
+            source=AnnotationSource.MANUAL,
+            polygons=[[[1.0, 1.0, 20.0, 1.0, 20.0, 20.0]]],
+            status=AnnotationStatus.APPROVED,
+        )
     archive, summary = export_zip(project)
     assert summary["segmentations"] == 2
     assert summary["skipped"] == [
@@ -124,22 +144,49 @@ def test_export_with_nothing_exportable_fails_with_every_reason(db, tmp_path):
     project = make_project("Photos")
     label = make_label_class(project, "cat")
     photo = make_image(project, name="cat.png")
-    annotation_create(image=photo, label_class=label, source=AnnotationSource.MANUAL,
-                      polygons=[[[1.0, 1.0, 20.0, 1.0, 20.0, 20.0]]], status=AnnotationStatus.APPROVED)
+    annotation_create(
+        image=photo,
+        label_class=label,
+        source=AnnotationSource.MANUAL,
+        polygons=[[[1.0, 1.0, 20.0, 1.0, 20.0, 20.0]]],
+        status=AnnotationStatus.APPROVED,
+    )
     with pytest.raises(CommandError, match=r"no DICOM SEG could be written: cat.png: not a DICOM image"):
-        call_command("export_dataset", "--project", "Photos", "--format", "dicom-seg", "--out", str(tmp_path / "out" / "s.zip"))
+        call_command(
+            "export_dataset", "--project", "Photos", "--format", "dicom-seg", "--out", str(tmp_path / "out" / "s.zip")
+        )
     assert list((tmp_path / "out").iterdir()) == []  # neither the zip nor its temporary file is left
 
 
 def test_export_dataset_command_writes_the_zip(annotated, tmp_path):
     out = io.StringIO()
-    call_command("export_dataset", "--project", "Radiology", "--format", "dicom-seg", "--status", "all",
-                 "--out", str(tmp_path / "seg.zip"), stdout=out)
+    call_command(
+        "export_dataset",
+        "--project",
+        "Radiology",
+        "--format",
+        "dicom-seg",
+        "--status",
+        "all",
+        "--out",
+        str(tmp_path / "seg.zip"),
+        stdout=out,
+    )
     assert "segmentations 2" in out.getvalue()
     assert len(read_segs(zipfile.ZipFile(tmp_path / "seg.zip"))) == 2
     # --out DIR (an existing folder): the zip is written inside it, named after the project.
-    call_command("export_dataset", "--project", "Radiology", "--format", "dicom-seg", "--status", "all",
-                 "--out", str(tmp_path), stdout=io.StringIO())
+    call_command(
+        "export_dataset",
+        "--project",
+        "Radiology",
+        "--format",
+        "dicom-seg",
+        "--status",
+        "all",
+        "--out",
+        str(tmp_path),
+        stdout=io.StringIO(),
+    )
     assert len(read_segs(zipfile.ZipFile(tmp_path / "radiology-dicom-seg.zip"))) == 2
 
 
@@ -159,14 +206,21 @@ def test_series_of_single_frame_slices_gives_one_seg_referencing_each_annotated_
     project = make_project("Series")
     organ = make_label_class(project, "organ")
     series = pydicom.uid.generate_uid()
-    slices = [generated_ct(np.full((16, 16), 2 * k, dtype=np.int32), series_uid=series, instance_number=k + 1)
-              for k in range(5)]
+    slices = [
+        generated_ct(np.full((16, 16), 2 * k, dtype=np.int32), series_uid=series, instance_number=k + 1)
+        for k in range(5)
+    ]
     images = ingest(project, *[(f"slice{k + 1}.dcm", data) for k, data in enumerate(slices)]).accepted
     masks = {}
     for image, top in ((images[1], 2), (images[3], 5), (images[4], 9)):
         masks[image.metadata["sop_instance_uid"]] = blob(16, 16, top, 3, 6)
-        annotation_create(image=image, label_class=organ, source=AnnotationSource.MANUAL,
-                          rle=geometry.rle_encode(masks[image.metadata["sop_instance_uid"]]), status=AnnotationStatus.APPROVED)
+        annotation_create(
+            image=image,
+            label_class=organ,
+            source=AnnotationSource.MANUAL,
+            rle=geometry.rle_encode(masks[image.metadata["sop_instance_uid"]]),
+            status=AnnotationStatus.APPROVED,
+        )
     archive, summary = export_zip(project)
     assert (summary["segmentations"], summary["images"], summary["skipped"]) == (1, 3, [])
     (seg,) = read_segs(archive)
@@ -176,7 +230,7 @@ def test_series_of_single_frame_slices_gives_one_seg_referencing_each_annotated_
     pixels = seg.get_pixels_by_source_instance(uids, segment_numbers=[1])
     for index, uid in enumerate(uids):
         assert np.array_equal(pixels[index, :, :, 0], masks[uid])
-    path = zipfile.Path(archive, [n for n in archive.namelist() if n.endswith(".dcm")][0])
+    path = zipfile.Path(archive, next(n for n in archive.namelist() if n.endswith(".dcm")))
     assert path.name.endswith("_SEG.dcm")
 
 
@@ -188,13 +242,23 @@ def test_legacy_multi_frame_source_is_refused_with_a_message_per_frame(db):
     frames = ingest(project, ("dose.dcm", shipped_path("rtdose.dcm").read_bytes())).accepted
     assert len(frames) == 15
     for frame in (2, 7):
-        annotation_create(image=frames[frame], label_class=region, source=AnnotationSource.MANUAL,
-                          rle=geometry.rle_encode(blob(10, 10, 1, 1, 4)), status=AnnotationStatus.APPROVED)
-    reason = ("a multi-frame DICOM file without per-frame functional groups (legacy multi-frame, e.g. RT dose "
-              "or ultrasound) cannot be a DICOM SEG source; enhanced CT/MR files can")
+        annotation_create(
+            image=frames[frame],
+            label_class=region,
+            source=AnnotationSource.MANUAL,
+            rle=geometry.rle_encode(blob(10, 10, 1, 1, 4)),
+            status=AnnotationStatus.APPROVED,
+        )
+    reason = (
+        "a multi-frame DICOM file without per-frame functional groups (legacy multi-frame, e.g. RT dose "
+        "or ultrasound) cannot be a DICOM SEG source; enhanced CT/MR files can"
+    )
     with pytest.raises(ValueError) as refused:
         export_zip(project)
-    assert str(refused.value) == f"no DICOM SEG could be written: dose.dcm (frame 3): {reason}; dose.dcm (frame 8): {reason}"
+    assert (
+        str(refused.value)
+        == f"no DICOM SEG could be written: dose.dcm (frame 3): {reason}; dose.dcm (frame 8): {reason}"
+    )
 
 
 def test_enhanced_multi_frame_source_gets_one_seg_referencing_its_frames(db, tmp_path):
@@ -203,14 +267,23 @@ def test_enhanced_multi_frame_source_gets_one_seg_referencing_its_frames(db, tmp
     project = make_project("Enhanced")
     organ = make_label_class(project, "organ")
     series = pydicom.uid.generate_uid()
-    enhanced = enhanced_ct([generated_ct(np.full((16, 16), 20 * k, dtype=np.int32), series_uid=series,
-                                         instance_number=k + 1) for k in range(5)])
+    enhanced = enhanced_ct(
+        [
+            generated_ct(np.full((16, 16), 20 * k, dtype=np.int32), series_uid=series, instance_number=k + 1)
+            for k in range(5)
+        ]
+    )
     frames = ingest(project, ("enhanced.dcm", enhanced)).accepted
     assert [image.metadata["frame"] for image in frames] == [0, 1, 2, 3, 4]
     masks = {1: blob(16, 16, 2, 2, 7), 3: blob(16, 16, 6, 8, 5, hole=False)}
     for frame, mask in masks.items():
-        annotation_create(image=frames[frame], label_class=organ, source=AnnotationSource.SAM_CLICK,
-                          rle=geometry.rle_encode(mask), status=AnnotationStatus.APPROVED)
+        annotation_create(
+            image=frames[frame],
+            label_class=organ,
+            source=AnnotationSource.SAM_CLICK,
+            rle=geometry.rle_encode(mask),
+            status=AnnotationStatus.APPROVED,
+        )
     archive, summary = export_zip(project)
     assert (summary["segmentations"], summary["images"], summary["skipped"]) == (1, 2, [])
     (seg,) = read_segs(archive)
@@ -257,8 +330,13 @@ def test_data_set_without_preamble_exports_a_valid_seg(db, tmp_path, implicit):
     assert report.rejected == []
     (ct,) = report.accepted
     mask = blob(128, 128, 10, 20, 60, hole=True)
-    annotation_create(image=ct, label_class=organ, source=AnnotationSource.SAM_CLICK,
-                      rle=geometry.rle_encode(mask), status=AnnotationStatus.APPROVED)
+    annotation_create(
+        image=ct,
+        label_class=organ,
+        source=AnnotationSource.SAM_CLICK,
+        rle=geometry.rle_encode(mask),
+        status=AnnotationStatus.APPROVED,
+    )
     archive, summary = export_zip(project)
     assert summary["skipped"] == []
     (name,) = [n for n in archive.namelist() if n.endswith(".dcm")]

@@ -1,5 +1,6 @@
 """The project page's DICOM card (static/js/dicom_settings.js) in real headless Chromium: a refused
 de-identification switch shows the API's reason, and a window is saved."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ from tests.factories import make_project, make_user
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_manager_sees_why_deidentification_cannot_be_turned_on_and_saves_a_window(browser, live_server):  # noqa: F811
+def test_manager_sees_why_deidentification_cannot_be_turned_on_and_saves_a_window(browser, live_server):
     manager = make_user(password="pw-dicom-settings")
     project = make_project(members={manager: Role.MANAGER})
     ingest(project, ("ct.dcm", generated_ct(np.tile(np.arange(-1000, 1000, 8, dtype=np.int64), (20, 1)))))

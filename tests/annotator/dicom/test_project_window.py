@@ -1,5 +1,6 @@
 """A window chosen per project (Project.dicom_window): validation through the API, the rendition key
 that keeps the embedding cache honest, the re-render service, and the annotator's render endpoint."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,9 +35,13 @@ def test_window_choices_are_checked_with_readable_reasons():
     assert window_choice_clean(None) is None
     assert window_choice_clean("ct-lung") == "ct-lung"
     assert window_choice_clean({"center": "40", "width": 400}) == {"center": 40.0, "width": 400.0}
-    for bad, reason in [("lung", "unknown window preset"), ({"center": 1}, "a window is null"),
-                        ({"center": 1, "width": 0}, "between 1 and"), ({"center": "x", "width": 5}, "numbers"),
-                        (42, "a window is null")]:
+    for bad, reason in [
+        ("lung", "unknown window preset"),
+        ({"center": 1}, "a window is null"),
+        ({"center": 1, "width": 0}, "between 1 and"),
+        ({"center": "x", "width": 5}, "numbers"),
+        (42, "a window is null"),
+    ]:
         with pytest.raises(ValueError, match=reason):
             window_choice_clean(bad)
     assert resolve_window("ct-lung", "CT") == (-600.0, 1500.0)
@@ -59,7 +64,9 @@ def test_api_sets_the_window_and_refuses_bad_ones():
     bad = client.patch(url, {"dicom_window": {"center": 40}}, format="json")
     assert bad.status_code == 400 and "dicom_window" in bad.json()
     assert client.patch(url, {"dicom_window": {"center": 40, "width": 400}}, format="json").json()["dicom_window"] == {
-        "center": 40.0, "width": 400.0}
+        "center": 40.0,
+        "width": 400.0,
+    }
     assert client.patch(url, {"dicom_window": None}, format="json").json()["dicom_window"] is None
 
 
@@ -89,7 +96,11 @@ def test_changing_the_window_rerenders_with_new_keys_and_new_embeddings():
     assert ct.embedding_status == "pending"
     assert mr.sha256 == mr_key  # a CT preset leaves MR alone
     assert project.__class__.objects.get(pk=project.pk).dicom_render_state == {
-        "status": "done", "done": 2, "total": 2, "error": ""}
+        "status": "done",
+        "done": 2,
+        "total": 2,
+        "error": "",
+    }
     photo_before = photo.sha256
     photo.refresh_from_db()
     assert photo.sha256 == photo_before
@@ -164,9 +175,12 @@ def test_colour_dicom_has_no_window():
 
 def test_project_page_shows_the_dicom_settings_to_managers_only(client):
     manager, annotator = make_user(), make_user()
-    project = make_project(members={manager: Role.MANAGER, annotator: Role.ANNOTATOR},
-                           dicom_window={"center": -600, "width": 1500}, dicom_deidentify=True,
-                           dicom_render_state={"status": "running", "done": 3, "total": 7, "error": ""})
+    project = make_project(
+        members={manager: Role.MANAGER, annotator: Role.ANNOTATOR},
+        dicom_window={"center": -600, "width": 1500},
+        dicom_deidentify=True,
+        dicom_render_state={"status": "running", "done": 3, "total": 7, "error": ""},
+    )
     client.force_login(manager)
     page = client.get(f"/projects/{project.pk}/").content.decode()
     assert 'id="dicom-deidentify" checked' in page

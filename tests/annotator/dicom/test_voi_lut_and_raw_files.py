@@ -1,5 +1,6 @@
 """VOI LUT Sequence (non-linear window) applied by pydicom's apply_voi_lut, and DICOM data sets
 written without the 128-byte preamble and "DICM" detected by content."""
+
 from __future__ import annotations
 
 import io
@@ -95,8 +96,13 @@ def test_data_set_without_preamble_uploads_and_is_stored_untouched():
 
 
 def test_other_content_is_not_taken_for_a_raw_data_set():
-    for head in (b"\x08\x00\x05\x01CS\n\x00", b"\x08\x00\x05\x00\x00\x00\x10\x00", b"\x10\x00\x10\x00PN\x04\x00",
-                 b"plain text file", b"\x08\x00"):
+    for head in (
+        b"\x08\x00\x05\x01CS\n\x00",
+        b"\x08\x00\x05\x00\x00\x00\x10\x00",
+        b"\x10\x00\x10\x00PN\x04\x00",
+        b"plain text file",
+        b"\x08\x00",
+    ):
         assert sniff_format(head.ljust(132, b"\x00") if len(head) > 2 else head) is None, head
     with pytest.raises(MediaError, match="raw DICOM data set"):
         decode_image(b"\x08\x00\x16\x00UI\x04\x00abcd" + b"\xff" * 200, name="bogus")

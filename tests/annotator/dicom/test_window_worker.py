@@ -1,5 +1,6 @@
 """Changing a project's DICOM window with a real Celery worker (subprocess, Redis, the test database):
 the re-render task changes the display pixels and the embedding path computes a new embedding."""
+
 from __future__ import annotations
 
 import io
@@ -36,8 +37,13 @@ def default_model(transactional_db):
 @pytest.fixture
 def worker(broker, transactional_db, tmp_path, default_model):
     extra_env = {"SAM_CHECKPOINT_DIR": str(settings.SEGMENTATION_CHECKPOINT_DIR), "SAM_DEVICE": "cpu"}
-    with run_worker(broker_url=broker, queues="default,embeddings", name="dicom-test",
-                    log_path=tmp_path / "worker.log", extra_env=extra_env) as (process, log_path):
+    with run_worker(
+        broker_url=broker,
+        queues="default,embeddings",
+        name="dicom-test",
+        log_path=tmp_path / "worker.log",
+        extra_env=extra_env,
+    ) as (process, log_path):
         yield process, log_path
 
 
@@ -84,8 +90,11 @@ def test_window_change_rerenders_and_recomputes_the_embedding(worker):
     response = client.patch(f"/api/projects/{project.pk}/", {"dicom_window": "ct-lung"}, format="json")
     assert response.status_code == 200, response.json()
 
-    wait_for(lambda: Project.objects.get(pk=project.pk).dicom_render_state.get("status") == "done", log_path,
-             "the re-render task")
+    wait_for(
+        lambda: Project.objects.get(pk=project.pk).dicom_render_state.get("status") == "done",
+        log_path,
+        "the re-render task",
+    )
     second = wait_for(lambda: ready_embedding(image), log_path, "the new rendition's embedding")
     assert image.sha256 != old_key and second.image_sha256 == image.sha256 and second.pk != first.pk
     assert image.embedding_status == "ready"

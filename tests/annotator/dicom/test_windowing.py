@@ -1,4 +1,5 @@
 """Windowing: the DICOM linear VOI function, CT presets, and a requested window overriding the file's."""
+
 import io
 
 import numpy as np

@@ -1,4 +1,5 @@
 """COCO exports read back with pycocotools match what is stored."""
+
 from __future__ import annotations
 
 import io
@@ -7,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from segmentation import geometry
+from annotator import geometry
 from tests.annotator.exports.conftest import coco_from, run_export
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +77,11 @@ def test_categories_images_extras_and_dicom_fields(dataset, tmp_path):
     assert images[first.pk]["file_name"] == "slide-a.png"
     assert images[second.pk]["file_name"] == "ct.png"  # the exported pixels are the PNG rendition
     assert images[second.pk]["sam_annotator"]["dicom"] == {
-        "study_instance_uid": "1.2.3", "series_instance_uid": "1.2.3.4", "sop_instance_uid": "1.2.3.4.5", "frame": 0}
+        "study_instance_uid": "1.2.3",
+        "series_instance_uid": "1.2.3.4",
+        "sop_instance_uid": "1.2.3.4.5",
+        "frame": 0,
+    }
     assert "dicom" not in images[first.pk]["sam_annotator"]
     draft = next(a for a in data["annotations"] if a["id"] == dataset["draft"].pk)
     assert draft["sam_annotator"]["status"] == "draft"

@@ -1,4 +1,5 @@
 """COCO import: round trip, per-annotation validation with reasons, idempotence."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from annotator import geometry
 from annotator.models import Annotation, AnnotationSource, AnnotationStatus
 from annotator.services.imports import coco_import_annotations
-from segmentation import geometry
 from tests.annotator.exports.conftest import coco_from, run_export
 from tests.factories import make_image, make_project
 
@@ -32,7 +33,8 @@ def test_export_import_export_round_trip_gives_identical_masks(dataset, tmp_path
     assert report.created_label_classes == ["cell", "nucleus"]
     imported = Annotation.objects.filter(image__project=twin)
     assert {(a.status, a.source, a.author_id) for a in imported} == {
-        (AnnotationStatus.DRAFT, AnnotationSource.IMPORT, dataset["manager"].pk)}
+        (AnnotationStatus.DRAFT, AnnotationSource.IMPORT, dataset["manager"].pk)
+    }
     # Imports are drafts: export them all and compare masks image by image, class by class.
     second = coco_from(run_export(twin, "coco", segmentation=segmentation, statuses="all"), tmp_path, "second.json")
     original = coco_from(json.dumps(first).encode(), tmp_path, "first.json")
@@ -40,8 +42,10 @@ def test_export_import_export_round_trip_gives_identical_masks(dataset, tmp_path
     def masks(coco):
         names = {i["id"]: i["file_name"] for i in coco.dataset["images"]}
         categories = {c["id"]: c["name"] for c in coco.dataset["categories"]}
-        return sorted((names[a["image_id"]], categories[a["category_id"]], coco.annToMask(a).tobytes())
-                      for a in coco.dataset["annotations"])
+        return sorted(
+            (names[a["image_id"]], categories[a["category_id"]], coco.annToMask(a).tobytes())
+            for a in coco.dataset["annotations"]
+        )
 
     assert masks(second) == masks(original)
 
@@ -53,7 +57,8 @@ def test_import_is_idempotent(dataset):
     again = coco_import_annotations(project=twin, data=data, user=None)
     assert again.imported == 0
     assert {item["reason"] for item in again.skipped} == {
-        "already imported: the same mask and label class exist on this image"}
+        "already imported: the same mask and label class exist on this image"
+    }
 
 
 def test_bad_annotations_are_reported_by_id_and_the_rest_imported(dataset):
@@ -112,10 +117,19 @@ def test_uncompressed_rle_and_folder_paths_are_accepted(dataset):
             value, count = pixel, 0
         count += 1
     runs.append(count)
-    data = {"images": [{"id": 1, "file_name": "some/folder/slide-a.png", "width": 48, "height": 32}],
-            "categories": [{"id": 7, "name": "cell"}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "iscrowd": 1,
-                             "segmentation": {"size": [32, 48], "counts": [int(r) for r in runs]}}]}
+    data = {
+        "images": [{"id": 1, "file_name": "some/folder/slide-a.png", "width": 48, "height": 32}],
+        "categories": [{"id": 7, "name": "cell"}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 7,
+                "iscrowd": 1,
+                "segmentation": {"size": [32, 48], "counts": [int(r) for r in runs]},
+            }
+        ],
+    }
     report = coco_import_annotations(project=twin, data=data, user=None)
     assert report.imported == 1, report.skipped
     annotation = Annotation.objects.get(image__project=twin)

@@ -1,4 +1,5 @@
 """bench/export_scale.py runs (tiny size) and prints its markdown table."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,8 +13,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_export_bench_smoke():
-    result = subprocess.run([sys.executable, "bench/export_scale.py", "--images", "12", "--objects", "3"],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "bench/export_scale.py", "--images", "12", "--objects", "3"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     row = [line for line in result.stdout.splitlines() if line.startswith("| 12 |")]
     assert len(row) == 1

@@ -1,4 +1,5 @@
 """Exports filtered by job: only that job's images and their annotations; foreign jobs refused."""
+
 import io
 
 import pytest
@@ -12,7 +13,7 @@ from tests.factories import make_project
 
 
 def test_coco_export_of_one_job_holds_only_its_images_and_annotations(dataset, tmp_path):
-    first, second, empty = dataset["images"]
+    _first, second, _empty = dataset["images"]
     job = Job.objects.create(project=dataset["project"], name="Job A", annotator=dataset["annotator"])
     second.job = job
     second.save(update_fields=["job"])
@@ -35,8 +36,18 @@ def test_export_dataset_command_takes_a_job_by_name(dataset, tmp_path):
     dataset["images"][0].job = job
     dataset["images"][0].save(update_fields=["job"])
     out = io.StringIO()
-    call_command("export_dataset", "--project", "Export project", "--format", "coco", "--job", "Job B",
-                 "--out", str(tmp_path / "b.json"), stdout=out)
+    call_command(
+        "export_dataset",
+        "--project",
+        "Export project",
+        "--format",
+        "coco",
+        "--job",
+        "Job B",
+        "--out",
+        str(tmp_path / "b.json"),
+        stdout=out,
+    )
     coco = coco_from((tmp_path / "b.json").read_bytes(), tmp_path)
     assert [image["id"] for image in coco.dataset["images"]] == [dataset["images"][0].pk]
     assert {a["id"] for a in coco.dataset["annotations"]} == {dataset["hand"].pk, dataset["sam"].pk}
@@ -48,10 +59,12 @@ def test_api_export_of_a_job(dataset):
     job = Job.objects.create(project=dataset["project"], name="Job C")
     client = APIClient()
     client.force_authenticate(dataset["manager"])
-    response = client.post(f"/api/projects/{dataset['project'].pk}/exports/", {"format": "coco", "job_id": job.pk},
-                           format="json")
+    response = client.post(
+        f"/api/projects/{dataset['project'].pk}/exports/", {"format": "coco", "job_id": job.pk}, format="json"
+    )
     assert response.status_code == 202 and response.json()["options"]["job_id"] == job.pk
     foreign = Job.objects.create(project=make_project("Elsewhere"), name="X")
-    refused = client.post(f"/api/projects/{dataset['project'].pk}/exports/", {"format": "coco", "job_id": foreign.pk},
-                          format="json")
+    refused = client.post(
+        f"/api/projects/{dataset['project'].pk}/exports/", {"format": "coco", "job_id": foreign.pk}, format="json"
+    )
     assert refused.status_code == 400 and "job_id" in refused.json()

@@ -1,4 +1,5 @@
 """Export/import API: roles, the task writing the file, progress, download; the project page section."""
+
 from __future__ import annotations
 
 import io
@@ -26,12 +27,19 @@ def test_manager_exports_through_the_task_and_downloads(dataset, tmp_path, djang
     project = dataset["project"]
     client = client_for(dataset["manager"])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.post(f"/api/projects/{project.pk}/exports/", {"format": "coco", "segmentation": "rle"}, format="json")
+        response = client.post(
+            f"/api/projects/{project.pk}/exports/", {"format": "coco", "segmentation": "rle"}, format="json"
+        )
     assert response.status_code == 202, response.json()
     body = response.json()
     assert body["status"] == "queued" and body["download_url"] is None
-    assert body["options"] == {"segmentation": "rle", "statuses": ["approved"], "label_class_ids": [],
-                               "job_id": None, "include_images": False}
+    assert body["options"] == {
+        "segmentation": "rle",
+        "statuses": ["approved"],
+        "label_class_ids": [],
+        "job_id": None,
+        "include_images": False,
+    }
     assert len(callbacks) == 1  # the task is queued once the row is committed
     export_run(body["id"])  # what the worker runs (the task body, called in this process)
     detail = client.get(f"/api/exports/{body['id']}/").json()
@@ -87,10 +95,14 @@ def test_a_failing_export_records_its_error(dataset):
 def test_import_api_manager_only_with_report(dataset):
     project = dataset["project"]
     url = f"/api/projects/{project.pk}/imports/coco/"
-    data = {"images": [{"id": 1, "file_name": "slide-a.png", "width": 48, "height": 32}],
-            "categories": [{"id": 1, "name": "cell"}],
-            "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 20, 1, 20, 20]]},
-                            {"id": 6, "image_id": 1, "category_id": 3, "segmentation": [[1, 1, 20, 1, 20, 20]]}]}
+    data = {
+        "images": [{"id": 1, "file_name": "slide-a.png", "width": 48, "height": 32}],
+        "categories": [{"id": 1, "name": "cell"}],
+        "annotations": [
+            {"id": 5, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 20, 1, 20, 20]]},
+            {"id": 6, "image_id": 1, "category_id": 3, "segmentation": [[1, 1, 20, 1, 20, 20]]},
+        ],
+    }
 
     def upload(user, content: bytes):
         file = io.BytesIO(content)
@@ -101,8 +113,11 @@ def test_import_api_manager_only_with_report(dataset):
     assert upload(make_user("outsider"), json.dumps(data).encode()).status_code == 404
     response = upload(dataset["manager"], json.dumps(data).encode())
     assert response.status_code == 200
-    assert response.json() == {"imported": 1, "skipped": [{"id": 6, "reason": "category_id 3 is not a category"}],
-                               "created_label_classes": []}
+    assert response.json() == {
+        "imported": 1,
+        "skipped": [{"id": 6, "reason": "category_id 3 is not a category"}],
+        "created_label_classes": [],
+    }
     broken = upload(dataset["manager"], b"{not json")
     assert broken.status_code == 400 and "Not a JSON file" in broken.json()["file"][0]
 

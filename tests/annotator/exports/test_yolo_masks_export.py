@@ -1,4 +1,5 @@
 """YOLO labels and PNG masks parsed back into masks match what is stored."""
+
 from __future__ import annotations
 
 import io
@@ -7,9 +8,9 @@ import zipfile
 import numpy as np
 import pytest
 
+from annotator import geometry
 from annotator.exports.masks import read_png
 from annotator.exports.yolo import parse_yolo_line
-from segmentation import geometry
 from tests.annotator.exports.conftest import run_export
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +19,15 @@ pytestmark = pytest.mark.django_db
 def test_yolo_layout_and_labels_parse_back_into_the_stored_masks(dataset):
     with zipfile.ZipFile(io.BytesIO(run_export(dataset["project"], "yolo"))) as archive:
         names = set(archive.namelist())
-        assert {"data.yaml", "images/slide-a.png", "images/ct.png", "images/empty.png",
-                "labels/slide-a.txt", "labels/ct.txt", "labels/empty.txt"} == names
+        assert {
+            "data.yaml",
+            "images/slide-a.png",
+            "images/ct.png",
+            "images/empty.png",
+            "labels/slide-a.txt",
+            "labels/ct.txt",
+            "labels/empty.txt",
+        } == names
         yaml_text = archive.read("data.yaml").decode()
         assert 'names:\n  0: "cell"\n  1: "nucleus"\n' in yaml_text
         assert archive.read("labels/empty.txt") == b""
@@ -47,8 +55,16 @@ def test_yolo_layout_and_labels_parse_back_into_the_stored_masks(dataset):
 def test_masks_export_instance_and_semantic_pngs(dataset):
     with zipfile.ZipFile(io.BytesIO(run_export(dataset["project"], "masks", statuses="all"))) as archive:
         names = set(archive.namelist())
-        assert {"classes.csv", "instances.csv", "instance/slide-a.png", "semantic/slide-a.png",
-                "instance/ct.png", "semantic/ct.png", "instance/empty.png", "semantic/empty.png"} == names
+        assert {
+            "classes.csv",
+            "instances.csv",
+            "instance/slide-a.png",
+            "semantic/slide-a.png",
+            "instance/ct.png",
+            "semantic/ct.png",
+            "instance/empty.png",
+            "semantic/empty.png",
+        } == names
         instance = read_png(archive.read("instance/slide-a.png"))
         semantic = read_png(archive.read("semantic/slide-a.png"))
         table = archive.read("instances.csv").decode().splitlines()

@@ -1,4 +1,5 @@
 """decode_image: every supported format, colour modes, orientation, limits and bad files (no database)."""
+
 import io
 from pathlib import Path
 
@@ -121,7 +122,9 @@ def test_rgba_and_la_are_composited_on_white():
     assert set(pixels(decode_image(samples.png_la(), name="x").display).ravel()) == {255}
 
 
-@pytest.mark.parametrize(("maker", "expected"), [(samples.jpeg_cmyk, (0, 255, 255)), (samples.tiff_cmyk, (255, 0, 255))])
+@pytest.mark.parametrize(
+    ("maker", "expected"), [(samples.jpeg_cmyk, (0, 255, 255)), (samples.tiff_cmyk, (255, 0, 255))]
+)
 def test_cmyk_becomes_rgb(maker, expected):
     decoded = decode_image(maker(), name="x")
     assert decoded.metadata["mode"] == "CMYK"
@@ -234,7 +237,7 @@ def test_pillow_global_limit_is_restored_after_each_call(settings):
     settings.ANNOTATOR_MAX_IMAGE_PIXELS = 10
     with pytest.raises(MediaError):
         decode_image(samples.png(), name="x")
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert before == Image.MAX_IMAGE_PIXELS
 
 
 def test_embedded_icc_profile_is_converted_to_srgb():

@@ -10,8 +10,12 @@ def crew(db):
     users = {name: make_user(name) for name in ["maria", "anton", "alina", "rita"]}
     project = make_project(
         "Review project",
-        members={users["maria"]: "manager", users["anton"]: "annotator", users["alina"]: "annotator",
-                 users["rita"]: "reviewer"},
+        members={
+            users["maria"]: "manager",
+            users["anton"]: "annotator",
+            users["alina"]: "annotator",
+            users["rita"]: "reviewer",
+        },
     )
     return {
         **users,

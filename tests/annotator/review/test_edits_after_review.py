@@ -1,6 +1,7 @@
 """Edits around a review: an approved annotation changed outside review goes back to review, a reviewer's
 corrections are all in the audit trail (one row per run and review round), and only the image's
 reviewer writes review comments."""
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -12,15 +13,20 @@ from tests.factories import make_annotation, make_label_class, make_user, square
 def _submitted_pair(crew):
     """Two submitted annotations by anton on a submitted image: one can be decided, the other still waits."""
     image = crew["images"][0]
-    first, second = (make_annotation(image=image, label_class=crew["cell"], author=crew["anton"], status="submitted")
-                     for _ in range(2))
+    first, second = (
+        make_annotation(image=image, label_class=crew["cell"], author=crew["anton"], status="submitted")
+        for _ in range(2)
+    )
     Image.objects.filter(pk=image.pk).update(review_status="submitted")
     return image, first, second
 
 
 def _trail(annotation):
-    return list(StatusTransition.objects.filter(annotation=annotation).order_by("id").values_list(
-        "actor__username", "from_status", "to_status", "comment"))
+    return list(
+        StatusTransition.objects.filter(annotation=annotation)
+        .order_by("id")
+        .values_list("actor__username", "from_status", "to_status", "comment")
+    )
 
 
 def test_an_approved_annotation_changed_by_its_annotator_goes_back_to_review(crew, api_as):
@@ -38,8 +44,9 @@ def test_an_approved_annotation_changed_by_its_annotator_goes_back_to_review(cre
     assert (moved.json()["status"], moved.json()["version"]) == ("draft", 4)  # one version step for both
     assert _trail(approved)[-1] == ("anton", "approved", "draft", "Changed after review: geometry.")
     # A rejected annotation stays rejected while it is fixed: the submit sends it back to review anyway.
-    fixed = anton.patch(f"/api/annotations/{rejected.pk}/", {"version": 2, "polygons": square_polygons(9, 9, 5)},
-                        format="json")
+    fixed = anton.patch(
+        f"/api/annotations/{rejected.pk}/", {"version": 2, "polygons": square_polygons(9, 9, 5)}, format="json"
+    )
     assert fixed.status_code == 200 and fixed.json()["status"] == "rejected"
 
     assert anton.post(f"/api/images/{image.pk}/submit/").status_code == 200
@@ -58,8 +65,9 @@ def test_a_new_label_class_on_an_approved_annotation_goes_back_to_review_too(cre
     rita.post(f"/api/annotations/{rejected.pk}/review/", {"approve": False, "comment": "fix"}, format="json")
     assert Image.objects.get(pk=image.pk).review_status == "rejected"
     other = make_label_class(crew["project"], "nucleus")
-    relabelled = api_as(crew["anton"]).patch(f"/api/annotations/{approved.pk}/",
-                                             {"version": 2, "label_class": other.pk}, format="json")
+    relabelled = api_as(crew["anton"]).patch(
+        f"/api/annotations/{approved.pk}/", {"version": 2, "label_class": other.pk}, format="json"
+    )
     assert relabelled.status_code == 200 and relabelled.json()["status"] == "draft"
     assert _trail(approved)[-1] == ("anton", "approved", "draft", "Changed after review: label class.")
 
@@ -72,10 +80,14 @@ def test_corrections_of_one_run_are_one_row_naming_everything_corrected(crew, ap
     assert rita.patch(url, {"version": 2, "polygons": square_polygons(2, 2, 8)}, format="json").status_code == 200
     other = make_label_class(crew["project"], "nucleus")
     assert rita.patch(url, {"version": 3, "label_class": other.pk}, format="json").status_code == 200
-    assert _trail(annotation) == [("rita", "submitted", CORRECTED, "Corrected during review: geometry and label class.")]
+    assert _trail(annotation) == [
+        ("rita", "submitted", CORRECTED, "Corrected during review: geometry and label class.")
+    ]
     # Another person's correction starts a row of its own.
-    assert api_as(crew["maria"]).patch(url, {"version": 4, "label_class": crew["cell"].pk},
-                                       format="json").status_code == 200
+    assert (
+        api_as(crew["maria"]).patch(url, {"version": 4, "label_class": crew["cell"].pk}, format="json").status_code
+        == 200
+    )
     assert _trail(annotation)[1:] == [("maria", "submitted", CORRECTED, "Corrected during review: label class.")]
 
 

@@ -1,4 +1,5 @@
 """Metrics on a fixture with known times, clicks and reviews: exact numbers, API and CSV."""
+
 import csv
 import io
 
@@ -15,11 +16,17 @@ def worked(crew):
     membrane = make_label_class(crew["project"], "membrane", order=1)
     first, second = crew["images"][0], crew["images"][1]
     a1 = make_annotation(first, label_class=cell, author=anton, source="sam_click", time_spent_ms=30_000, click_count=2)
-    a2 = make_annotation(first, label_class=cell, author=anton, source="sam_box", time_spent_ms=60_000, click_count=1,
-                         edited_after_sam=True)
+    a2 = make_annotation(
+        first,
+        label_class=cell,
+        author=anton,
+        source="sam_box",
+        time_spent_ms=60_000,
+        click_count=1,
+        edited_after_sam=True,
+    )
     a3 = make_annotation(first, label_class=cell, author=anton, source="manual", time_spent_ms=90_000, click_count=12)
-    make_annotation(second, label_class=membrane, author=alina, source="sam_click", time_spent_ms=20_000,
-                    click_count=1)
+    make_annotation(second, label_class=membrane, author=alina, source="sam_click", time_spent_ms=20_000, click_count=1)
     image_submit(image=first, user=anton)
     annotation_review(annotation=a1, reviewer=rita, approve=True)
     annotation_review(annotation=a2, reviewer=rita, approve=True)
@@ -30,11 +37,31 @@ def worked(crew):
 
 
 EXPECTED_ANNOTATORS = [
-    {"username": "alina", "objects": 1, "hours": 0.0056, "objects_per_hour": 180.0, "seconds_per_object": 20.0,
-     "clicks_per_object": 1.0, "sam_accepted_share": 1.0, "reviewed": 0, "rejected": 0, "rejection_rate": None},
+    {
+        "username": "alina",
+        "objects": 1,
+        "hours": 0.0056,
+        "objects_per_hour": 180.0,
+        "seconds_per_object": 20.0,
+        "clicks_per_object": 1.0,
+        "sam_accepted_share": 1.0,
+        "reviewed": 0,
+        "rejected": 0,
+        "rejection_rate": None,
+    },
     # 180 s for 3 objects; 15 clicks; only a1 is SAM output kept as is; 1 rejection in 4 decisions.
-    {"username": "anton", "objects": 3, "hours": 0.05, "objects_per_hour": 60.0, "seconds_per_object": 60.0,
-     "clicks_per_object": 5.0, "sam_accepted_share": 0.333, "reviewed": 4, "rejected": 1, "rejection_rate": 0.25},
+    {
+        "username": "anton",
+        "objects": 3,
+        "hours": 0.05,
+        "objects_per_hour": 60.0,
+        "seconds_per_object": 60.0,
+        "clicks_per_object": 5.0,
+        "sam_accepted_share": 0.333,
+        "reviewed": 4,
+        "rejected": 1,
+        "rejection_rate": 0.25,
+    },
 ]
 
 

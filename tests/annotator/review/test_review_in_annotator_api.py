@@ -1,5 +1,6 @@
 """The API side of reviewing in the annotator page: reviewers correct geometry of submitted images
 (recorded in the audit trail), nothing else changes status, and the page gets its review config."""
+
 import json
 
 from annotator.models import Annotation, Image, Job, StatusTransition
@@ -9,8 +10,9 @@ from tests.factories import make_annotation, make_label_class, square_polygons
 
 def _submitted(crew, *, source="sam_click"):
     image = crew["images"][0]
-    annotation = make_annotation(image=image, label_class=crew["cell"], author=crew["anton"], source=source,
-                                 prompts={"points": [[3, 3, 1]]})
+    annotation = make_annotation(
+        image=image, label_class=crew["cell"], author=crew["anton"], source=source, prompts={"points": [[3, 3, 1]]}
+    )
     Image.objects.filter(pk=image.pk).update(review_status="submitted")
     Annotation.objects.filter(pk=annotation.pk).update(status="submitted")
     annotation.refresh_from_db()
@@ -23,16 +25,26 @@ def test_reviewer_corrects_geometry_of_a_submitted_image_and_it_is_recorded(crew
     make_annotation(image=image, label_class=crew["cell"], author=crew["anton"], status="submitted")
     rita = api_as(crew["rita"])
     url = f"/api/annotations/{annotation.pk}/"
-    moved = rita.patch(url, {"version": 1, "polygons": square_polygons(2, 2, 9),
-                             "prompts": {"points": [[3, 3, 1], [8, 8, 1]], "mask_index": 0}}, format="json")
+    moved = rita.patch(
+        url,
+        {
+            "version": 1,
+            "polygons": square_polygons(2, 2, 9),
+            "prompts": {"points": [[3, 3, 1], [8, 8, 1]], "mask_index": 0},
+        },
+        format="json",
+    )
     assert moved.status_code == 200, moved.content
     body = moved.json()
     assert body["id"] == annotation.pk and body["version"] == 2 and body["area"] == 81
     assert body["edited_after_sam"] is True and body["status"] == "submitted"  # status untouched
     assert body["prompts"]["points"] == [[3, 3, 1], [8, 8, 1]]
     assert body["author"] == crew["anton"].pk  # still the annotator's work
-    rows = list(StatusTransition.objects.filter(annotation=annotation).values_list(
-        "actor__username", "from_status", "to_status", "comment"))
+    rows = list(
+        StatusTransition.objects.filter(annotation=annotation).values_list(
+            "actor__username", "from_status", "to_status", "comment"
+        )
+    )
     assert rows == [("rita", "submitted", CORRECTED, "Corrected during review: geometry.")]
 
     # A run of corrections by the same reviewer is one audit row; a new label class after a decision is another.
@@ -64,8 +76,11 @@ def test_correction_limits(crew, api_as):
     assert locked.status_code == 403 and "submitted" in locked.json()["detail"]
     rita = api_as(crew["rita"])
     assert rita.delete(url).status_code == 403
-    created = rita.post(f"/api/images/{image.pk}/annotations/", {
-        "label_class": crew["cell"].pk, "source": "manual", "polygons": square_polygons(2, 2, 4)}, format="json")
+    created = rita.post(
+        f"/api/images/{image.pk}/annotations/",
+        {"label_class": crew["cell"].pk, "source": "manual", "polygons": square_polygons(2, 2, 4)},
+        format="json",
+    )
     assert created.status_code == 403
     # Work counters are the annotator's: a reviewer cannot change them.
     assert rita.patch(url, {"version": 1, "click_count": 9}, format="json").status_code == 403
@@ -90,8 +105,9 @@ def test_correction_limits(crew, api_as):
 def test_edits_outside_review_are_not_corrections(crew, api_as):
     image = crew["images"][1]
     annotation = make_annotation(image=image, label_class=crew["cell"], author=crew["anton"], source="sam_box")
-    response = api_as(crew["anton"]).patch(f"/api/annotations/{annotation.pk}/",
-                                           {"version": 1, "polygons": square_polygons(3, 3, 6)}, format="json")
+    response = api_as(crew["anton"]).patch(
+        f"/api/annotations/{annotation.pk}/", {"version": 1, "polygons": square_polygons(3, 3, 6)}, format="json"
+    )
     assert response.status_code == 200 and response.json()["edited_after_sam"] is True
     assert not StatusTransition.objects.exists()
 
@@ -108,8 +124,9 @@ def _page_config(client, image) -> dict:
     assert response.status_code == 200
     html = response.content.decode()
     start = html.index('<script id="annotator-config" type="application/json">') + len(
-        '<script id="annotator-config" type="application/json">')
-    return json.loads(html[start:html.index("</script>", start)])
+        '<script id="annotator-config" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
 
 
 def test_annotator_page_config_tells_the_frontend_who_may_submit_and_review(crew, api_as):
@@ -124,8 +141,12 @@ def test_annotator_page_config_tells_the_frontend_who_may_submit_and_review(crew
         config = _page_config(api_as(crew[name]), image)
         assert config["role"] == role
         assert config["can_write"] is can_write
-        assert config["review"] == {"status": "submitted", "comment": "", "can_submit": can_submit,
-                                    "can_review": can_review}
+        assert config["review"] == {
+            "status": "submitted",
+            "comment": "",
+            "can_submit": can_submit,
+            "can_review": can_review,
+        }
     # Once jobs exist, an annotator of another job may neither submit nor annotate this image.
     Job.objects.create(project=crew["project"], name="j", annotator=crew["anton"])
     config = _page_config(api_as(crew["alina"]), image)

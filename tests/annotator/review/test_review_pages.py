@@ -1,4 +1,5 @@
 """Pages of the review workflow: jobs and progress on the project page, My queue, the review list."""
+
 import json
 
 from django.urls import reverse
@@ -12,8 +13,10 @@ from tests.factories import make_annotation
 def test_project_page_jobs_and_progress(crew, client):
     project = crew["project"]
     client.force_login(crew["maria"])
-    response = client.post(reverse("jobs-split", args=[project.pk]),
-                           {"count": "3", "annotator": crew["anton"].pk, "reviewer": crew["rita"].pk})
+    response = client.post(
+        reverse("jobs-split", args=[project.pk]),
+        {"count": "3", "annotator": crew["anton"].pk, "reviewer": crew["rita"].pk},
+    )
     assert response.status_code == 302 and response["Location"].endswith("#jobs")
     assert list(Job.objects.values_list("name", "annotator__username")) == [("Job 1", "anton"), ("Job 2", "anton")]
     bad = client.post(reverse("jobs-split", args=[project.pk]), {"count": "2"}, follow=True)
@@ -73,7 +76,7 @@ def test_annotator_page_can_write_follows_assignment_and_review(crew, client):
         client.force_login(user)
         content = client.get(reverse("image-annotate", args=[image.pk])).content.decode()
         start = content.index('id="annotator-config"')
-        payload = content[content.index(">", start) + 1:content.index("</script>", start)]
+        payload = content[content.index(">", start) + 1 : content.index("</script>", start)]
         return json.loads(payload)["can_write"]
 
     assert can_write(crew["anton"]) and can_write(crew["maria"])

@@ -1,4 +1,5 @@
 """Lifecycle services: every transition recorded, invalid ones refused with clear errors."""
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
@@ -21,7 +22,8 @@ def test_split_by_count_and_selection(crew):
     jobs = jobs_split(project=project, count=2, annotator=crew["anton"])
     assert [job.name for job in jobs] == ["Job 2", "Job 3"]
     assert [list(job.images.order_by("id").values_list("pk", flat=True)) for job in jobs] == [
-        [images[0].pk, images[1].pk], [images[2].pk]
+        [images[0].pk, images[1].pk],
+        [images[2].pk],
     ]
     with pytest.raises(ValidationError, match="already in a job"):
         jobs_split(project=project, image_ids=[images[0].pk])
@@ -82,8 +84,10 @@ def test_full_lifecycle_with_audit(crew):
     with pytest.raises(ValidationError, match="only submitted images"):
         image_review(image=image, reviewer=rita, approve=False, comment="late")
 
-    trail = [(t.annotation_id, t.actor.username, t.from_status, t.to_status, t.comment)
-             for t in StatusTransition.objects.order_by("id")]
+    trail = [
+        (t.annotation_id, t.actor.username, t.from_status, t.to_status, t.comment)
+        for t in StatusTransition.objects.order_by("id")
+    ]
     assert trail == [
         (a.pk, "anton", "draft", "submitted", ""),
         (b.pk, "anton", "draft", "submitted", ""),

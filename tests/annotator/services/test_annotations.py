@@ -1,8 +1,10 @@
 """annotation_create / annotation_update / annotation_delete: validation, derivation, locking."""
+
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
+from annotator import geometry
 from annotator.models import Annotation, AnnotationSource
 from annotator.services.annotations import (
     AnnotationConflict,
@@ -10,7 +12,6 @@ from annotator.services.annotations import (
     annotation_delete,
     annotation_update,
 )
-from segmentation import geometry
 from tests.factories import make_annotation, make_image, make_label_class, make_project, make_user, square_polygons
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,5 @@
 """images_ingest / image_delete: files and zips, limits, duplicates, and nothing half-stored."""
+
 import hashlib
 import io
 from pathlib import Path
@@ -23,8 +24,13 @@ def default_model():
     """A registered default model row, so embeddings_request runs for real without exporting a
     decoder (registration of the real default model takes tens of seconds)."""
     return SamModel.objects.create(
-        name="test default", architecture="default", checkpoint_path="/nonexistent/test.pt",
-        checkpoint_sha256="d" * 64, encoder_input_size=256, embedding_shape=[128, 32, 32], is_default=True,
+        name="test default",
+        architecture="default",
+        checkpoint_path="/nonexistent/test.pt",
+        checkpoint_sha256="d" * 64,
+        encoder_input_size=256,
+        embedding_shape=[128, 32, 32],
+        is_default=True,
     )
 
 
@@ -117,22 +123,29 @@ def test_same_content_in_two_projects_is_stored_once():
     first = ingest(make_project(), ("a.png", samples.png(seed=7))).accepted[0]
     second = ingest(make_project(), ("b.png", samples.png(seed=7))).accepted[0]
     assert (first.file.name, first.display.name, first.thumbnail.name) == (
-        second.file.name, second.display.name, second.thumbnail.name
+        second.file.name,
+        second.display.name,
+        second.thumbnail.name,
     )
     assert len(stored_files()) == 3
 
 
 def test_zip_with_good_and_bad_members():
-    archive = samples.zip_archive({
-        "set/one.png": samples.png(seed=10),
-        "set/two.jpg": samples.jpeg(seed=11),
-        "set/readme.png": samples.text_named_png(),
-        "set/": b"",
-        "__MACOSX/set/._one.png": b"\x00\x05\x16\x07",
-        "set/.DS_Store": b"junk",
-    })
+    archive = samples.zip_archive(
+        {
+            "set/one.png": samples.png(seed=10),
+            "set/two.jpg": samples.jpeg(seed=11),
+            "set/readme.png": samples.text_named_png(),
+            "set/": b"",
+            "__MACOSX/set/._one.png": b"\x00\x05\x16\x07",
+            "set/.DS_Store": b"junk",
+        }
+    )
     report = ingest(make_project(), ("batch.zip", archive))
-    assert sorted(image.original_name for image in report.accepted) == ["batch.zip/set/one.png", "batch.zip/set/two.jpg"]
+    assert sorted(image.original_name for image in report.accepted) == [
+        "batch.zip/set/one.png",
+        "batch.zip/set/two.jpg",
+    ]
     assert [name for name, _ in report.rejected] == ["batch.zip/set/readme.png"]
 
 

@@ -1,4 +1,5 @@
 """Project, membership and label class services."""
+
 import pytest
 from django.core.exceptions import ValidationError
 

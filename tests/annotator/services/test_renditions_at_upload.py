@@ -1,5 +1,6 @@
 """Display renditions are made by the worker's task right after upload (and after a DICOM re-render),
 so the first open of a very large image does not wait for its scaling."""
+
 from __future__ import annotations
 
 import io
@@ -34,12 +35,17 @@ def _png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-def test_upload_of_a_large_image_leaves_its_rendition_in_storage(settings, eager_tasks, django_capture_on_commit_callbacks):
+def test_upload_of_a_large_image_leaves_its_rendition_in_storage(
+    settings, eager_tasks, django_capture_on_commit_callbacks
+):
     settings.ANNOTATOR_DISPLAY_MAX_SIDE = 300
     project = make_project()
     with django_capture_on_commit_callbacks(execute=True):
-        report = images_ingest(project=project, files=[("wide.png", io.BytesIO(_png(900, 300))),
-                                                       ("small.png", io.BytesIO(_png(200, 100)))], user=None)
+        report = images_ingest(
+            project=project,
+            files=[("wide.png", io.BytesIO(_png(900, 300))), ("small.png", io.BytesIO(_png(200, 100)))],
+            user=None,
+        )
     wide, small = sorted(report.accepted, key=lambda image: -image.width)
     name = rendition_name(wide.display.name, 300)
     assert default_storage.exists(name)

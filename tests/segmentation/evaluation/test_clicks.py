@@ -1,4 +1,5 @@
 """The click simulator on hand-made masks (no model, no database)."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """make_eval_set writes the evaluate_clicks folder format, and the reader reads it back."""
+
 import cv2
 import numpy as np
 
@@ -25,6 +26,6 @@ def test_ignore_label_is_read(tmp_path):
     mask[5:10, 5:10] = 255
     mask[12:14, :] = 128
     cv2.imwrite(str(tmp_path / "masks" / "a.png"), mask)
-    objects, images, stems = load_click_dataset(tmp_path)
+    objects, _images, stems = load_click_dataset(tmp_path)
     assert stems == ["a"]
     assert objects[0].foreground.sum() == 25 and objects[0].ignore.sum() == 60

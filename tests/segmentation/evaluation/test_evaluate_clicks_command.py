@@ -1,4 +1,5 @@
 """evaluate_clicks runs the simulator through the exported ONNX decoder and prints the summary line."""
+
 from io import StringIO
 
 import pytest
@@ -16,7 +17,9 @@ def test_evaluate_clicks_on_a_generated_folder(tmp_path):
     torch.manual_seed(0)
     checkpoint = save_checkpoint(build_default_sam(), tmp_path)
     out = StringIO()
-    call_command("evaluate_clicks", str(tmp_path / "set"), "--checkpoint", str(checkpoint), "--max-clicks", "3", stdout=out)
+    call_command(
+        "evaluate_clicks", str(tmp_path / "set"), "--checkpoint", str(checkpoint), "--max-clicks", "3", stdout=out
+    )
     lines = out.getvalue().strip().splitlines()
     assert "3 objects" in lines[0]
     assert any(line.startswith("mIoU@3") for line in lines)

@@ -1,4 +1,5 @@
 """The training run's batched PyTorch evaluation and evaluate_clicks' ONNX path give the same numbers."""
+
 import numpy as np
 import pytest
 import torch

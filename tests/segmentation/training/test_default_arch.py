@@ -1,8 +1,9 @@
 """The default architecture is a real Sam: predictor-compatible, checkpoint round trip, shapes."""
+
 import numpy as np
 import torch
-
 from segment_anything import SamPredictor
+
 from segmentation.sam.default_arch import EMBED_DIM, EMBED_HW, IMG_SIZE, build_default_sam
 from segmentation.training.train import save_checkpoint
 

@@ -1,7 +1,8 @@
 """The training-time prompt path equals the exported decoder's; corrective clicks land on errors."""
-import torch
 
+import torch
 from segment_anything.utils.onnx import SamOnnxModel
+
 from segmentation.sam.default_arch import EMBED_DIM, EMBED_HW, IMG_SIZE, build_default_sam
 from segmentation.training import prompts
 
@@ -21,8 +22,12 @@ def test_batched_decode_matches_the_onnx_wrapper():
         masks, iou = prompts.decode(sam.mask_decoder, emb, sam.prompt_encoder.get_dense_pe(), sparse, dense)
         for i in range(2):
             _, ref_iou, ref_low = wrapper(
-                emb[i : i + 1], coords[i : i + 1], labels[i : i + 1].float(), mask_in[i : i + 1],
-                has_mask[i : i + 1], torch.tensor([float(IMG_SIZE), float(IMG_SIZE)]),
+                emb[i : i + 1],
+                coords[i : i + 1],
+                labels[i : i + 1].float(),
+                mask_in[i : i + 1],
+                has_mask[i : i + 1],
+                torch.tensor([float(IMG_SIZE), float(IMG_SIZE)]),
             )
             assert torch.allclose(masks[i], ref_low[0], atol=1e-4)
             assert torch.allclose(iou[i], ref_iou[0], atol=1e-5)

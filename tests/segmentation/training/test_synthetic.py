@@ -1,4 +1,5 @@
 """Procedural scenes: deterministic per seed, masks disjoint and consistent with the training sample."""
+
 import numpy as np
 
 from segmentation.training.data import make_sample

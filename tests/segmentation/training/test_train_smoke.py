@@ -1,4 +1,5 @@
 """A short CPU training run: the loss goes down, and the CLI writes a checkpoint, a log and metrics."""
+
 import json
 
 import numpy as np
@@ -36,10 +37,28 @@ def test_loss_goes_down_on_a_fixed_batch():
 
 @pytest.mark.slow
 def test_cli_saves_checkpoint_log_and_metrics(tmp_path, capsys):
-    result = main([
-        "--device", "cpu", "--minutes", "0.02", "--out", str(tmp_path), "--batch", "1", "--targets", "2",
-        "--rounds", "3", "--workers", "0", "--eval-objects", "2", "--eval-clicks", "2",
-    ])
+    result = main(
+        [
+            "--device",
+            "cpu",
+            "--minutes",
+            "0.02",
+            "--out",
+            str(tmp_path),
+            "--batch",
+            "1",
+            "--targets",
+            "2",
+            "--rounds",
+            "3",
+            "--workers",
+            "0",
+            "--eval-objects",
+            "2",
+            "--eval-clicks",
+            "2",
+        ]
+    )
     assert result["steps"] >= 1
     log = json.loads((tmp_path / "train_log.json").read_text())
     assert log["done"] and "mIoU@1" in log["eval"] and "NoC@90" in log["eval"]
@@ -54,8 +73,22 @@ def test_profiling_prints_the_operators_and_leaves_the_weights_as_they_were(caps
 
     torch.manual_seed(0)
     sam = build_default_sam().train()
-    args = parse_args(["--out", "unused", "--rounds", "2", "--grad-rounds", "2", "--batch", "1", "--targets", "1",
-                       "--profile-steps", "1"])
+    args = parse_args(
+        [
+            "--out",
+            "unused",
+            "--rounds",
+            "2",
+            "--grad-rounds",
+            "2",
+            "--batch",
+            "1",
+            "--targets",
+            "1",
+            "--profile-steps",
+            "1",
+        ]
+    )
     opt = torch.optim.AdamW(sam.parameters(), lr=1e-3)
     before = {k: v.clone() for k, v in sam.state_dict().items()}
     profile_steps(sam, opt, _batch(1, images=1, targets=1), args, torch.device("cpu"), None)

@@ -6,6 +6,7 @@ A mask is a 2-D array of shape (height, width); non-zero means inside.
 Polygons are a list of parts; each part is [outer ring, hole ring, ...]; each ring a flat
 [x0, y0, x1, y1, ...] list (at least 3 points). Several parts express a mask of several pieces.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

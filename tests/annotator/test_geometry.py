@@ -1,10 +1,11 @@
 """Pure geometry: mask <-> polygons (holes, several parts) <-> COCO RLE, bbox, area."""
+
 import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
-from segmentation import geometry
+from annotator import geometry
 
 
 def ring_mask():
@@ -31,7 +32,16 @@ def test_mask_polygon_round_trip_is_exact(seed):
     mask = np.zeros((64, 80), np.uint8)
     for _ in range(5):
         center = (int(rng.integers(0, 80)), int(rng.integers(0, 64)))
-        cv2.ellipse(mask, center, (int(rng.integers(2, 20)), int(rng.integers(2, 14))), float(rng.integers(0, 180)), 0, 360, 1, -1)
+        cv2.ellipse(
+            mask,
+            center,
+            (int(rng.integers(2, 20)), int(rng.integers(2, 14))),
+            float(rng.integers(0, 180)),
+            0,
+            360,
+            1,
+            -1,
+        )
     cv2.circle(mask, (40, 32), 5, 0, -1)
     mask[0, 0] = 1  # single pixel at a corner
     mask[63, 79] = 1
