@@ -1,5 +1,5 @@
 # Shortcuts for the scripts in scripts/ (the scripts are the source of truth; make is optional).
-.PHONY: run test bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-refinement bench-refinement-speed bench-click
+.PHONY: run test lint bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-refinement bench-refinement-speed bench-click
 
 PY := .venv/bin/python
 
@@ -8,6 +8,9 @@ run:  ## install what is missing, seed the demo, serve http://127.0.0.1:8000
 
 test:  ## the whole suite: pytest (unit, integration, browser) + vitest
 	bash scripts/test.sh
+
+lint:  ## static gates: ruff, import contracts, mypy, docs references, eslint, tsc (stops at the first failure)
+	bash scripts/lint.sh
 
 bootstrap:  ## install Python and frontend packages, build the frontend (idempotent)
 	bash scripts/bootstrap.sh

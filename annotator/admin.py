@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from annotator.models import Annotation, Image, LabelClass, Membership, Project
+from annotator.models import Annotation, EmbeddingStatus, Image, LabelClass, Membership, Project
+from annotator.selectors import with_embedding_status
 
 
 class MembershipInline(admin.TabularInline):
@@ -40,15 +41,35 @@ class LabelClassAdmin(admin.ModelAdmin):
     list_select_related = ["project"]
 
 
+class EmbeddingStatusFilter(admin.SimpleListFilter):
+    """Filter by the status of the image's embedding (read from the engine, not stored on Image)."""
+
+    title = "embedding status"
+    parameter_name = "embedding_status"
+
+    def lookups(self, request, model_admin):
+        return EmbeddingStatus.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(embedding_status=self.value()) if self.value() else queryset
+
+
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     list_display = ["original_name", "project", "width", "height", "format", "embedding_status", "created_at"]
-    list_filter = ["embedding_status", "format"]
+    list_filter = [EmbeddingStatusFilter, "format"]
     search_fields = ["original_name", "sha256", "project__name"]
     list_select_related = ["project"]
     # Files and sizes come from the ingest service; editing them by hand would break the content hash.
     readonly_fields = ["file", "display", "thumbnail", "width", "height", "sha256", "format", "size_bytes"]
     raw_id_fields = ["uploaded_by"]
+
+    def get_queryset(self, request):
+        return with_embedding_status(super().get_queryset(request))
+
+    @admin.display(description="embedding status", ordering="embedding_status")
+    def embedding_status(self, image: Image) -> str:
+        return image.embedding_status
 
 
 @admin.register(Annotation)

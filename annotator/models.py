@@ -64,6 +64,8 @@ class LabelClass(models.Model):
 
 
 class EmbeddingStatus(models.TextChoices):
+    # The engine's EmbeddingState values: an image's status is read from its Embedding row
+    # (annotator.selectors.with_embedding_status), never stored on the image.
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
     READY = "ready", "Ready"
@@ -98,9 +100,6 @@ class Image(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    # Embedding state for the project's active model (kept in step by segmentation services).
-    embedding_status = models.CharField(max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING)
-    embedding_error = models.TextField(blank=True)
     # Review workflow (docs/review.md): the job that owns the image (at most one) and where the
     # image stands; changed only by annotator.services.review and annotator.services.jobs.
     job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
@@ -115,7 +114,6 @@ class Image(models.Model):
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="image_unique_content")]
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["project", "embedding_status"]),
             models.Index(fields=["project", "review_status"]),
             models.Index(fields=["project", "file_sha256"]),
         ]
@@ -259,3 +257,43 @@ class StatusTransition(models.Model):
     def __str__(self) -> str:
         what = f"annotation {self.annotation_id}" if self.annotation_id else f"image {self.image_id}"
         return f"{what}: {self.from_status} -> {self.to_status}"
+
+
+class AutoMaskJobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class AutoMaskJob(models.Model):
+    """A "segment everything" run over one image or a whole project, with progress and cancel: the
+    engine returns masks per image, annotator.services.auto_masks turns them into draft annotations."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="auto_mask_jobs")
+    # One image, or null for every image of the project (those present when the job started).
+    image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="+")
+    # SamAutomaticMaskGenerator knobs: points_per_side, pred_iou_thresh, stability_score_thresh,
+    # box_nms_thresh, min_mask_region_area.
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=AutoMaskJobStatus.choices, default=AutoMaskJobStatus.PENDING)
+    image_ids = models.JSONField(default=list)  # the work list, fixed at creation
+    # Images finished, committed together with their annotations, so a redelivered task skips them.
+    done_image_ids = models.JSONField(default=list)
+    annotations_created = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Created by the engine app before the job moved here (issue 11): the table keeps its name.
+        db_table = "segmentation_automaskjob"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"auto masks #{self.pk} in project {self.project_id} ({self.status})"

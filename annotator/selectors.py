@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from annotator.access import projects_visible_to, role_in_project
 from annotator.models import Annotation, EmbeddingStatus, Image, LabelClass, Membership, Project, Role
+from segmentation.models import Embedding, SamModel
 
 
 def project_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
@@ -31,10 +32,29 @@ def project_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Pr
     )
 
 
+def with_embedding_status(images: QuerySet[Image]) -> QuerySet[Image]:
+    """The images, each with embedding_status and embedding_error read from the engine's Embedding
+    row of (image sha256, the project's model sha256), the one record of that status. A project
+    with no model of its own uses the default model; no row yet (or no default model registered
+    yet) reads as pending with no error."""
+    default_model_sha256 = SamModel.objects.filter(is_default=True).values("checkpoint_sha256")[:1]
+    embedding = Embedding.objects.filter(
+        image_sha256=OuterRef("sha256"), model_sha256=OuterRef("embedding_model_sha256")
+    )
+    return images.annotate(
+        embedding_model_sha256=Coalesce(F("project__sam_model__checkpoint_sha256"), Subquery(default_model_sha256)),
+        embedding_status=Coalesce(
+            Subquery(embedding.values("status")[:1]), Value(EmbeddingStatus.PENDING.value), output_field=CharField()
+        ),
+        embedding_error=Coalesce(Subquery(embedding.values("error")[:1]), Value(""), output_field=TextField()),
+    )
+
+
 def embedding_status_counts(*, project: Project) -> dict[str, int]:
     """{status: number of images}, every status present (0 when none)."""
     counts = dict.fromkeys(EmbeddingStatus.values, 0)
-    rows = Image.objects.filter(project=project).order_by().values("embedding_status").annotate(n=Count("pk"))
+    images = with_embedding_status(Image.objects.filter(project=project).order_by())
+    rows = images.values("embedding_status").annotate(n=Count("pk"))
     for row in rows:
         counts[row["embedding_status"]] = row["n"]
     return counts
@@ -47,7 +67,9 @@ def image_list_for_project(
     annotated: bool | None = None,
     search: str | None = None,
 ) -> QuerySet[Image]:
-    images = Image.objects.filter(project=project).annotate(annotation_count=Count("annotations"))
+    images = with_embedding_status(Image.objects.filter(project=project)).annotate(
+        annotation_count=Count("annotations")
+    )
     if embedding_status:
         images = images.filter(embedding_status=embedding_status)
     if annotated is not None:
@@ -61,7 +83,7 @@ def image_list_for_project(
 def image_for_user(user: AbstractBaseUser | AnonymousUser, image_id: int) -> tuple[Image, str]:
     """(image, role) when the user is a member of the image's project; Http404 otherwise."""
     image = (
-        Image.objects.select_related("project")
+        with_embedding_status(Image.objects.select_related("project"))
         .annotate(annotation_count=Count("annotations"))
         .filter(pk=image_id, project__in=projects_visible_to(user))
         .first()

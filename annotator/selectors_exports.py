@@ -26,7 +26,7 @@ def export_label_classes(*, project: Project, label_class_ids: Sequence[int] | N
     label_classes = LabelClass.objects.filter(project=project)
     if label_class_ids:
         label_classes = label_classes.filter(pk__in=label_class_ids)
-    return list(label_classes.order_by("order", "id").values("id", "name", "color"))
+    return [dict(row) for row in label_classes.order_by("order", "id").values("id", "name", "color")]
 
 
 def _images(*, project: Project, job_id: int | None = None):

@@ -1,25 +1,31 @@
-"""Celery tasks of the annotator app: take ids, call one service (queue "default")."""
+"""Celery tasks of the annotator app: take ids, call one service. Queues: CELERY_TASK_ROUTES in settings."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from annotator.services import exports, images, renditions
+from annotator.services import auto_masks, dicom_renditions, exports, renditions
 
 
-@shared_task(acks_late=True, queue="default")
+@shared_task(acks_late=True)
 def export_run(export_id: int) -> None:
     exports.export_run(export_id)
 
 
-@shared_task(acks_late=True, queue="default")
+@shared_task(acks_late=True)
 def dicom_render(project_id: int, generation: int | None = None) -> None:
     """Re-render a project's DICOM images with its window (after a change), and their embeddings;
-    a run whose generation a newer change superseded stops (services.images.images_render_dicom)."""
-    images.images_render_dicom(project_id=project_id, generation=generation)
+    a run whose generation a newer change superseded stops (services.dicom_renditions.images_render_dicom)."""
+    dicom_renditions.images_render_dicom(project_id=project_id, generation=generation)
 
 
-@shared_task(acks_late=True, queue="default")
+@shared_task(acks_late=True)
 def display_renditions_make(image_ids: list[int]) -> None:
     """Scale very large images for the browser right after upload (services.renditions)."""
     renditions.renditions_make(image_ids)
+
+
+@shared_task(acks_late=True)
+def auto_masks_compute(job_id: int) -> None:
+    """Segment everything for a job (services.auto_masks); needs the SAM model: "embeddings" queue."""
+    auto_masks.auto_masks_compute(job_id)

@@ -7,12 +7,11 @@ Same access rules as the API: a non-member gets 404, a member without the needed
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -23,13 +22,14 @@ from django.views.decorators.http import require_http_methods
 
 from annotator import selectors
 from annotator import selectors_review as review_selectors
-from annotator.access import check_image_annotate, check_image_review, check_image_submit, project_for_user
-from annotator.api.serializers import annotate_url
+from annotator.access import check_image_review, check_image_submit, project_for_user
+from annotator.api.page_config import annotate_page_config
+from annotator.api.serializers import AnnotatePageConfigSerializer, annotate_url
 from annotator.models import EmbeddingStatus, Image, LabelClass, Membership, Project, Role
+from annotator.selectors_dicom import dicom_settings_context
 from annotator.services import jobs as job_services
 from annotator.services import review as review_services
 from annotator.services.projects import project_create
-from annotator.services.renditions import needs_rendition
 
 GRID_PAGE_SIZE = 48
 
@@ -89,28 +89,9 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
             "status_filter": status or "",
             "query": request.GET.get("q", ""),
             **_review_context(project, role, memberships, label_classes),
-            "dicom": _dicom_settings_context(project),
+            "dicom": dicom_settings_context(project),
         },
     )
-
-
-def _dicom_settings_context(project: Project) -> dict:
-    """The project page's DICOM settings block (templates/projects/detail.html)."""
-    from annotator.media import WINDOW_PRESETS
-
-    window = project.dicom_window
-    return {
-        "presets": [
-            {"value": name, "label": f"{modality} {name.split('-', 1)[1].replace('-', ' ')} ({c:g}/{w:g})"}
-            for name, (modality, (c, w)) in WINDOW_PRESETS.items()
-        ],
-        "mode": "file" if window is None else ("preset" if isinstance(window, str) else "custom"),
-        "preset": window if isinstance(window, str) else "",
-        "center": window.get("center") if isinstance(window, dict) else "",
-        "width": window.get("width") if isinstance(window, dict) else "",
-        "render": project.dicom_render_state,
-        "api_url": reverse("api-project-detail", args=[project.pk]),
-    }
 
 
 PROGRESS_COLORS = {
@@ -320,116 +301,17 @@ ORT_RUNTIME_FILES = {
 }
 
 
-def _display_url(image) -> str:
-    """What the canvas draws: the display file, or for very large images a rendition stretched to
-    full size (annotator/services/renditions.py), so the browser never decodes a gigapixel bitmap."""
-    url = reverse("api-image-file", args=[image.pk])
-    if needs_rendition(image):
-        url += f"?max_side={settings.ANNOTATOR_DISPLAY_MAX_SIDE}"
-    return url
-
-
 @login_required
 @ensure_csrf_cookie  # the page writes through the API with the CSRF cookie
 def image_annotate(request: HttpRequest, image_id: int) -> HttpResponse:
-    image, _ = selectors.image_for_user(request.user, image_id)
-    project, role = project_for_user(request.user, image.project_id)
-    label_classes = selectors.label_class_list(project=project)
-    previous_id, next_id = _neighbour_image_ids(image)
-    following = Image.objects.filter(pk=next_id).only("id", "width", "height").first() if next_id else None
-    next_image = (
-        {"id": following.pk, "width": following.width, "height": following.height, "url": _display_url(following)}
-        if following
-        else None
-    )
-    config = {
-        "image": {
-            "id": image.pk,
-            "width": image.width,
-            "height": image.height,
-            "name": image.original_name,
-            "url": _display_url(image),
-        },
-        "project": {"id": project.pk, "name": project.name, "url": reverse("project-detail", args=[project.pk])},
-        "role": role,
-        # Assignment and review state decide, as for the API (access.check_image_annotate).
-        "can_write": _can_annotate(request.user, role, image),
-        # Review workflow in the same page (frontend/src/tools/reviewPanel.ts decides the mode from these).
-        "review": {
-            "status": image.review_status,
-            "comment": image.review_comment,
-            "can_submit": _allowed(check_image_submit, request.user, role, image),
-            "can_review": _allowed(check_image_review, request.user, role, image),
-        },
-        "label_classes": [{"id": c.pk, "name": c.name, "color": c.color} for c in label_classes],
-        "previous_url": reverse("image-annotate", args=[previous_id]) if previous_id else None,
-        "next_url": reverse("image-annotate", args=[next_id]) if next_id else None,
-        "next_image_id": next_id,
-        # The page hands the next image's embedding to its decoder ahead of time (needs the size)
-        # and loads its picture into the HTTP cache.
-        "next_image": next_image,
-        "ort_runtime_url": reverse("ort-runtime-file", args=["x"]).removesuffix("x"),
-        "user_id": request.user.pk,
-        "dicom": _dicom_config(image, project, role),  # window/level and frames (docs/dicom.md); null otherwise
-    }
-    response = render(request, "annotator/annotate.html", {"image": image, "project": project, "config": config})
+    image, role = selectors.image_for_user(request.user, image_id)
+    # Shaped by the serializer that the OpenAPI schema (and the generated TypeScript) describes.
+    config = AnnotatePageConfigSerializer(annotate_page_config(user=request.user, image=image, role=role)).data
+    context = {"image": image, "project": image.project, "config": config}
+    response = render(request, "annotator/annotate.html", context)
     for header, value in ISOLATION_HEADERS.items():
         response[header] = value
     return response
-
-
-def _dicom_config(image: Image, project: Project, role: str) -> dict | None:
-    """What the annotator's window/level control and frame stepper need (frontend/src/tools/windowLevel.ts)."""
-    if image.format != "DICOM":
-        return None
-    from annotator.media import window_presets
-    from annotator.services.images import dicom_frame_siblings
-
-    metadata = image.metadata
-    modality = str(metadata.get("modality", ""))
-    siblings = dicom_frame_siblings(image)
-    return {
-        "modality": modality,
-        "greyscale": str(metadata.get("photometric", "")).upper() in ("MONOCHROME1", "MONOCHROME2"),
-        "window": metadata.get("window"),
-        "window_source": metadata.get("window_source"),
-        "file_window": metadata.get("file_window"),
-        "project_window": project.dicom_window,
-        "presets": [{"name": name, "center": c, "width": w} for name, (c, w) in window_presets(modality).items()],
-        "render_url": reverse("api-image-render", args=[image.pk]),
-        "project_api_url": reverse("api-project-detail", args=[project.pk]),
-        "can_manage": role == Role.MANAGER,
-        "frame": int(metadata.get("frame", 0) or 0),
-        "frames": int(metadata.get("frames", 1) or 1),
-        "frame_urls": [reverse("image-annotate", args=[pk]) for _, pk in siblings],
-        "frame_position": [pk for _, pk in siblings].index(image.pk)
-        if any(pk == image.pk for _, pk in siblings)
-        else 0,
-    }
-
-
-def _can_annotate(user, role: str, image: Image) -> bool:
-    try:
-        check_image_annotate(user, role, image)
-    except PermissionDenied:
-        return False
-    return True
-
-
-def _allowed(check, user, role: str, image: Image) -> bool:
-    try:
-        check(user, role, image)
-    except PermissionDenied:
-        return False
-    return True
-
-
-def _neighbour_image_ids(image: Image) -> tuple[int | None, int | None]:
-    """Ids of the previous and next image of the same project, in the grid's order (by id)."""
-    siblings = Image.objects.filter(project_id=image.project_id)
-    previous_id = siblings.filter(pk__lt=image.pk).order_by("-pk").values_list("pk", flat=True).first()
-    next_id = siblings.filter(pk__gt=image.pk).order_by("pk").values_list("pk", flat=True).first()
-    return previous_id, next_id
 
 
 def ort_runtime_file(request: HttpRequest, name: str) -> FileResponse:

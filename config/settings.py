@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.utils.functional import lazy
 
+from config.secret import load_or_create_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -20,8 +22,6 @@ VAR_DIR = Path(env.str("ANNOTATOR_VAR_DIR", default=str(BASE_DIR / "var")))
 
 def _generated_secret_key() -> str:
     """Read ./var/secret_key, creating it on first use (called lazily, never at import)."""
-    from config.secret import load_or_create_secret_key
-
     return load_or_create_secret_key(VAR_DIR / "secret_key")
 
 
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_vite",
     "annotator",
     "segmentation",
 ]
@@ -128,6 +129,16 @@ STORAGES = {
 WHITENOISE_MIMETYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".onnx": "application/octet-stream"}
 # Serve files straight from STATICFILES_DIRS too, so the app runs without collectstatic in dev.
 WHITENOISE_USE_FINDERS = True
+# `{% vite_asset "src/main.ts" %}` finds the hashed bundle through the build's manifest (read once
+# when the app starts, not at import; `manage.py check` warns when it is missing) and links it
+# under STATIC_URL + "dist/"; no Vite dev server.
+DJANGO_VITE = {
+    "default": {
+        "dev_mode": False,
+        "manifest_path": BASE_DIR / "static" / "dist" / ".vite" / "manifest.json",
+        "static_url_prefix": "dist",
+    }
+}
 
 # Upload limits.
 # Largest single uploaded file in bytes; default 512 MiB.
@@ -152,6 +163,9 @@ SEGMENTATION_CHECKPOINT_DIR = Path(env.str("SAM_CHECKPOINT_DIR", default=str(VAR
 SEGMENTATION_CHECKPOINT = env.str("SAM_CHECKPOINT", default="")
 # Architecture of SAM_CHECKPOINT: vit_h, vit_l, vit_b or vit_t; default vit_b.
 SEGMENTATION_CHECKPOINT_TYPE = env.str("SAM_CHECKPOINT_TYPE", default="vit_b")
+# Mirror that `download_model` fetches official checkpoints from (files under their published
+# names); default none: each file's official URL.
+SEGMENTATION_DOWNLOAD_BASE_URL = env.str("SAM_DOWNLOAD_BASE_URL", default="")
 # Device for the image encoder: "auto" (CUDA when present), "cuda" or "cpu"; default auto.
 SEGMENTATION_DEVICE = env.str("SAM_DEVICE", default="auto")
 # Images encoded together on a GPU worker; default 4.
@@ -178,10 +192,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-# Embeddings go to their own queue so GPU workers can take only them.
+# The one place that names queues: every task by its registered name. "embeddings" holds the work
+# that needs the SAM model (GPU workers take only it); "default" the rest.
 CELERY_TASK_ROUTES = {
     "segmentation.tasks.embedding_compute": {"queue": "embeddings"},
-    "segmentation.tasks.auto_masks_compute": {"queue": "embeddings"},
+    "segmentation.tasks.decoder_export_refresh": {"queue": "embeddings"},
+    "annotator.tasks.auto_masks_compute": {"queue": "embeddings"},
+    "annotator.tasks.export_run": {"queue": "default"},
+    "annotator.tasks.dicom_render": {"queue": "default"},
+    "annotator.tasks.display_renditions_make": {"queue": "default"},
 }
 
 REST_FRAMEWORK = {
@@ -209,7 +228,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AnnotationStatusEnum": "annotator.models.AnnotationStatus",
         "EmbeddingStatusEnum": "annotator.models.EmbeddingStatus",
+        "ImageReviewStatusEnum": "annotator.models.ImageReviewStatus",
     },
+    # Update serializers say which fields are optional themselves (an annotation PATCH needs
+    # `version`); no "Patched..." copies with every field optional.
+    "COMPONENT_SPLIT_PATCH": False,
+    # Error answers (400/401/403/404, the Error component) on every operation that can give them.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotator.api.errors.error_responses_document",
+    ],
 }
 
 # Production hardening (manage.py check --deploy passes with DJANGO_DEBUG=0 and these on).

@@ -56,7 +56,7 @@ export default defineConfig({
     manifest: true,
     target: "es2022",
     sourcemap: true,
-    rollupOptions: {
+    rolldownOptions: {
       input: { main: resolve(frontendDir, "src/main.ts") },
     },
   },

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from segmentation.models import AutoMaskJob, Embedding, SamModel
+from segmentation.models import Embedding, SamModel
 
 
 @admin.register(SamModel)
@@ -14,9 +14,3 @@ class EmbeddingAdmin(admin.ModelAdmin):
     list_display = ["image_sha256", "model", "status", "attempts", "compute_ms", "updated_at"]
     list_filter = ["status", "model"]
     search_fields = ["image_sha256"]
-
-
-@admin.register(AutoMaskJob)
-class AutoMaskJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "image", "status", "annotations_created", "created_at"]
-    list_filter = ["status"]

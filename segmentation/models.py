@@ -1,6 +1,5 @@
 """Segmentation engine records: registered SAM models and computed image embeddings."""
 
-from django.conf import settings
 from django.db import models
 
 
@@ -49,13 +48,18 @@ class EmbeddingState(models.TextChoices):
 
 
 class Embedding(models.Model):
-    """One image's embedding under one model, shared by every project holding the same image."""
+    """One image's embedding under one model, shared by every project holding the same image.
+
+    The one record of the embedding's status: callers read it by the key (image_sha256, model_sha256)."""
 
     image_sha256 = models.CharField(max_length=64)
     model = models.ForeignKey(SamModel, on_delete=models.CASCADE, related_name="embeddings")
     # Copied from the model at creation: the key is (image content, weights), never a mutable name.
     model_sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=EmbeddingState.choices, default=EmbeddingState.PENDING)
+    # Storage name of the 8-bit RGB pixels to encode, given by whoever requests the embedding (the
+    # engine knows no image table); any file whose content has this image_sha256 will do.
+    source_name = models.CharField(max_length=300, blank=True)
     # float16 tensor with a small header (shape, dtype, model sha256); named by the key.
     file = models.FileField(max_length=300, blank=True)
     error = models.TextField(blank=True)
@@ -70,40 +74,3 @@ class Embedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_sha256[:12]} @ {self.model_sha256[:12]} ({self.status})"
-
-
-class AutoMaskJobStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-class AutoMaskJob(models.Model):
-    """A "segment everything" run over one image or a whole project, with progress and cancel."""
-
-    project = models.ForeignKey("annotator.Project", on_delete=models.CASCADE, related_name="auto_mask_jobs")
-    # One image, or null for every image of the project (those present when the job started).
-    image = models.ForeignKey("annotator.Image", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    label_class = models.ForeignKey("annotator.LabelClass", on_delete=models.CASCADE, related_name="+")
-    # SamAutomaticMaskGenerator knobs: points_per_side, pred_iou_thresh, stability_score_thresh,
-    # box_nms_thresh, min_mask_region_area.
-    params = models.JSONField(default=dict)
-    status = models.CharField(max_length=16, choices=AutoMaskJobStatus.choices, default=AutoMaskJobStatus.PENDING)
-    image_ids = models.JSONField(default=list)  # the work list, fixed at creation
-    # Images finished, committed together with their annotations, so a redelivered task skips them.
-    done_image_ids = models.JSONField(default=list)
-    annotations_created = models.PositiveIntegerField(default=0)
-    cancel_requested = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return f"auto masks #{self.pk} in project {self.project_id} ({self.status})"

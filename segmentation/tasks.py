@@ -1,10 +1,10 @@
-"""Celery tasks: take ids, call one service. Routed to the "embeddings" queue in settings."""
+"""Celery tasks of the engine: take ids, call one service. Queues: CELERY_TASK_ROUTES in settings."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from segmentation.services import auto_masks, embeddings
+from segmentation.services import embeddings
 from segmentation.services import models as model_registry
 
 EMBEDDING_MAX_RETRIES = 3
@@ -19,11 +19,6 @@ def embedding_compute(self, embedding_id: int) -> None:
             embeddings.embedding_fail(embedding_id, f"Gave up after {self.max_retries} retries: {exc}")
             return
         raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
-
-
-@shared_task(acks_late=True)
-def auto_masks_compute(job_id: int) -> None:
-    auto_masks.auto_masks_compute(job_id)
 
 
 @shared_task(acks_late=True)

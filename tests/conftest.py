@@ -6,6 +6,21 @@ import pytest
 from django.conf import settings as django_settings
 
 
+def pytest_collection_modifyitems(config, items):
+    """Skips `@pytest.mark.cuda` tests where torch sees no CUDA device, so they pass on GPU machines
+    only by running, never by being collected on a CPU machine and failing."""
+    cuda_tests = [item for item in items if item.get_closest_marker("cuda") is not None]
+    if not cuda_tests:
+        return
+    import torch  # only when a CUDA test was collected: importing torch costs seconds
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in cuda_tests:
+        item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _broker_folders():
     # kombu's filesystem broker (the embedded default) needs its folders before the first send;

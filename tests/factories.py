@@ -15,6 +15,8 @@ from PIL import Image as PILImage
 
 from annotator import geometry
 from annotator.models import Annotation, AnnotationSource, Image, LabelClass, Membership, Project
+from annotator.selectors import with_embedding_status
+from segmentation.models import Embedding, SamModel
 
 _sequence = itertools.count(1)
 PASSWORD = "test-password-123"
@@ -60,8 +62,39 @@ def image_bytes(width: int, height: int, *, seed: int = 0, image_format: str = "
     return buffer.getvalue()
 
 
-def make_image(project: Project, *, width: int = 40, height: int = 30, name: str | None = None, **fields) -> Image:
-    """An Image row whose original, display and thumbnail files really exist in default_storage."""
+def _model_of(project: Project) -> SamModel:
+    """The project's model, else the default model; a row without a checkpoint when none is registered
+    (enough to key an embedding status; no test that needs a real model goes through here)."""
+    if project.sam_model_id:
+        return project.sam_model
+    return SamModel.objects.filter(is_default=True).first() or SamModel.objects.create(
+        name="factory default",
+        architecture="default",
+        checkpoint_path="/nonexistent/factory.pt",
+        checkpoint_sha256="f" * 64,
+        encoder_input_size=256,
+        embedding_shape=[128, 32, 32],
+        is_default=True,
+    )
+
+
+def image_with_embedding_status(image: Image) -> Image:
+    """The image read again, with embedding_status and embedding_error from its Embedding row."""
+    return with_embedding_status(Image.objects.filter(pk=image.pk)).get()
+
+
+def make_image(
+    project: Project,
+    *,
+    width: int = 40,
+    height: int = 30,
+    name: str | None = None,
+    embedding_status: str | None = None,
+    embedding_error: str = "",
+    **fields,
+) -> Image:
+    """An Image row whose original, display and thumbnail files really exist in default_storage; with
+    embedding_status, also its Embedding row in that status (no file) under the project's model."""
     seed = next(_sequence)
     data = image_bytes(width, height, seed=seed)
     sha = hashlib.sha256(data).hexdigest()
@@ -80,7 +113,18 @@ def make_image(project: Project, *, width: int = 40, height: int = 30, name: str
         "size_bytes": len(data),
     }
     values.update(fields)
-    return Image.objects.create(**values)
+    image = Image.objects.create(**values)
+    if embedding_status is not None:
+        model = _model_of(project)
+        Embedding.objects.create(
+            image_sha256=image.sha256,
+            model=model,
+            model_sha256=model.checkpoint_sha256,
+            source_name=image.display.name,
+            status=embedding_status,
+            error=embedding_error,
+        )
+    return image
 
 
 def square_polygons(x: float, y: float, size: float) -> list:

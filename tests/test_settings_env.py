@@ -1,8 +1,10 @@
 """Settings come from the environment, with embedded defaults for one machine."""
 
+import json
+
 import pytest
 
-from tests.settings_subprocess import settings_values
+from tests.settings_subprocess import run_python, settings_values
 
 pytestmark = pytest.mark.slow
 
@@ -36,15 +38,30 @@ def test_database_url_selects_postgresql(tmp_path):
 
 
 def test_redis_broker_url_drops_filesystem_transport_options(tmp_path):
-    values = settings_values(
-        ["CELERY_BROKER_URL"],
-        {"ANNOTATOR_VAR_DIR": str(tmp_path), "CELERY_BROKER_URL": "redis://cache.internal:6379/2"},
+    # What the Celery app itself ends up with: the filesystem transport's folders must not reach a
+    # Redis connection (kombu passes transport options straight to the transport).
+    code = (
+        "import json\n"
+        "from config.celery import app\n"
+        "print(json.dumps([app.conf.broker_url, app.conf.broker_transport_options], default=str))\n"
     )
-    assert values["CELERY_BROKER_URL"] == "redis://cache.internal:6379/2"
-    code_values = settings_values(
-        ["CELERY_TASK_ROUTES"], {"ANNOTATOR_VAR_DIR": str(tmp_path), "CELERY_BROKER_URL": "redis://x:6379/0"}
-    )
-    assert code_values["CELERY_TASK_ROUTES"]["segmentation.tasks.embedding_compute"]["queue"] == "embeddings"
+    redis = {"ANNOTATOR_VAR_DIR": str(tmp_path), "CELERY_BROKER_URL": "redis://cache.internal:6379/2"}
+    result = run_python(code, redis)
+    assert result.returncode == 0, result.stderr
+    broker_url, transport_options = json.loads(result.stdout.strip().splitlines()[-1])
+    assert broker_url == "redis://cache.internal:6379/2"
+    assert transport_options == {}
+    # The same app on the default broker does get them, so the check above can fail.
+    result = run_python(code, {"ANNOTATOR_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    broker_url, transport_options = json.loads(result.stdout.strip().splitlines()[-1])
+    assert broker_url == "filesystem://"
+    assert transport_options["data_folder_in"] == str(tmp_path / "broker" / "queue")
+
+
+def test_embedding_tasks_go_to_the_embeddings_queue(tmp_path):
+    routes = settings_values(["CELERY_TASK_ROUTES"], {"ANNOTATOR_VAR_DIR": str(tmp_path)})["CELERY_TASK_ROUTES"]
+    assert routes["segmentation.tasks.embedding_compute"]["queue"] == "embeddings"
 
 
 def test_secret_key_from_env_and_generated_lazily_otherwise(tmp_path):

@@ -1,7 +1,8 @@
 """API errors are always JSON: {"detail": ..., plus fields}; 409 conflicts carry the current version.
 
 Services raise Django's ValidationError / PermissionDenied / Http404 and AnnotationConflict; this
-handler turns each into one clear JSON response, so views need no try/except.
+handler turns each into one clear JSON response, so views need no try/except. The schema says so
+too: `error_responses_document` declares these answers on every operation they can come from.
 """
 
 from __future__ import annotations
@@ -10,11 +11,18 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from annotator.api.serializers import AnnotationSerializer
 from annotator.services.annotations import AnnotationConflict
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error body; a 400 adds one list of messages per invalid field."""
+
+    detail = serializers.CharField()
 
 
 def _validation_body(exc: DjangoValidationError) -> dict[str, Any]:
@@ -30,9 +38,6 @@ def _validation_body(exc: DjangoValidationError) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, AnnotationConflict):
-        # Imported here to avoid a serializer <-> errors import loop at module load.
-        from annotator.api.serializers import AnnotationSerializer
-
         return Response(
             {
                 "detail": str(exc),
@@ -47,8 +52,57 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(_validation_body(exc), status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is not None and not isinstance(response.data, dict):
-        # DRF gives a bare list for non-field serializer errors; keep one JSON shape everywhere.
-        response.data = {"detail": response.data}
+        # DRF gives a bare list for a ValidationError raised outside a serializer; keep one shape:
+        # detail is always a string.
+        response.data = {"detail": " ".join(str(message) for message in response.data)}
     elif response is not None and "detail" not in response.data:
         response.data = {"detail": "Invalid input.", **response.data}
     return response
+
+
+# --- the schema side (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]) ---
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": ErrorSerializer.__doc__,
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: `detail` and one list of messages per invalid field",
+    "401": "Not signed in (no session and no valid token)",
+    "403": "Your role in the project does not allow this",
+    "404": "No such object (or page), or not in a project you are a member of",
+}
+
+
+def _error_codes(path: str, method: str, operation: dict) -> list[str]:
+    """The error answers the handler above gives and every view can reach: 400 where there is input
+    or a write (services refuse writes that break a rule), 401/403 where authentication and roles
+    apply, 404 where the path names an object or a page number may run past the last page."""
+    codes = []
+    query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+    has_query = bool(query)
+    if method != "get" or "requestBody" in operation or has_query:
+        codes.append("400")
+    if {} not in operation.get("security", [{}]):  # an operation open to anyone lists {} (e.g. token login)
+        codes += ["401", "403"]
+    if "{" in path or "page" in query:
+        codes.append("404")
+    return codes
+
+
+def error_responses_document(result: dict, generator, request, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: declare the error answers, as the Error component, on
+    each operation that can give them. A view's own @extend_schema declaration of a code wins."""
+    result.setdefault("components", {}).setdefault("schemas", {}).setdefault("Error", ERROR_SCHEMA)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for code in _error_codes(path, method, operation):
+                responses.setdefault(
+                    code,
+                    {"description": _ERROR_DESCRIPTIONS[code], "content": {"application/json": {"schema": _ERROR_REF}}},
+                )
+    return result

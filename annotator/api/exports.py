@@ -29,7 +29,7 @@ IMPORTERS = (Role.MANAGER,)
 class ExportSerializer(serializers.ModelSerializer):
     # Plain strings, not enums: several models have a "status" field with different choices.
     status = serializers.CharField(read_only=True)
-    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, allow_null=True, default=None)
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -111,7 +111,12 @@ class ExportDetailView(APIView):
 
 
 class ExportDownloadView(APIView):
-    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The export file")})
+    @extend_schema(
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A COCO instances file"),
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="A zip (images or masks)"),
+        }
+    )
     def get(self, request: Request, export_id: int) -> FileResponse:
         export, role = selectors_exports.export_for_user(request.user, export_id)
         require_role(role, EXPORTERS)

@@ -24,7 +24,7 @@ from annotator import selectors_review as review_selectors
 from annotator.access import check_image_review, check_image_submit, project_for_user
 from annotator.api.serializers import AnnotationSerializer, ImageBriefSerializer
 from annotator.api.views import PagePagination
-from annotator.models import Job, Project, Role, StatusTransition
+from annotator.models import ImageReviewStatus, Job, Project, Role, StatusTransition
 from annotator.services import jobs as job_services
 from annotator.services import review as review_services
 
@@ -36,13 +36,15 @@ REVIEWERS = (Role.REVIEWER, Role.MANAGER)
 
 
 class JobSerializer(serializers.ModelSerializer):
-    annotator_username = serializers.CharField(source="annotator.username", read_only=True, default=None)
-    reviewer_username = serializers.CharField(source="reviewer.username", read_only=True, default=None)
-    image_count = serializers.IntegerField(read_only=True, default=None)
-    new_count = serializers.IntegerField(read_only=True, default=None)
-    submitted_count = serializers.IntegerField(read_only=True, default=None)
-    approved_count = serializers.IntegerField(read_only=True, default=None)
-    rejected_count = serializers.IntegerField(read_only=True, default=None)
+    annotator_username = serializers.CharField(
+        source="annotator.username", read_only=True, allow_null=True, default=None
+    )
+    reviewer_username = serializers.CharField(source="reviewer.username", read_only=True, allow_null=True, default=None)
+    image_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    new_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    submitted_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    approved_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    rejected_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Job
@@ -60,6 +62,7 @@ class JobSerializer(serializers.ModelSerializer):
             "approved_count",
             "rejected_count",
         ]
+        read_only_fields = fields
 
 
 class JobSplitSerializer(serializers.Serializer):
@@ -87,9 +90,9 @@ class ReviewSerializer(serializers.Serializer):
 
 
 class TransitionSerializer(serializers.ModelSerializer):
-    actor_username = serializers.CharField(source="actor.username", read_only=True, default=None)
+    actor_username = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
     annotation_author_username = serializers.CharField(
-        source="annotation_author.username", read_only=True, default=None
+        source="annotation_author.username", read_only=True, allow_null=True, default=None
     )
 
     class Meta:
@@ -107,16 +110,18 @@ class TransitionSerializer(serializers.ModelSerializer):
             "comment",
             "created_at",
         ]
+        read_only_fields = fields
 
 
 class QueueImageSerializer(ImageBriefSerializer):
-    review_status = serializers.CharField(read_only=True)
+    review_status = serializers.ChoiceField(choices=ImageReviewStatus.choices, read_only=True)
     review_comment = serializers.CharField(read_only=True)
-    job = serializers.IntegerField(source="job_id", read_only=True)
-    annotation_count = serializers.IntegerField(read_only=True, default=None)
+    job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)
+    annotation_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
 
     class Meta(ImageBriefSerializer.Meta):
         fields = [*ImageBriefSerializer.Meta.fields, "review_status", "review_comment", "job", "annotation_count"]
+        read_only_fields = fields
 
 
 def _valid(serializer_class: type, data) -> dict:
@@ -281,7 +286,7 @@ class MetricsView(APIView):
 
 
 class MetricsCsvView(APIView):
-    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.STR, description="text/csv")})
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per person")})
     def get(self, request: Request, project_id: int) -> HttpResponse:
         project = _metrics_project(request, project_id)
         buffer = io.StringIO()

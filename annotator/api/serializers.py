@@ -13,6 +13,7 @@ from annotator.models import (
     AnnotationStatus,
     EmbeddingStatus,
     Image,
+    ImageReviewStatus,
     LabelClass,
     Membership,
     Project,
@@ -20,10 +21,21 @@ from annotator.models import (
 )
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "description": "Polygons, each a list of rings (outer first, then holes), each ring [x0, y0, x1, y1, ...] in image pixels",
+        "items": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+    }
+)
+class PolygonsField(serializers.JSONField):
+    """An annotation's polygons (the services check them; the schema states their shape)."""
+
+
 class ProjectSerializer(serializers.ModelSerializer):
-    image_count = serializers.IntegerField(read_only=True, default=None)
-    annotation_count = serializers.IntegerField(read_only=True, default=None)
-    my_role = serializers.CharField(read_only=True, default=None)
+    image_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    annotation_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    my_role = serializers.CharField(read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Project
@@ -39,7 +51,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "dicom_window",
             "dicom_render_state",
         ]
-        read_only_fields = ["dicom_render_state"]
+        read_only_fields = fields  # output only: writes go through the *Write/*Update serializers
 
 
 class ProjectWriteSerializer(serializers.Serializer):
@@ -61,6 +73,7 @@ class MembershipSerializer(serializers.ModelSerializer):
     class Meta:
         model = Membership
         fields = ["id", "user", "username", "role", "created_at"]
+        read_only_fields = fields
 
 
 class MembershipCreateSerializer(serializers.Serializer):
@@ -80,11 +93,12 @@ class MembershipUpdateSerializer(serializers.Serializer):
 
 
 class LabelClassSerializer(serializers.ModelSerializer):
-    annotation_count = serializers.IntegerField(read_only=True, default=None)
+    annotation_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = LabelClass
         fields = ["id", "name", "color", "order", "annotation_count"]
+        read_only_fields = fields
 
 
 class LabelClassWriteSerializer(serializers.Serializer):
@@ -100,7 +114,10 @@ class LabelClassUpdateSerializer(serializers.Serializer):
 
 
 class ImageSerializer(serializers.ModelSerializer):
-    annotation_count = serializers.IntegerField(read_only=True, default=None)
+    annotation_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    # Read from the engine's Embedding row by the selectors (annotator.selectors.with_embedding_status).
+    embedding_status = serializers.ChoiceField(choices=EmbeddingStatus.choices, read_only=True)
+    embedding_error = serializers.CharField(read_only=True)
     file_url = serializers.SerializerMethodField()
     original_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
@@ -129,7 +146,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "review_status",
             "review_comment",
         ]
-        read_only_fields = ["review_status", "review_comment"]  # changed by the review endpoints only
+        read_only_fields = fields  # output only (the review endpoints change review_status and review_comment)
 
     def get_file_url(self, image: Image) -> str:
         return reverse("api-image-file", args=[image.pk])
@@ -157,6 +174,7 @@ class ImageBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Image
         fields = ["id", "original_name", "width", "height"]
+        read_only_fields = fields
 
 
 class UploadRejectedSerializer(serializers.Serializer):
@@ -169,11 +187,22 @@ class UploadReportSerializer(serializers.Serializer):
     rejected = UploadRejectedSerializer(many=True)
 
 
+class UploadErrorSerializer(serializers.Serializer):
+    """A refused upload: no file attached (`files` says why), or none accepted (the report's lists)."""
+
+    detail = serializers.CharField()
+    files = serializers.ListField(child=serializers.CharField(), required=False)
+    accepted = ImageBriefSerializer(many=True, required=False)
+    rejected = UploadRejectedSerializer(many=True, required=False)
+
+
 class UploadSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
+    polygons = PolygonsField(read_only=True)
+    prompts = serializers.DictField(read_only=True, help_text="The clicks and box that made a SAM mask")
     author_name = serializers.SerializerMethodField()
 
     class Meta:
@@ -199,6 +228,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        read_only_fields = fields  # output only: AnnotationCreate/AnnotationUpdate take the input
 
     def get_author_name(self, annotation: Annotation) -> str | None:
         return annotation.author.username if annotation.author else None
@@ -208,7 +238,7 @@ class AnnotationCreateSerializer(serializers.Serializer):
     label_class = serializers.IntegerField(min_value=1)
     source = serializers.ChoiceField(choices=AnnotationSource.choices)
     rle = serializers.JSONField(required=False, default=None)
-    polygons = serializers.JSONField(required=False, default=None)
+    polygons = PolygonsField(required=False, allow_null=True, default=None)
     prompts = serializers.DictField(required=False, default=dict)
     status = serializers.ChoiceField(choices=AnnotationStatus.choices, required=False, default=AnnotationStatus.DRAFT)
     time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
@@ -219,7 +249,7 @@ class AnnotationUpdateSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, help_text="The version this edit was based on.")
     label_class = serializers.IntegerField(min_value=1, required=False)
     rle = serializers.JSONField(required=False)
-    polygons = serializers.JSONField(required=False)
+    polygons = PolygonsField(required=False)
     prompts = serializers.DictField(required=False)
     status = serializers.ChoiceField(choices=AnnotationStatus.choices, required=False)
     review_comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
@@ -237,3 +267,95 @@ class ImageFilterSerializer(serializers.Serializer):
     embedding_status = serializers.ChoiceField(choices=EmbeddingStatus.choices, required=False)
     annotated = serializers.BooleanField(required=False, allow_null=True, default=None)
     search = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+
+# --- the annotator page's config (embedded in the page, also GET /api/images/<id>/annotate-config/) ---
+
+
+class DicomWindowSerializer(serializers.Serializer):
+    center = serializers.FloatField()
+    width = serializers.FloatField()
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": 'a preset, "<modality>-<name>", e.g. "ct-lung"'},
+            {"$ref": "#/components/schemas/DicomWindow"},
+        ],
+        "nullable": True,
+    }
+)
+class ProjectWindowField(serializers.JSONField):
+    """Project.dicom_window: a preset's name, a window, or null (each file's own window)."""
+
+
+class WindowPresetSerializer(DicomWindowSerializer):
+    name = serializers.CharField()
+
+
+class DicomPageConfigSerializer(serializers.Serializer):
+    """What the annotator's window/level control and frame stepper need (frontend/src/tools/windowLevel.ts)."""
+
+    modality = serializers.CharField(allow_blank=True)
+    greyscale = serializers.BooleanField()
+    window = DicomWindowSerializer(allow_null=True, help_text="The stored rendition's window: what SAM saw.")
+    window_source = serializers.CharField(allow_null=True)
+    file_window = DicomWindowSerializer(allow_null=True)
+    project_window = ProjectWindowField(allow_null=True)
+    presets = WindowPresetSerializer(many=True)
+    render_url = serializers.CharField()
+    project_api_url = serializers.CharField()
+    can_manage = serializers.BooleanField()
+    frame = serializers.IntegerField()
+    frames = serializers.IntegerField()
+    frame_urls = serializers.ListField(child=serializers.CharField())
+    frame_position = serializers.IntegerField()
+
+
+class PageImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    url = serializers.CharField(help_text="What the canvas draws (a smaller rendition for very large images).")
+
+
+class PageCurrentImageSerializer(PageImageSerializer):
+    name = serializers.CharField()
+
+
+class PageProjectSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField()
+
+
+class PageReviewSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ImageReviewStatus.choices)
+    comment = serializers.CharField(allow_blank=True)
+    can_submit = serializers.BooleanField()
+    can_review = serializers.BooleanField()
+
+
+class PageLabelClassSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+
+
+class AnnotatePageConfigSerializer(serializers.Serializer):
+    """The annotator page's config (frontend/src/main.ts reads it from the page)."""
+
+    image = PageCurrentImageSerializer()
+    project = PageProjectSerializer()
+    role = serializers.ChoiceField(choices=Role.choices)
+    can_write = serializers.BooleanField(help_text="Assignment and review state decide (access.check_image_annotate).")
+    review = PageReviewSerializer()
+    label_classes = PageLabelClassSerializer(many=True)
+    previous_url = serializers.CharField(allow_null=True)
+    next_url = serializers.CharField(allow_null=True)
+    next_image_id = serializers.IntegerField(allow_null=True)
+    next_image = PageImageSerializer(allow_null=True, help_text="Its embedding and picture are fetched ahead.")
+    ort_runtime_url = serializers.CharField()
+    user_id = serializers.IntegerField()
+    dicom = DicomPageConfigSerializer(allow_null=True, help_text="null for images that are not DICOM")

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator.api import views
+from annotator.api.page_config import AnnotatePageConfigView
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -26,6 +27,7 @@ urlpatterns = [
     path("images/<int:image_id>/render/", views.ImageRenderView.as_view(), name="api-image-render"),
     path("images/<int:image_id>/annotations/", views.AnnotationListView.as_view(), name="api-annotation-list"),
     path("annotations/<int:annotation_id>/", views.AnnotationDetailView.as_view(), name="api-annotation-detail"),
+    path("images/<int:image_id>/annotate-config/", AnnotatePageConfigView.as_view(), name="api-annotate-config"),
 ]
 
 # Dataset export and import (issue 7).
@@ -56,5 +58,47 @@ urlpatterns += [
         "annotations/<int:annotation_id>/review/",
         review_views.AnnotationReviewView.as_view(),
         name="api-annotation-review",
+    ),
+]
+
+# SAM per project and image: model manifest, embeddings, server decoder, segment everything (issue 11:
+# moved from segmentation.api, same paths and names; the engine keeps only the decoder files).
+from annotator.api import auto_masks as auto_mask_views  # noqa: E402
+from annotator.api import embeddings as embedding_views  # noqa: E402
+from annotator.api import model_manifest as model_manifest_views  # noqa: E402
+
+urlpatterns += [
+    path("projects/<int:project_id>/model/", model_manifest_views.ProjectModelView.as_view(), name="api-project-model"),
+    path(
+        "projects/<int:project_id>/embeddings/progress/",
+        embedding_views.ProjectEmbeddingProgressView.as_view(),
+        name="api-project-embedding-progress",
+    ),
+    path("images/<int:image_id>/embedding/", embedding_views.ImageEmbeddingView.as_view(), name="api-image-embedding"),
+    path(
+        "images/<int:image_id>/embedding/status/",
+        embedding_views.ImageEmbeddingStatusView.as_view(),
+        name="api-image-embedding-status",
+    ),
+    path("images/<int:image_id>/decode/", embedding_views.ImageDecodeView.as_view(), name="api-image-decode"),
+    path(
+        "images/<int:image_id>/embedding/retry/",
+        embedding_views.ImageEmbeddingRetryView.as_view(),
+        name="api-image-embedding-retry",
+    ),
+    path(
+        "projects/<int:project_id>/auto-masks/",
+        auto_mask_views.AutoMaskJobListView.as_view(),
+        name="api-auto-mask-list",
+    ),
+    path(
+        "projects/<int:project_id>/auto-masks/<int:job_id>/",
+        auto_mask_views.AutoMaskJobDetailView.as_view(),
+        name="api-auto-mask-detail",
+    ),
+    path(
+        "projects/<int:project_id>/auto-masks/<int:job_id>/cancel/",
+        auto_mask_views.AutoMaskJobCancelView.as_view(),
+        name="api-auto-mask-cancel",
     ),
 ]

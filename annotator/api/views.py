@@ -35,6 +35,7 @@ from annotator.access import (
     require_role,
 )
 from annotator.api import serializers as s
+from annotator.api.errors import ErrorSerializer
 from annotator.models import LabelClass, Project, Role
 from annotator.services import annotations as annotation_services
 from annotator.services import label_classes as label_class_services
@@ -208,7 +209,11 @@ class ImageListView(ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": s.UploadSerializer},
-        responses={201: s.UploadReportSerializer, 207: s.UploadReportSerializer, 400: s.UploadReportSerializer},
+        responses={
+            201: s.UploadReportSerializer,
+            207: s.UploadReportSerializer,
+            400: OpenApiResponse(s.UploadErrorSerializer, description="No file attached, or none accepted"),
+        },
     )
     def post(self, request: Request, project_id: int) -> Response:
         project, _ = project_for_user(request.user, project_id, roles=MANAGERS)
@@ -276,6 +281,7 @@ def _stream(
 
 
 _BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes")
+_NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag in If-None-Match still names this file")
 
 
 class ImageFileView(APIView):
@@ -289,7 +295,8 @@ class ImageFileView(APIView):
                 "(256-16384; the display file itself when it already fits)",
             ),
         ],
-        responses={200: _BINARY, 304: None},
+        # The display file is PNG or JPEG; the original is whatever was uploaded (e.g. application/dicom).
+        responses={(200, "*/*"): _BINARY, 304: _NOT_MODIFIED},
     )
     def get(self, request: Request, image_id: int):
         image, _ = selectors.image_for_user(request.user, image_id)
@@ -308,7 +315,7 @@ class ImageFileView(APIView):
 
 
 class ImageThumbnailView(APIView):
-    @extend_schema(responses={200: _BINARY, 304: None})
+    @extend_schema(responses={(200, "image/jpeg"): _BINARY, 304: _NOT_MODIFIED})
     def get(self, request: Request, image_id: int):
         image, _ = selectors.image_for_user(request.user, image_id)
         return _stream(request, image.thumbnail, "image/jpeg")
@@ -320,12 +327,15 @@ class ImageRenderView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("center", float, required=True), OpenApiParameter("width", float, required=True)],
-        responses={200: _BINARY, 400: OpenApiResponse(description="not a greyscale DICOM image, or a bad window")},
+        responses={
+            (200, "image/png"): _BINARY,
+            400: OpenApiResponse(ErrorSerializer, description="not a greyscale DICOM image, or a bad window"),
+        },
     )
     def get(self, request: Request, image_id: int):
         from django.http import HttpResponse
 
-        from annotator.services.images import image_render_window  # owned by the ingest service
+        from annotator.services.dicom_renditions import image_render_window
 
         image, _ = selectors.image_for_user(request.user, image_id)
         params = request.query_params

@@ -15,6 +15,7 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import PurePosixPath
+from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
@@ -34,7 +35,7 @@ def render_masks(
     """(instance uint16 (h, w), semantic uint16 (h, w), [(instance value, annotation id, class value)])."""
     instance = np.zeros((height, width), dtype=np.uint16)
     semantic = np.zeros((height, width), dtype=np.uint16)
-    table = []
+    table: list[dict[str, Any]] = []
     for row in annotations:
         if row["label_class_id"] not in class_value:
             continue

@@ -80,7 +80,7 @@ def _derive_geometry(*, image: Image, rle: dict | None, polygons: list | None) -
                         f"[{image.height}, {image.width}]."
                     }
                 )
-        else:
+        elif polygons is not None:
             rle = geometry.polygons_to_rle(polygons, width=image.width, height=image.height)
         if polygons is None:
             polygons = geometry.rle_to_polygons(rle)

@@ -22,7 +22,6 @@ from typing import IO, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -30,7 +29,9 @@ from annotator import selectors_exports as rows
 from annotator.exports import coco, masks, yolo
 from annotator.exports.rows import export_file_names, group_by_image
 from annotator.models import AnnotationStatus, Export, ExportFormat, ExportStatus, Job, LabelClass, Project
+from annotator.services.exports_dicom_seg import write_dicom_seg
 from common.storage import save_atomically
+from common.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -102,10 +103,7 @@ def export_request(
     """Record an export and queue its task once the row is committed."""
     clean = export_options_clean(project=project, format=format, options=options)
     export = Export.objects.create(project=project, requested_by=user, format=format, options=clean)
-    # Imported here: the tasks module imports this one (no import loop at load time).
-    from annotator.tasks import export_run as export_run_task
-
-    transaction.on_commit(lambda: export_run_task.delay(export.pk))
+    enqueue_on_commit("annotator.tasks.export_run", export.pk)
     return export
 
 
@@ -195,9 +193,6 @@ def export_write(
     if format == ExportFormat.COCO:
         return _write_coco(project, options, label_classes, filters, handle, advance)
     if format == DICOM_SEG:
-        # Imported here: highdicom is only loaded by the one format that needs it.
-        from annotator.services.exports_dicom_seg import write_dicom_seg
-
         return write_dicom_seg(
             project=project, label_classes=label_classes, filters=filters, handle=handle, advance=advance
         )

@@ -2,7 +2,7 @@
 
 Called by `annotator.services.exports.export_write`. Reads the ORIGINAL stored DICOM file of each
 annotated image (Image.file; the display rendition has lost the DICOM attributes a SEG must reference),
-groups frames by `dicom_seg.seg_group_key`, and builds each SEG with `annotator.exports.dicom_seg`.
+groups frames by `dicom_seg.seg_group_key`, and builds each SEG with `annotator.dicom.seg`.
 An image that cannot be a SEG source (not DICOM, no Frame of Reference UID, unreadable file) is listed
 in the summary's "skipped" with the reason, and in skipped.txt in the zip; it never stops the others.
 When nothing at all could be written, the export fails with every reason in its message.
@@ -22,9 +22,9 @@ from django.core.files.storage import default_storage
 
 from annotator import geometry
 from annotator import selectors_exports as rows
-from annotator.exports import dicom_seg
+from annotator.dicom import seg as dicom_seg
+from annotator.dicom.parse import read_stored_dicom_header
 from annotator.exports.rows import group_by_image
-from annotator.media import read_stored_dicom_header
 from annotator.models import Image, Project
 
 ZIP_DATE = (2000, 1, 1, 0, 0, 0)

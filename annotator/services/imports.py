@@ -19,7 +19,7 @@ from django.db import transaction
 
 from annotator import geometry
 from annotator.exports import coco_import
-from annotator.exports.rows import export_file_names
+from annotator.exports.rows import ImageRow, export_file_names
 from annotator.models import Annotation, AnnotationSource, AnnotationStatus, Image, LabelClass, Project
 
 BULK_ROWS = 500
@@ -55,7 +55,7 @@ def _image_lookup(project: Project) -> dict[str, Image]:
         .order_by("id")
     }
     lookup: dict[str, Image] = {}
-    rows = ({"id": i.pk, "original_name": i.original_name, "display": i.display.name} for i in images.values())
+    rows = (ImageRow(id=i.pk, original_name=i.original_name, display=i.display.name) for i in images.values())
     for row, export_name in export_file_names(rows):
         lookup.setdefault(export_name, images[row["id"]])
     for image in images.values():

@@ -17,7 +17,7 @@ def _validate(project: Project, *, name: str | None, color: str | None, exclude_
     if name is not None:
         if not name.strip():
             raise ValidationError({"name": "A label class needs a name."})
-        if LabelClass.objects.filter(project=project, name=name.strip()).exclude(pk=exclude_pk).exists():
+        if LabelClass.objects.filter(project=project, name=name.strip()).exclude(pk=exclude_pk or 0).exists():
             raise ValidationError({"name": f"This project already has a label class named {name.strip()!r}."})
     if color is not None and not COLOR_PATTERN.match(color):
         raise ValidationError({"color": "A colour is written #rrggbb, e.g. #e6194b."})

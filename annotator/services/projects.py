@@ -6,8 +6,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from annotator.media import window_choice_clean
-from annotator.models import Image, Membership, Project, Role
+from annotator.dicom.window import window_choice_clean
+from annotator.models import Membership, Project, Role
+from annotator.services.dicom_renditions import dicom_render_queue
+from annotator.services.images import image_delete
 
 EDITABLE_FIELDS = frozenset({"name", "description", "dicom_deidentify", "dicom_window"})
 
@@ -58,7 +60,7 @@ def project_update(*, project: Project, **changes) -> Project:
         setattr(project, field, value)
     project.full_clean(exclude=["created_by"])  # a departed creator leaves it empty
     if window_changed:
-        project.dicom_render_state = _queue_dicom_render(project.pk)
+        project.dicom_render_state = dicom_render_queue(project.pk)
         changes["dicom_render_state"] = project.dicom_render_state
     project.save(update_fields=list(changes) or None)
     return project
@@ -83,33 +85,9 @@ def _check_no_identified_dicom(project: Project) -> None:
 
 
 @transaction.atomic
-def dicom_render_enqueue(project_id: int) -> None:
-    """Start a re-render of a project's DICOM images (after the commit), e.g. when an upload was
-    rendered with a window that changed before it committed."""
-    if Project.objects.select_for_update().filter(pk=project_id).exists():
-        Project.objects.filter(pk=project_id).update(dicom_render_state=_queue_dicom_render(project_id))
-
-
-def _queue_dicom_render(project_id: int) -> dict:
-    """The "queued" render state with the next generation (read under a row lock), and the task
-    enqueued after the commit for that generation: a run of an older generation stops
-    (services.images.images_render_dicom)."""
-    # Imported here: the tasks module imports services (avoids an import loop).
-    from annotator.tasks import dicom_render
-
-    current = Project.objects.select_for_update().filter(pk=project_id).values_list("dicom_render_state", flat=True)[0]
-    generation = int((current or {}).get("generation", 0) or 0) + 1
-    total = Image.objects.filter(project_id=project_id, format="DICOM").count()
-    transaction.on_commit(lambda: dicom_render.delay(project_id, generation))
-    return {"status": "queued", "done": 0, "total": total, "error": "", "generation": generation}
-
-
-@transaction.atomic
 def project_delete(*, project: Project) -> None:
     # Each image through image_delete, so its stored files go too once nothing references them
     # (deleting an image cascades to its annotations, which would otherwise protect label classes).
-    from annotator.services.images import image_delete  # ingest module; imported here as views do
-
     for image in project.images.all():
         image_delete(image=image)
     project.delete()

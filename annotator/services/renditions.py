@@ -20,6 +20,7 @@ from PIL import Image as PILImage
 
 from annotator.models import Image
 from common.storage import save_atomically
+from common.tasks import enqueue_on_commit
 
 FOLDER = "renditions"
 DISPLAY_FOLDER = "display"  # where ingest stores display files (services/images.py)
@@ -59,13 +60,9 @@ def display_rendition(image: Image, max_side: int) -> str:
 def renditions_request(images: list[Image]) -> None:
     """Queue the worker to make the display renditions of those images that need one (after the
     current transaction commits), so that the first open does not wait for a large image's scaling."""
-    from django.db import transaction
-
     ids = [image.pk for image in images if needs_rendition(image)]
     if ids:
-        from annotator.tasks import display_renditions_make  # tasks import services, not the reverse
-
-        transaction.on_commit(lambda: display_renditions_make.delay(ids))
+        enqueue_on_commit("annotator.tasks.display_renditions_make", ids)
 
 
 def renditions_make(image_ids: list[int]) -> int:

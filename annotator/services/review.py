@@ -142,7 +142,7 @@ def image_review(*, image: Image, reviewer: AbstractBaseUser, approve: bool, com
     comment = _check_reject_comment(approve, comment)
     image = _image_under_review(image)
     if approve:
-        waiting = (AnnotationStatus.SUBMITTED, AnnotationStatus.REJECTED)
+        waiting: tuple[AnnotationStatus, ...] = (AnnotationStatus.SUBMITTED, AnnotationStatus.REJECTED)
         to_status, image_status = AnnotationStatus.APPROVED, ImageReviewStatus.APPROVED
     else:
         # Annotations approved one by one stay approved: the rejection concerns the rest (or a missing object).

@@ -83,7 +83,7 @@ function start(): void {
   performance.mark("sam:bundle");
   const decoderClient = new DecoderClient(new DecoderWorker());
   const wasmBase = new URL(config.ort_runtime_url, window.location.href).href;
-  const threads = self.crossOriginIsolated === true ? 2 : 1;
+  const threads = self.crossOriginIsolated ? 2 : 1;
   // ?gpu=off|force: WebGPU is otherwise used when the browser has a real GPU adapter (sam/backend.ts).
   const gpuParam = new URLSearchParams(window.location.search).get("gpu");
   const gpu = gpuParam === "off" || gpuParam === "force" ? gpuParam : "auto";
@@ -97,6 +97,8 @@ function start(): void {
     const saver = tab.current?.saver;
     if (saver !== undefined && (saver.dirty || saver.state === "error" || saver.state === "conflict")) {
       event.preventDefault();
+      // Chrome before 119 shows the leave-page prompt only when returnValue is set.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
       event.returnValue = "";
     }
   });
@@ -207,7 +209,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
     candidate: byId("candidate-status"),
   };
   root.dataset["imageId"] = String(config.image.id);
-  const isolated = self.crossOriginIsolated === true;
+  const isolated = self.crossOriginIsolated;
   status.isolation.dataset["isolated"] = String(isolated);
   status.isolation.textContent = isolated
     ? "cross-origin isolated: 2 decoder threads"
@@ -446,7 +448,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
       performance.mark("sam:ready");
       decoder = client;
       status.decoder.dataset["status"] = "ready";
-      const graphs = init.firstClick ? `first-click graph ${variant}, refinement ${fullVariant}` : `${fullVariant}`;
+      const graphs = init.firstClick ? `first-click graph ${variant}, refinement ${fullVariant}` : fullVariant;
       status.decoder.textContent = `decoder: ${manifest.model.name} ${graphs}, ${init.backend} × ${init.threads} threads`;
       root.dataset["decoder"] = "ready";
       if (bench !== undefined) {

@@ -73,7 +73,7 @@ def next_click(pred: np.ndarray, obj: EvalObject) -> Click | None:
     n_missed, n_extra = np.count_nonzero(missed), np.count_nonzero(extra)
     if n_missed == 0 and n_extra == 0:
         return None
-    positive = n_missed >= n_extra
+    positive = bool(n_missed >= n_extra)
     y, x = _deepest_point(missed if positive else extra)
     return Click(y=y, x=x, positive=positive)
 

@@ -88,3 +88,22 @@ def embedding_shape(sam: Any) -> list[int]:
 
 def encoder_input_size(sam: Any) -> int:
     return int(sam.image_encoder.img_size)
+
+
+def write_random_init_checkpoint(path: Path, architecture: str = "default") -> Path:
+    """A deterministic random-init checkpoint at path (seed 0, the global RNG left as it was), written
+    atomically; an existing file is kept."""
+    import torch
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(0)
+            sam = build_sam(architecture)
+        finally:
+            torch.random.set_rng_state(state)
+        tmp = path.with_suffix(".tmp")
+        torch.save(sam.state_dict(), tmp)
+        tmp.replace(path)
+    return path

@@ -1,7 +1,7 @@
-"""Embedding writes: request on upload, compute in a worker, fail, retry.
+"""Embedding writes: request, compute in a worker, fail, retry. Keyed by (image sha256, model sha256).
 
-Invariant: Image.embedding_status mirrors the Embedding row of (image sha256, project's model sha256)
-for every image with that content in every project using that model.
+The engine knows no image table: a caller names the content (sha256) and a storage name of its 8-bit
+RGB pixels (source_name); the Embedding row is the one record of the embedding's status.
 """
 
 from __future__ import annotations
@@ -10,101 +10,90 @@ import io
 import logging
 import time
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Q
+from PIL import Image as PILImage
 
-from annotator.models import Image
+from common.tasks import enqueue_on_commit
 from segmentation.models import Embedding, EmbeddingState, SamModel
-from segmentation.services.models import project_model
+from segmentation.sam.encoder import encode_images
+from segmentation.services.model_cache import get_device, get_sam
+from segmentation.storage import write_embedding
 
 logger = logging.getLogger(__name__)
+
+EMBEDDING_COMPUTE_TASK = "segmentation.tasks.embedding_compute"
 
 
 class TransientEmbeddingError(Exception):
     """Worth retrying later (database or broker hiccup, GPU out of memory)."""
 
 
-def _images_using(embedding: Embedding):
-    """Images whose active model is this embedding's model and whose content is its image."""
-    model = embedding.model
-    uses_model = Q(project__sam_model=model)
-    if model.is_default:
-        uses_model |= Q(project__sam_model__isnull=True)
-    return Image.objects.filter(uses_model, sha256=embedding.image_sha256)
+class EmbeddingSource(NamedTuple):
+    """What to embed: the content's sha256 and a storage name of its 8-bit RGB pixels."""
+
+    image_sha256: str
+    source_name: str
 
 
-def _sync_images(embedding: Embedding) -> None:
-    error = embedding.error if embedding.status == EmbeddingState.FAILED else ""
-    _images_using(embedding).update(embedding_status=embedding.status, embedding_error=error)
-
-
-def _enqueue(embedding_id: int) -> None:
-    # Imported here, not at module top: tasks import this module (avoids an import loop).
-    from segmentation.tasks import embedding_compute as embedding_compute_task
-
-    transaction.on_commit(lambda: embedding_compute_task.delay(embedding_id))
-
-
-def embeddings_request(*, images: Iterable[Image]) -> None:
-    """Get-or-create the embeddings of these images under their projects' models and enqueue the
-    missing ones (after commit). Content already embedded under the same model is reused at once."""
-    models: dict[int | None, SamModel] = {}
+def embeddings_request(*, model: SamModel, sources: Iterable[EmbeddingSource]) -> list[Embedding]:
+    """Get-or-create the embeddings of these contents under the model and enqueue the missing ones
+    (after commit). Content already embedded under the same model is reused at once; content that
+    failed before is tried once more rather than showing the old error."""
+    embeddings = []
     with transaction.atomic():
-        for image in images:
-            key = image.project.sam_model_id
-            if key not in models:
-                models[key] = project_model(image.project)
-            model = models[key]
+        for source in sources:
             embedding, created = Embedding.objects.get_or_create(
-                image_sha256=image.sha256, model_sha256=model.checkpoint_sha256, defaults={"model": model}
+                image_sha256=source.image_sha256,
+                model_sha256=model.checkpoint_sha256,
+                defaults={"model": model, "source_name": source.source_name},
             )
             if not created and embedding.status == EmbeddingState.FAILED:
-                # A new upload of content that failed before: try once more rather than show the old error.
-                embedding.status, embedding.error = EmbeddingState.PENDING, ""
-                embedding.save(update_fields=["status", "error", "updated_at"])
+                embedding.status, embedding.error, embedding.source_name = (
+                    EmbeddingState.PENDING,
+                    "",
+                    source.source_name,
+                )
+                embedding.save(update_fields=["status", "error", "source_name", "updated_at"])
                 created = True
-            image.embedding_status, image.embedding_error = embedding.status, ""
-            _sync_images(embedding)  # this image, and copies elsewhere if a failure was just reset
             if created:
-                _enqueue(embedding.pk)
+                enqueue_on_commit(EMBEDDING_COMPUTE_TASK, embedding.pk)
+            embeddings.append(embedding)
+    return embeddings
 
 
-def embedding_retry(image: Image) -> Embedding:
-    """Reset the image's embedding to pending and enqueue it again (the retry button)."""
+def embedding_retry(*, model: SamModel, source: EmbeddingSource) -> Embedding:
+    """Reset the embedding to pending and enqueue it again (the retry button); a ready one whose
+    file still exists is left as it is."""
     with transaction.atomic():
-        model = project_model(image.project)
         embedding, _ = Embedding.objects.get_or_create(
-            image_sha256=image.sha256, model_sha256=model.checkpoint_sha256, defaults={"model": model}
+            image_sha256=source.image_sha256,
+            model_sha256=model.checkpoint_sha256,
+            defaults={"model": model, "source_name": source.source_name},
         )
         embedding = Embedding.objects.select_for_update().select_related("model").get(pk=embedding.pk)
         if embedding.status != EmbeddingState.READY or not default_storage.exists(embedding.file.name or "-"):
             embedding.status, embedding.error, embedding.file = EmbeddingState.PENDING, "", ""
-            embedding.save(update_fields=["status", "error", "file", "updated_at"])
-            _enqueue(embedding.pk)
-        _sync_images(embedding)
+            embedding.source_name = source.source_name
+            embedding.save(update_fields=["status", "error", "file", "source_name", "updated_at"])
+            enqueue_on_commit(EMBEDDING_COMPUTE_TASK, embedding.pk)
     return embedding
 
 
 def embedding_fail(embedding_id: int, reason: str) -> None:
-    embedding = Embedding.objects.select_related("model").get(pk=embedding_id)
-    embedding.status, embedding.error = EmbeddingState.FAILED, reason[:2000]
-    embedding.save(update_fields=["status", "error", "updated_at"])
-    _sync_images(embedding)
+    Embedding.objects.filter(pk=embedding_id).update(status=EmbeddingState.FAILED, error=reason[:2000])
     logger.warning("Embedding %s failed: %s", embedding_id, reason)
 
 
-def _image_pixels(image_sha256: str) -> np.ndarray:
-    """HxWx3 uint8 RGB of the display rendition of any image with this content."""
-    from PIL import Image as PILImage
-
-    image = Image.objects.filter(sha256=image_sha256).exclude(display="").order_by("id").first()
-    if image is None:
-        raise ValueError(f"No image with sha256 {image_sha256[:12]} has a display rendition.")
-    with default_storage.open(image.display.name, "rb") as handle:
+def _source_pixels(embedding: Embedding) -> np.ndarray:
+    """HxWx3 uint8 RGB of the embedding's source file."""
+    if not embedding.source_name:
+        raise ValueError(f"Embedding {embedding.pk} names no source pixels (request it again).")
+    with default_storage.open(embedding.source_name, "rb") as handle:
         data = handle.read()
     with PILImage.open(io.BytesIO(data)) as picture:
         return np.asarray(picture.convert("RGB"))
@@ -143,16 +132,11 @@ def embedding_compute(embedding_id: int) -> Embedding:
     """Compute and store the embedding (idempotent: a ready one is left as it is).
 
     Raises TransientEmbeddingError for failures worth retrying; any other failure is permanent and
-    leaves the embedding (and its images) failed with the reason.
+    leaves the embedding failed with the reason.
     """
-    from segmentation.sam.encoder import encode_images
-    from segmentation.services.model_cache import get_device, get_sam
-    from segmentation.storage import write_embedding
-
     embedding = Embedding.objects.select_related("model").get(pk=embedding_id)
     if embedding.status == EmbeddingState.READY:
         if embedding.file and default_storage.exists(embedding.file.name):
-            _sync_images(embedding)
             return embedding
         # Ready but the file is gone (storage cleaned up): compute it again.
         Embedding.objects.filter(pk=embedding.pk).update(status=EmbeddingState.PENDING, file="")
@@ -160,18 +144,15 @@ def embedding_compute(embedding_id: int) -> Embedding:
         return Embedding.objects.get(pk=embedding_id)
     Embedding.objects.filter(pk=embedding.pk).update(attempts=embedding.attempts + 1)
     embedding.status = EmbeddingState.RUNNING
-    _sync_images(embedding)
     batch = [embedding]
     try:
         device = get_device()
         batch += _batch_partners(embedding, device)
-        for member in batch[1:]:
-            _sync_images(Embedding.objects.select_related("model").get(pk=member.pk))
         # Pixels first, one by one: an unreadable image fails alone, not its whole batch.
         readable, pixels = [], []
         for member in batch:
             try:
-                pixels.append(_image_pixels(member.image_sha256))
+                pixels.append(_source_pixels(member))
                 readable.append(member)
             except Exception as exc:
                 if _is_transient(exc):
@@ -188,14 +169,12 @@ def embedding_compute(embedding_id: int) -> Embedding:
                 Embedding.objects.filter(pk=member.pk).update(
                     status=EmbeddingState.READY, file=name, error="", compute_ms=elapsed_ms
                 )
-                _sync_images(Embedding.objects.select_related("model").get(pk=member.pk))
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         for member in batch:
             if _is_transient(exc):
                 # Back to pending so the retry (or a partner's task) can claim it again.
                 Embedding.objects.filter(pk=member.pk).update(status=EmbeddingState.PENDING)
-                _sync_images(Embedding.objects.select_related("model").get(pk=member.pk))
             else:
                 embedding_fail(member.pk, reason)
         if _is_transient(exc):

@@ -8,6 +8,9 @@ from typing import Any
 from django.conf import settings
 
 from segmentation.models import SamModel
+from segmentation.sam.encoder import resolve_device
+from segmentation.sam.loader import load_sam
+from segmentation.services.models import file_sha256
 
 _models: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -18,8 +21,6 @@ class CheckpointChangedError(RuntimeError):
 
 
 def get_device() -> Any:
-    from segmentation.sam.encoder import resolve_device
-
     return resolve_device(settings.SEGMENTATION_DEVICE)
 
 
@@ -31,9 +32,6 @@ def get_sam(record: SamModel) -> Any:
     with _lock:
         sam = _models.get(record.checkpoint_sha256)
         if sam is None:
-            from segmentation.sam.loader import load_sam
-            from segmentation.services.models import file_sha256
-
             # An embedding is labelled with this sha256: make sure the weights really are those.
             actual = file_sha256(record.checkpoint_path)
             if actual != record.checkpoint_sha256:

@@ -7,15 +7,24 @@ wrong architecture fails here, at registration, not at the first embedding.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from common.storage import save_atomically
+from common.tasks import enqueue
 from segmentation.models import Architecture, SamModel
+from segmentation.sam.loader import embedding_shape, encoder_input_size, load_sam, write_random_init_checkpoint
+from segmentation.sam.onnx_decoder import OnnxDecoder
+from segmentation.sam.onnx_export import export_decoder, export_first_click, optimize_for_runtime
+from segmentation.storage import read_embedding
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +74,6 @@ def _decoder_cache(checkpoint_sha256: str) -> Path:
 def _exported_decoder_bytes(sam, checkpoint_sha256: str, *, quantize: bool) -> bytes:
     """Decoder ONNX bytes, exported once per checkpoint and kept beside the checkpoints on local disk
     (export takes seconds; re-registration, tests and several web processes reuse it)."""
-    from segmentation.sam.onnx_export import export_decoder
-
     variant = "int8" if quantize else "fp32"
     cache = Path(f"{_decoder_cache(checkpoint_sha256)}-{variant}.onnx")
     if not cache.exists():
@@ -87,8 +94,6 @@ def _exported_decoder_bytes(sam, checkpoint_sha256: str, *, quantize: bool) -> b
 
 
 def _first_click_bytes(sam, checkpoint_sha256: str) -> dict[str, bytes]:
-    from segmentation.sam.onnx_export import export_first_click, optimize_for_runtime
-
     folder = _decoder_cache(checkpoint_sha256)
     paths = {graph: folder / f"{graph}.onnx" for graph in FIRST_CLICK_GRAPHS}
     if not all(path.exists() for path in paths.values()):
@@ -126,10 +131,6 @@ def decoder_export(model: SamModel) -> dict[str, tuple[str, str]] | None:
     """{graph: (storage name, sha256)} for every graph in DECODER_GRAPHS when the model's stored
     decoders are the current export (DECODER_EXPORT_VERSION, one export record that matches the
     model's decoder fields); None when they are older (or half written): re-export them first."""
-    import json
-
-    from django.core.files.storage import default_storage
-
     if not (model.decoder_int8_sha256 and model.decoder_fp32_sha256):
         return None
     try:
@@ -157,8 +158,6 @@ def first_click_graphs(model: SamModel) -> dict[str, tuple[str, str]]:
 
 
 def _store_decoders(record: SamModel, sam) -> None:
-    import json
-
     stored: dict[str, dict[str, str]] = {}
     for variant, quantize in (("fp32", False), ("int8", True)):
         data = _exported_decoder_bytes(sam, record.checkpoint_sha256, quantize=quantize)
@@ -180,8 +179,6 @@ def sam_model_register(
     *, name: str, architecture: str, checkpoint_path: str | Path, make_default: bool = False
 ) -> SamModel:
     """Register (or refresh) the model whose weights are in checkpoint_path; exports fp32+int8 decoders."""
-    from segmentation.sam.loader import embedding_shape, encoder_input_size, load_sam
-
     if architecture not in Architecture.values:
         raise ValueError(f"Unknown architecture {architecture!r}; one of {Architecture.values}.")
     checkpoint_path = Path(checkpoint_path).resolve()
@@ -205,28 +202,6 @@ def sam_model_register(
     return record
 
 
-def _write_random_default_checkpoint() -> Path:
-    """A deterministic random-init default checkpoint: the app works end to end before the trained
-    file is committed (masks are meaningless, the plumbing is real)."""
-    import torch
-
-    from segmentation.sam.loader import build_sam
-
-    path = Path(settings.SEGMENTATION_CHECKPOINT_DIR) / RANDOM_DEFAULT_FILENAME
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = torch.random.get_rng_state()
-        try:
-            torch.manual_seed(0)
-            sam = build_sam("default")
-        finally:
-            torch.random.set_rng_state(state)
-        tmp = path.with_suffix(".tmp")
-        torch.save(sam.state_dict(), tmp)
-        tmp.replace(path)
-    return path
-
-
 def default_sam_model() -> SamModel:
     """The default model, registering it on first use (the committed trained file when present)."""
     current = SamModel.objects.filter(is_default=True).first()
@@ -237,7 +212,9 @@ def default_sam_model() -> SamModel:
         name, path = DEFAULT_MODEL_NAME, trained
     else:
         logger.warning("%s is missing: registering a random-init default model (masks will be meaningless).", trained)
-        name, path = RANDOM_DEFAULT_NAME, _write_random_default_checkpoint()
+        # Deterministic random init: the app works end to end before the trained file is committed.
+        random_init = Path(settings.SEGMENTATION_CHECKPOINT_DIR) / RANDOM_DEFAULT_FILENAME
+        name, path = RANDOM_DEFAULT_NAME, write_random_init_checkpoint(random_init)
     try:
         return sam_model_register(name=name, architecture=Architecture.DEFAULT, checkpoint_path=path, make_default=True)
     except IntegrityError:  # another process registered it at the same moment
@@ -269,16 +246,12 @@ def _refresh_lock_key(model: SamModel) -> str:
 def decoders_prepare(model: SamModel) -> str:
     """The model's decoder state for the manifest: "ready", or "preparing" after queueing one
     background re-export (decoder_export_refresh), or "unavailable" when the checkpoint is gone."""
-    from django.core.cache import cache
-
     if decoders_current(model):
         return "ready"
     if not Path(model.checkpoint_path).exists():
         return "unavailable"
     if cache.add(_refresh_lock_key(model), True, timeout=15 * 60):
-        from segmentation.tasks import decoder_export_refresh  # tasks import services, not the reverse
-
-        decoder_export_refresh.apply_async(args=[model.pk], queue="embeddings")
+        enqueue("segmentation.tasks.decoder_export_refresh", model.pk)
     return "preparing"
 
 
@@ -314,11 +287,9 @@ def settings_models_register() -> list[SamModel]:
     return models
 
 
-def project_model(project) -> SamModel:
-    """The project's active model: its own choice, else the default."""
-    if project.sam_model_id:
-        return project.sam_model
-    return default_sam_model()
+def model_or_default(model: SamModel | None) -> SamModel:
+    """The model a caller chose, else the default (registered on first use)."""
+    return model if model is not None else default_sam_model()
 
 
 # Server-side decoder (POST /api/images/<id>/decode/): the architecture some peers use, kept as the
@@ -332,10 +303,6 @@ _SERVER_EMBEDDINGS_KEPT = 4
 
 def server_decoder(model: SamModel, variant: str):
     """The process-wide OnnxDecoder on the model's exported decoder file (fp32 or int8)."""
-    from django.core.files.storage import default_storage
-
-    from segmentation.sam.onnx_decoder import OnnxDecoder
-
     field = getattr(model, f"decoder_{variant}")
     key = getattr(model, f"decoder_{variant}_sha256")
     with _server_lock:
@@ -349,10 +316,6 @@ def server_decoder(model: SamModel, variant: str):
 
 def server_embedding(name: str):
     """(C, h, w) float32 embedding read from storage once per process (the last few are kept)."""
-    import numpy as np
-
-    from segmentation.storage import read_embedding
-
     with _server_lock:
         cached = _server_embeddings.get(name)
     if cached is None:

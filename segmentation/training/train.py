@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from segmentation.evaluation.clicks import format_table, simulate, summarize
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -243,8 +245,7 @@ def evaluate(sam, device, seed: int, count: int, max_clicks: int, max_seconds: f
     """Click-simulator metrics on a held-out synthetic set (another seed than training)."""
     import torch
 
-    from segmentation.evaluation.clicks import simulate, summarize
-    from segmentation.evaluation.torch_predictor import TorchClickPredictor
+    from segmentation.sam.torch_predictor import TorchClickPredictor
     from segmentation.training.eval_set import generate_eval_set
 
     objects, images = generate_eval_set(seed, count, size=sam.image_encoder.img_size)
@@ -266,7 +267,6 @@ def main(argv: list[str] | None = None) -> dict:
         import segment_anything  # noqa: F401
     except ImportError:
         sys.exit("segment_anything is not importable: pip install segment-anything, or --sam-path / PYTHONPATH")
-    from segmentation.evaluation.clicks import format_table
     from segmentation.sam.default_arch import build_default_sam
     from segmentation.training.data import SyntheticStream
 

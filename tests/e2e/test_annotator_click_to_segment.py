@@ -20,15 +20,16 @@ DECODER_READY_MS = 60_000
 @pytest.fixture
 def shapes_image(demo_project):
     """The synthetic image, with its embedding computed in-process (no worker)."""
+    from annotator.selectors_embeddings import project_model
     from segmentation.models import Embedding
     from segmentation.services.embeddings import embedding_compute
-    from segmentation.services.models import project_model
+    from tests.factories import image_with_embedding_status
 
     image = demo_project.images.get(original_name=f"{SHAPES_IMAGE}.png")
     model = project_model(demo_project)
     embedding = Embedding.objects.get(image_sha256=image.sha256, model_sha256=model.checkpoint_sha256)
     embedding_compute(embedding.pk)
-    image.refresh_from_db()
+    image = image_with_embedding_status(image)
     assert image.embedding_status == "ready"
     return image
 

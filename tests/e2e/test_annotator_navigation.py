@@ -30,14 +30,15 @@ def ready_on(page, image_id: int) -> None:
 @pytest.fixture
 def two_images(demo_project, shapes_image):
     """The image before the shapes image and the shapes image, both with embeddings (in-process)."""
+    from annotator.selectors_embeddings import project_model
     from segmentation.models import Embedding
     from segmentation.services.embeddings import embedding_compute
-    from segmentation.services.models import project_model
+    from tests.factories import image_with_embedding_status
 
     first = demo_project.images.filter(pk__lt=shapes_image.pk).order_by("-pk").first()
     model = project_model(demo_project)
     embedding_compute(Embedding.objects.get(image_sha256=first.sha256, model_sha256=model.checkpoint_sha256).pk)
-    first.refresh_from_db()
+    first = image_with_embedding_status(first)
     assert first.embedding_status == "ready" and shapes_image.original_name == f"{SHAPES_IMAGE}.png"
     return first, shapes_image
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.template import Context, Template
 from django.urls import reverse
+from django_vite.core.exceptions import DjangoViteAssetNotFoundError
 
 from annotator.management.commands.seed_demo import DEMO_IMAGES, SHAPES_IMAGE
-from annotator.templatetags.vite import ViteManifestError, entry_files
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +46,7 @@ def test_member_gets_isolated_page_with_config_and_bundle(client, demo_project):
     assert [c["name"] for c in config["label_classes"]][:2] == ["object", "person"]
     assert config["ort_runtime_url"] == "/ort-runtime/"
     html = response.content.decode()
-    assert '<script type="module" src="/static/dist/assets/main-' in html
+    assert '<script type="module" crossorigin="" src="/static/dist/assets/main-' in html
     assert "csrftoken" in response.cookies
 
 
@@ -98,11 +100,12 @@ def test_ort_runtime_serves_nothing_else(client):
     assert client.get("/ort-runtime/..%2Fsettings.py").status_code == 404
 
 
-def test_vite_manifest_entries_and_missing_entry():
-    manifest = {
-        "src/main.ts": {"file": "assets/main-1.js", "imports": ["_shared.js"], "css": ["assets/main.css"]},
-        "_shared.js": {"file": "assets/shared.js", "css": ["assets/shared.css"]},
-    }
-    assert entry_files(manifest, "src/main.ts") == ("assets/main-1.js", ["assets/main.css", "assets/shared.css"])
-    with pytest.raises(ViteManifestError, match="npm run build"):
-        entry_files(manifest, "src/other.ts")
+def test_vite_tag_links_the_built_entry_and_refuses_unknown_ones():
+    # The tag reads the manifest the build wrote (settings.DJANGO_VITE), so templates never name
+    # hashed bundle files; an entry the build does not know fails loudly instead of a broken page.
+    manifest_path = settings.DJANGO_VITE["default"]["manifest_path"]
+    built = json.loads(manifest_path.read_text(encoding="utf-8"))["src/main.ts"]["file"]
+    html = Template('{% load django_vite %}{% vite_asset "src/main.ts" %}').render(Context())
+    assert f'src="/static/dist/{built}"' in html and 'type="module"' in html
+    with pytest.raises(DjangoViteAssetNotFoundError, match=r"src/other\.ts"):
+        Template('{% load django_vite %}{% vite_asset "src/other.ts" %}').render(Context())

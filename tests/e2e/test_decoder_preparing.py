@@ -12,8 +12,9 @@ from django.core.cache import cache
 
 from annotator.management.commands.seed_demo import DEMO_PASSWORD
 from annotator.models import Annotation
+from annotator.selectors_embeddings import project_model
 from segmentation.models import SamModel
-from segmentation.services.models import decoders_current, project_model
+from segmentation.services.models import decoders_current
 from tests.celery_worker import run_worker, use_broker
 from tests.e2e.conftest import log_in
 from tests.e2e.test_annotator_click_to_segment import (  # noqa: F401  (shapes_image is a fixture)

@@ -40,16 +40,17 @@ def shapes_ct() -> bytes:
 @pytest.fixture
 def ct_image(demo_project):
     """The CT in the demo project, its embedding computed in-process (no worker)."""
+    from annotator.selectors_embeddings import project_model
     from segmentation.models import Embedding
     from segmentation.services.embeddings import embedding_compute
-    from segmentation.services.models import project_model
+    from tests.factories import image_with_embedding_status
 
     image = ingest(demo_project, ("shapes-ct.dcm", shapes_ct())).accepted[0]
     embedding = Embedding.objects.get(
         image_sha256=image.sha256, model_sha256=project_model(demo_project).checkpoint_sha256
     )
     embedding_compute(embedding.pk)
-    image.refresh_from_db()
+    image = image_with_embedding_status(image)
     assert image.embedding_status == "ready" and image.metadata["window"] == {"center": 10.0, "width": 1024.0}
     return image
 

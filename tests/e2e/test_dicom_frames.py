@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 @pytest.fixture
 def frames(demo_project):
     """A 3-frame enhanced CT (each frame a disc of another size) with the embeddings of frames 1 and 2."""
+    from annotator.selectors_embeddings import project_model
     from segmentation.models import Embedding
     from segmentation.services.embeddings import embedding_compute
-    from segmentation.services.models import project_model
 
     yy, xx = np.mgrid[:96, :128]
     series = "1.2.826.0.1.3680043.8.498.77"

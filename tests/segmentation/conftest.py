@@ -26,7 +26,7 @@ def member_with_image(default_model, django_capture_on_commit_callbacks):
     """Factory: an annotator's and an outsider's API clients, a project and an image of the given size
     whose embedding is requested (not computed) under the default model."""
     from annotator.models import Role
-    from segmentation.services.embeddings import embeddings_request
+    from annotator.services.embeddings import embeddings_request
     from tests.factories import make_image, make_project, make_user
 
     def make(*, width: int, height: int) -> dict:

@@ -6,9 +6,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from annotator.models import Annotation, AnnotationSource, Role
-from segmentation.models import AutoMaskJob, AutoMaskJobStatus
-from segmentation.services.auto_masks import auto_mask_job_cancel, auto_mask_job_create, auto_masks_compute
+from annotator.models import Annotation, AnnotationSource, AutoMaskJob, AutoMaskJobStatus, Role
+from annotator.selectors_embeddings import project_model
+from annotator.services.auto_masks import auto_mask_job_cancel, auto_mask_job_create, auto_masks_compute
+from annotator.services.embeddings import embedding_source
+from segmentation.models import Embedding, EmbeddingState
+from segmentation.services.auto_masks import auto_mask_params_clean, auto_masks_for_image
 from tests.factories import make_image, make_label_class, make_project, make_user
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +25,24 @@ def project_with_images(default_model):
     project = make_project(members={manager: Role.MANAGER})
     images = [make_image(project, width=64, height=40), make_image(project, width=30, height=50)]
     return manager, project, images, make_label_class(project, "thing")
+
+
+def test_engine_returns_masks_and_creates_no_annotations(project_with_images, django_capture_on_commit_callbacks):
+    _manager, project, images, _label_class = project_with_images
+    image = images[0]
+    with django_capture_on_commit_callbacks(execute=False):
+        masks = auto_masks_for_image(
+            model=project_model(project),
+            source=embedding_source(image),
+            height=image.height,
+            width=image.width,
+            params=auto_mask_params_clean(LOOSE),
+        )
+    assert masks and set(masks[0]) == {"rle", "score", "point"}
+    assert all(mask["rle"]["size"] == [image.height, image.width] and len(mask["point"]) == 2 for mask in masks)
+    assert [mask["score"] for mask in masks] == sorted((mask["score"] for mask in masks), reverse=True)
+    assert Embedding.objects.get(image_sha256=image.sha256).status == EmbeddingState.READY  # computed on the way
+    assert not Annotation.objects.exists()
 
 
 def test_job_over_project_writes_auto_drafts_and_progress(project_with_images, django_capture_on_commit_callbacks):

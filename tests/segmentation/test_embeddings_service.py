@@ -6,10 +6,12 @@ import pytest
 from django.core.files.storage import default_storage
 
 from annotator.models import EmbeddingStatus, Image
-from segmentation.models import Embedding, EmbeddingState
-from segmentation.services.embeddings import embedding_compute, embedding_retry, embeddings_request
+from annotator.selectors import with_embedding_status
+from annotator.services.embeddings import embedding_retry, embeddings_request
+from segmentation.models import Embedding, EmbeddingState, SamModel
+from segmentation.services.embeddings import embedding_compute
 from segmentation.storage import read_embedding
-from tests.factories import make_image, make_project
+from tests.factories import image_with_embedding_status, make_image, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +35,9 @@ def test_request_creates_one_pending_embedding_and_enqueues_after_commit(
         (first.sha256, default_model.checkpoint_sha256, EmbeddingState.PENDING),
         (second.sha256, default_model.checkpoint_sha256, EmbeddingState.PENDING),
     ]
-    assert set(Image.objects.values_list("embedding_status", flat=True)) == {EmbeddingStatus.PENDING}
+    assert set(with_embedding_status(Image.objects.all()).values_list("embedding_status", flat=True)) == {
+        EmbeddingStatus.PENDING
+    }
 
 
 def test_compute_writes_float16_file_with_model_sha(default_model, django_capture_on_commit_callbacks):
@@ -46,7 +50,7 @@ def test_compute_writes_float16_file_with_model_sha(default_model, django_captur
     assert list(values.shape) == default_model.embedding_shape
     assert header["model_sha256"] == default_model.checkpoint_sha256
     assert embedding.file.name == f"embeddings/{default_model.checkpoint_sha256[:16]}/{image.sha256}.f16"
-    image.refresh_from_db()
+    image = image_with_embedding_status(image)
     assert image.embedding_status == EmbeddingStatus.READY
     # Idempotent: a second delivery of the task changes nothing.
     again = embedding_compute(embedding.pk)
@@ -63,21 +67,25 @@ def test_same_content_in_another_project_reuses_the_ready_embedding(default_mode
         embeddings_request(images=[copy])
     assert callbacks == []  # nothing to compute
     assert Embedding.objects.count() == 1
-    copy.refresh_from_db()
+    copy = image_with_embedding_status(copy)
     assert copy.embedding_status == EmbeddingStatus.READY
 
 
-def test_pending_status_is_kept_in_step_across_projects(default_model, django_capture_on_commit_callbacks):
+def test_one_status_is_read_by_every_project_with_the_content(default_model, django_capture_on_commit_callbacks):
     image = make_image(make_project())
     with django_capture_on_commit_callbacks(execute=False):
         embeddings_request(images=[image])
         copy = _copy_of(image, make_project())
         embeddings_request(images=[copy])
     embedding_compute(Embedding.objects.get().pk)
-    assert set(Image.objects.values_list("embedding_status", flat=True)) == {EmbeddingStatus.READY}
+    assert set(with_embedding_status(Image.objects.all()).values_list("embedding_status", flat=True)) == {
+        EmbeddingStatus.READY
+    }
 
 
-def test_permanent_failure_marks_images_failed_then_retry_recovers(default_model, django_capture_on_commit_callbacks):
+def test_permanent_failure_reads_failed_on_the_image_then_retry_recovers(
+    default_model, django_capture_on_commit_callbacks
+):
     image = make_image(make_project())
     good_bytes = default_storage.open(image.display.name).read()
     with default_storage.open(image.display.name, "wb") as handle:
@@ -87,7 +95,7 @@ def test_permanent_failure_marks_images_failed_then_retry_recovers(default_model
     embedding = embedding_compute(Embedding.objects.get().pk)
     assert embedding.status == EmbeddingState.FAILED
     assert "UnidentifiedImageError" in embedding.error
-    image.refresh_from_db()
+    image = image_with_embedding_status(image)
     assert image.embedding_status == EmbeddingStatus.FAILED and "UnidentifiedImageError" in image.embedding_error
 
     with default_storage.open(image.display.name, "wb") as handle:
@@ -95,10 +103,10 @@ def test_permanent_failure_marks_images_failed_then_retry_recovers(default_model
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         retried = embedding_retry(image)
     assert retried.status == EmbeddingState.PENDING and len(callbacks) == 1
-    image.refresh_from_db()
+    image = image_with_embedding_status(image)
     assert image.embedding_status == EmbeddingStatus.PENDING and image.embedding_error == ""
     assert embedding_compute(retried.pk).status == EmbeddingState.READY
-    image.refresh_from_db()
+    image = image_with_embedding_status(image)
     assert image.embedding_status == EmbeddingStatus.READY
 
 
@@ -126,3 +134,35 @@ def test_ready_embedding_whose_file_vanished_is_recomputed(default_model, django
     again = embedding_compute(first.pk)
     assert again.status == EmbeddingState.READY and again.attempts == 2
     assert default_storage.exists(again.file.name)
+
+
+def test_image_status_is_read_under_the_projects_own_model(default_model):
+    own_model = SamModel.objects.create(
+        name="own",
+        architecture="default",
+        checkpoint_path="/nonexistent/own.pt",
+        checkpoint_sha256="0" * 64,
+        encoder_input_size=256,
+        embedding_shape=[128, 32, 32],
+    )
+    image = make_image(make_project(), embedding_status=EmbeddingState.READY)  # under the default model
+    copy = _copy_of(image, make_project(sam_model=own_model))
+    assert image_with_embedding_status(image).embedding_status == EmbeddingStatus.READY
+    assert image_with_embedding_status(copy).embedding_status == EmbeddingStatus.PENDING  # no row under its model
+    Embedding.objects.create(
+        image_sha256=image.sha256,
+        model=own_model,
+        model_sha256=own_model.checkpoint_sha256,
+        status=EmbeddingState.FAILED,
+        error="CUDA out of memory",
+    )
+    failed = image_with_embedding_status(copy)
+    assert (failed.embedding_status, failed.embedding_error) == (EmbeddingStatus.FAILED, "CUDA out of memory")
+
+
+def test_compute_fails_cleanly_without_source_pixels(default_model):
+    embedding = Embedding.objects.create(
+        image_sha256="a" * 64, model=default_model, model_sha256=default_model.checkpoint_sha256
+    )
+    failed = embedding_compute(embedding.pk)
+    assert failed.status == EmbeddingState.FAILED and "names no source pixels" in failed.error

@@ -11,12 +11,12 @@ from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
 from annotator.models import EmbeddingStatus, Image, Role
+from annotator.services.embeddings import embeddings_request
 from segmentation.models import Embedding, EmbeddingState
-from segmentation.services.embeddings import embeddings_request
 from segmentation.services.models import default_sam_model
 from segmentation.storage import read_embedding
 from tests.celery_worker import run_worker, use_broker
-from tests.factories import make_image, make_project, make_user
+from tests.factories import image_with_embedding_status, make_image, make_project, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # A Redis database of its own, so parallel suites (other engineers) do not share queues.
@@ -49,7 +49,7 @@ def worker(broker, transactional_db, tmp_path):
 def _wait_for(image: Image, wanted: set[str], worker_log, timeout: float = 180) -> Image:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        image.refresh_from_db()
+        image = image_with_embedding_status(image)
         if image.embedding_status in wanted:
             return image
         time.sleep(0.5)

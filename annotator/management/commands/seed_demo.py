@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from annotator.models import Membership, Project, Role
+from annotator.services.images import images_ingest
 from annotator.services.label_classes import label_class_create
 from annotator.services.memberships import membership_add
 from annotator.services.projects import project_create
@@ -145,8 +146,6 @@ class Command(BaseCommand):
         return project
 
     def _ensure_images(self, project: Project, user: AbstractBaseUser) -> tuple[int, list[str]]:
-        from annotator.services.images import images_ingest
-
         present = set(project.images.values_list("original_name", flat=True))
         missing = [name for name in DEMO_IMAGES if f"{name}.png" not in present]
         if not missing:

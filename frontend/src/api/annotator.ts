@@ -1,23 +1,31 @@
 /** Typed calls the annotator page makes (paths as in annotator/api/urls.py and segmentation/api/urls.py). */
 import type { Polygons } from "../geometry/maskToPolygons";
 import { ApiError, requestJson } from "./http";
+import type { components } from "./schema";
 
-export interface ServerAnnotation {
-  readonly id: number;
-  readonly label_class: number;
-  readonly polygons: Polygons;
-  readonly source: string;
-  readonly prompts: Record<string, unknown>;
-  readonly time_spent_ms: number;
-  readonly click_count: number;
-  readonly version: number;
-  readonly author: number | null;
-  readonly author_name: string | null;
+type Schemas = components["schemas"];
+
+/** An annotation as the API returns it (the fields the page uses; shapes from the OpenAPI schema). */
+export type ServerAnnotation = Pick<
+  Schemas["Annotation"],
+  | "id"
+  | "label_class"
+  | "polygons"
+  | "source"
+  | "prompts"
+  | "time_spent_ms"
+  | "click_count"
+  | "version"
+  | "author"
+  | "author_name"
   /** Review state (docs/review.md): draft | submitted | approved | rejected. */
-  readonly status: string;
-  readonly review_comment: string;
-  readonly edited_after_sam: boolean;
-}
+  | "status"
+  | "review_comment"
+  | "edited_after_sam"
+>;
+
+/** The annotator page's config (annotator/api/page_config.py), embedded in the page as JSON. */
+export type AnnotatePageConfig = Schemas["AnnotatePageConfig"];
 
 export interface AnnotationWrite {
   readonly label_class: number;
@@ -41,10 +49,7 @@ export interface ModelManifest {
   readonly decoders: Record<string, { readonly url: string; readonly sha256: string }>;
 }
 
-export interface EmbeddingStatus {
-  readonly status: string;
-  readonly error?: string;
-}
+export type EmbeddingStatus = Pick<Schemas["EmbeddingStatus"], "status" | "error">;
 
 export const listAnnotations = (imageId: number): Promise<ServerAnnotation[]> =>
   requestJson(`/api/images/${imageId}/annotations/`);

@@ -1,29 +1,11 @@
 /** DICOM calls of the annotator page: render with another window, set the project's window. */
 import { ApiError, requestJson } from "./http";
+import type { components } from "./schema";
 
-export interface DicomWindow {
-  readonly center: number;
-  readonly width: number;
-}
+export type DicomWindow = components["schemas"]["DicomWindow"];
 
-/** `config.dicom` of the annotator page (annotator/views.py `_dicom_config`); null for other images. */
-export interface DicomConfig {
-  readonly modality: string;
-  readonly greyscale: boolean;
-  /** The window of the stored rendition: what the SAM encoder saw. */
-  readonly window: DicomWindow | null;
-  readonly window_source: string | null;
-  readonly file_window: DicomWindow | null;
-  readonly project_window: string | DicomWindow | null;
-  readonly presets: readonly { readonly name: string; readonly center: number; readonly width: number }[];
-  readonly render_url: string;
-  readonly project_api_url: string;
-  readonly can_manage: boolean;
-  readonly frame: number;
-  readonly frames: number;
-  readonly frame_urls: readonly string[];
-  readonly frame_position: number;
-}
+/** `config.dicom` of the annotator page (annotator/api/page_config.py `_dicom_config`); null for other images. */
+export type DicomConfig = components["schemas"]["DicomPageConfig"];
 
 /** PNG of the image rendered from its stored original with this window (GET .../render/). */
 export async function renderWindow(renderUrl: string, window: DicomWindow): Promise<Blob> {

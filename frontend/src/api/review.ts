@@ -1,20 +1,16 @@
 /** Typed calls of the review workflow (paths as in annotator/api/urls.py; rules in docs/review.md). */
 import type { ServerAnnotation } from "./annotator";
 import { requestJson } from "./http";
+import type { components } from "./schema";
 
-export type ImageReviewStatus = "new" | "submitted" | "approved" | "rejected";
+type Schemas = components["schemas"];
 
-/** What the submit and review endpoints answer for an image. */
-export interface ImageReviewState {
-  readonly id: number;
-  readonly review_status: ImageReviewStatus;
-  readonly review_comment: string;
-}
+export type ImageReviewStatus = Schemas["ImageReviewStatusEnum"];
 
-export interface ReviewDecision {
-  readonly approve: boolean;
-  readonly comment?: string;
-}
+/** What the submit and review endpoints answer for an image (also part of GET /api/images/<id>/). */
+export type ImageReviewState = Pick<Schemas["QueueImage"], "id" | "review_status" | "review_comment">;
+
+export type ReviewDecision = Schemas["Review"];
 
 export const submitImage = (imageId: number): Promise<ImageReviewState> =>
   requestJson(`/api/images/${imageId}/submit/`, { method: "POST" });

@@ -142,7 +142,9 @@ function boot(request: Pick<BootRequest, "wasmBase" | "threads"> & { readonly gp
 }
 
 async function useWebGpu(wasmBase: string, mode: BootRequest["gpu"]): Promise<boolean> {
-  const gpu = (navigator as Navigator & { gpu?: GpuLike }).gpu;
+  // Typed from what this code relies on, not lib.dom's WebGPU types: browsers without WebGPU have
+  // no navigator.gpu, and older ones give adapters without `info`.
+  const gpu = (navigator as { gpu?: GpuLike }).gpu;
   const adapter = gpu === undefined || mode === "off" ? null : await gpu.requestAdapter().catch(() => null);
   const choice = chooseBackend({ mode, adapter: adapter === null ? null : { fallback: adapter.info?.isFallbackAdapter === true } });
   if (choice !== "webgpu") {
@@ -313,13 +315,13 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
     request.previousLowRes,
   );
   const useFirstClick = request.previousLowRes === null && graphs.firstClick !== null && image.prepared !== null;
-  const session = useFirstClick ? graphs.firstClick! : await graphs.full();
+  const session = useFirstClick ? graphs.firstClick : await graphs.full();
   const inputs: Record<string, Tensor> = {};
   for (const name of session.inputNames) {
     if (name === "image_embeddings") {
       inputs[name] = image.embeddingTensor;
-    } else if (useFirstClick && image.prepared![name] !== undefined) {
-      inputs[name] = image.prepared![name]!;
+    } else if (useFirstClick && image.prepared[name] !== undefined) {
+      inputs[name] = image.prepared[name]!;
     } else {
       const feed = feeds[name as keyof typeof feeds];
       if (feed === undefined) {

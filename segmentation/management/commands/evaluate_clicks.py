@@ -4,9 +4,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from segmentation.models import Architecture
+from segmentation.evaluation.clicks import format_table, simulate, summarize
+from segmentation.evaluation.dataset import load_click_dataset
+from segmentation.evaluation.onnx_predictor import OnnxClickPredictor
+from segmentation.models import Architecture, SamModel
+from segmentation.sam.encoder import encode_images, resolve_device
+from segmentation.sam.loader import load_sam
+from segmentation.sam.onnx_decoder import OnnxDecoder
+from segmentation.sam.onnx_export import export_decoder
+from segmentation.services.models import default_sam_model
 
 
 class Command(BaseCommand):
@@ -27,12 +36,6 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=0, help="Evaluate only the first N objects.")
 
     def handle(self, *args, **options) -> None:
-        from segmentation.evaluation.clicks import format_table, simulate, summarize
-        from segmentation.evaluation.dataset import load_click_dataset
-        from segmentation.evaluation.onnx_predictor import OnnxClickPredictor
-        from segmentation.sam.encoder import encode_images, resolve_device
-        from segmentation.sam.onnx_decoder import OnnxDecoder
-
         try:
             objects, images, _ = load_click_dataset(options["dir"])
         except (FileNotFoundError, ValueError) as exc:
@@ -40,16 +43,12 @@ class Command(BaseCommand):
         if options["limit"]:
             objects = objects[: options["limit"]]
         sam, decoder_bytes, label = self._model(options)
-        from django.conf import settings
-
         device = resolve_device(settings.SEGMENTATION_DEVICE)
         sam.to(device)
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as work:
             decoder_path = Path(work) / "decoder.onnx"
             if decoder_bytes is None:
-                from segmentation.sam.onnx_export import export_decoder
-
                 export_decoder(sam, decoder_path, quantize=options["int8"])
                 sam.to(device)  # export moved it to the CPU
             else:
@@ -65,13 +64,8 @@ class Command(BaseCommand):
 
     def _model(self, options):
         """(sam, stored decoder bytes or None to export one, label)."""
-        from segmentation.sam.loader import load_sam
-
         if options["checkpoint"]:
             return load_sam(options["type"], options["checkpoint"]), None, f"{options['type']} {options['checkpoint']}"
-        from segmentation.models import SamModel
-        from segmentation.services.models import default_sam_model
-
         if options["model"]:
             record = SamModel.objects.filter(name=options["model"]).first()
             if record is None:

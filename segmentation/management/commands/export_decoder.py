@@ -5,6 +5,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from segmentation.models import Architecture
+from segmentation.sam.loader import load_sam
+from segmentation.sam.onnx_export import export_decoder
 
 
 class Command(BaseCommand):
@@ -19,9 +21,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        from segmentation.sam.loader import load_sam
-        from segmentation.sam.onnx_export import export_decoder
-
         sam = load_sam(options["type"], options["checkpoint"])
         out = Path(options["out"])
         for variant, quantize in (("fp32", False), ("int8", True)):

@@ -3,6 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from segmentation.models import Architecture
+from segmentation.sam.loader import CheckpointMismatchError
+from segmentation.services.models import sam_model_register
 
 
 class Command(BaseCommand):
@@ -15,9 +17,6 @@ class Command(BaseCommand):
         parser.add_argument("--default", action="store_true", help="Make it the model of projects that name none.")
 
     def handle(self, *args, **options) -> None:
-        from segmentation.sam.loader import CheckpointMismatchError
-        from segmentation.services.models import sam_model_register
-
         checkpoint = options["checkpoint"]
         name = options["name"] or f"{options['type']} ({checkpoint.rsplit('/', 1)[-1]})"
         try:

@@ -1,5 +1,5 @@
 """De-identification on upload (Project.dicom_deidentify): the stored original is the de-identified
-copy, every action of annotator/dicom_deid.ACTIONS holds on it, pixels are unchanged, and the patient's
+copy, every action of annotator/dicom/deidentify.ACTIONS holds on it, pixels are unchanged, and the patient's
 name and ID appear nowhere: not in logs, Image.metadata, API responses nor URLs."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
-from annotator import dicom_deid
+from annotator.dicom import deidentify as dicom_deid
 from annotator.models import Role
 from tests.annotator.dicom.samples import dataset_bytes, ingest, shipped_path
 from tests.factories import make_project, make_user

@@ -8,23 +8,29 @@ import contextlib
 import io
 import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
 from django.core.files.storage import default_storage
+from django.db import OperationalError, connection
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from annotator import media
-from annotator.dicom_deid import deidentify
+from annotator.dicom.deidentify import deidentify
 from annotator.models import Image, Project
-from annotator.services import images as image_services
-from annotator.services.images import image_delete, images_render_dicom
+from annotator.services.dicom_renditions import (
+    images_render_dicom,
+    parsed_original,
+    parsed_originals_cache,
+)
+from annotator.services.images import image_delete
 from annotator.services.projects import project_update
 from segmentation.models import Embedding
 from tests.annotator.dicom.samples import enhanced_ct, generated_ct, ingest, manager_client
-from tests.factories import make_image, make_project
+from tests.factories import image_with_embedding_status, make_image, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -107,16 +113,56 @@ def test_deidentified_upload_gets_a_neutral_name_that_is_never_logged(caplog, mo
     uid = pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID
     assert image.original_name == f"{uid}.dcm"
     # A storage failure is logged with the neutral name; the uploader's report keeps their own name.
-    monkeypatch.setattr(image_services, "save_atomically", lambda name, data: (_ for _ in ()).throw(OSError("disk")))
     other = pydicom.dcmread(io.BytesIO(generated_ct(HU + 2)))
-    report = ingest(project, ("DOE^JANE_MRN123456/IM0002.dcm", _bytes(other)))
+    with originals_folder_blocked():
+        report = ingest(project, ("DOE^JANE_MRN123456/IM0002.dcm", _bytes(other)))
     assert report.rejected and report.rejected[0][0] == "DOE^JANE_MRN123456/IM0002.dcm"
     assert any("Storing" in record.getMessage() for record in caplog.records)
     assert all("MRN123456" not in record.getMessage() for record in caplog.records)
-    monkeypatch.undo()
     # Without the setting the name is the uploaded one, as before.
     plain = ingest(make_project(), (UPLOAD_PATH, generated_ct(HU))).accepted[0]
     assert plain.original_name == UPLOAD_PATH
+
+
+@contextlib.contextmanager
+def originals_folder_blocked():
+    """A real storage failure: a plain file stands where the originals folder is, so writing any
+    original raises an OSError (running as root, permissions alone would not stop the write)."""
+    folder = Path(default_storage.path("originals"))
+    aside = folder.with_name("originals-aside")
+    folder.rename(aside)
+    folder.write_bytes(b"")
+    try:
+        yield
+    finally:
+        folder.unlink()
+        aside.rename(folder)
+
+
+@contextlib.contextmanager
+def after_each_parse(action: Callable[[], None], monkeypatch):
+    """Run `action` once, right after the next DICOM file is parsed (pydicom.dcmread): what another
+    request commits while an upload or a re-render holds a parsed file it has not stored yet."""
+    parse, calls = pydicom.dcmread, []
+
+    def parse_then_act(*args, **kwargs):
+        dataset = parse(*args, **kwargs)
+        if not calls:
+            calls.append(1)  # before the action: the action may parse files itself
+            action()
+        return dataset
+
+    monkeypatch.setattr(pydicom, "dcmread", parse_then_act)
+    yield
+    monkeypatch.setattr(pydicom, "dcmread", parse)
+    assert calls, "no DICOM file was parsed: the action never ran"
+
+
+def parse_counter(monkeypatch) -> list[int]:
+    """Counts pydicom.dcmread calls (parses of a DICOM file)."""
+    parse, calls = pydicom.dcmread, []
+    monkeypatch.setattr(pydicom, "dcmread", lambda *args, **kwargs: calls.append(1) or parse(*args, **kwargs))
+    return calls
 
 
 def _bytes(ds: pydicom.Dataset) -> bytes:
@@ -174,24 +220,27 @@ def test_bad_window_numbers_are_a_400_not_a_500(window):
     assert project.dicom_window is None
 
 
-def test_a_run_that_dies_after_rendering_still_gets_the_embedding_on_redelivery(monkeypatch):
+def test_a_run_that_dies_after_rendering_still_gets_the_embedding_on_redelivery():
     project = make_project()
     ct = ingest(project, ("ct.dcm", generated_ct(HU))).accepted[0]
     project_update(project=project, dicom_window="ct-lung")
+    embeddings_table = Embedding._meta.db_table
 
-    def broker_down(images):
-        raise RuntimeError("worker killed / broker down")
+    def database_down_at_the_embedding_request(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT") and embeddings_table in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(image_services, "_request_embeddings", broker_down)
-    with contextlib.suppress(RuntimeError):  # the run died
-        images_render_dicom(project_id=project.pk)
-    monkeypatch.undo()
+    with connection.execute_wrapper(database_down_at_the_embedding_request):
+        images_render_dicom(project_id=project.pk)  # the image's new key is rolled back with it
+    ct.refresh_from_db()
+    assert ct.metadata["window_source"] == "file"
     images_render_dicom(project_id=project.pk)  # acks_late redelivery
 
     ct.refresh_from_db()
     assert ct.metadata["window_source"] == "requested"
     assert Embedding.objects.filter(image_sha256=ct.sha256).exists()
-    assert ct.embedding_status == "pending"
+    assert image_with_embedding_status(ct).embedding_status == "pending"
 
 
 def test_an_upload_holding_a_stale_project_uses_the_window_of_the_moment():
@@ -208,17 +257,13 @@ def test_an_upload_holding_a_stale_project_uses_the_window_of_the_moment():
 
 def test_a_window_change_during_an_upload_starts_another_run(monkeypatch):
     project = make_project()
-    decode = image_services._decode_frames
 
-    def decode_then_patch(*args, **kwargs):
-        frames = decode(*args, **kwargs)  # rendered with the file's window
+    def change_window_and_run():  # the upload read the file's window before this
         project_update(project=Project.objects.get(pk=project.pk), dicom_window="ct-lung")
         images_render_dicom(project_id=project.pk)  # that run ends before the upload commits
-        return frames
 
-    monkeypatch.setattr(image_services, "_decode_frames", decode_then_patch)
-    ct = ingest(project, ("ct.dcm", generated_ct(HU))).accepted[0]
-    monkeypatch.undo()
+    with after_each_parse(change_window_and_run, monkeypatch):
+        ct = ingest(project, ("ct.dcm", generated_ct(HU))).accepted[0]
 
     state = Project.objects.get(pk=project.pk).dicom_render_state
     assert ct.metadata["window_source"] == "file" and state["status"] == "queued"
@@ -232,19 +277,15 @@ def test_the_run_loops_until_a_pass_changes_nothing(monkeypatch):
     project = make_project(dicom_window="ct-lung")
     first = ingest(project, ("a.dcm", generated_ct(HU))).accepted[0]
     Project.objects.filter(pk=project.pk).update(dicom_window=None)
-    render_one = image_services._render_one
     late: list[Image] = []
 
-    def render_and_upload(image_id, originals):
-        changed = render_one(image_id, originals)
-        if not late:  # an upload rendered with the old window commits after the listing
-            Project.objects.filter(pk=project.pk).update(dicom_window="ct-lung")
-            late.extend(ingest(project, ("b.dcm", generated_ct(HU + 2))).accepted)
-            Project.objects.filter(pk=project.pk).update(dicom_window=None)
-        return changed
+    def upload_with_the_old_window():  # commits after the run listed the images
+        Project.objects.filter(pk=project.pk).update(dicom_window="ct-lung")
+        late.extend(ingest(project, ("b.dcm", generated_ct(HU + 2))).accepted)
+        Project.objects.filter(pk=project.pk).update(dicom_window=None)
 
-    monkeypatch.setattr(image_services, "_render_one", render_and_upload)
-    images_render_dicom(project_id=project.pk)
+    with after_each_parse(upload_with_the_old_window, monkeypatch):
+        images_render_dicom(project_id=project.pk)
 
     first.refresh_from_db()
     late[0].refresh_from_db()
@@ -270,17 +311,15 @@ def test_an_out_of_date_run_stops_and_leaves_the_newer_rendition(monkeypatch):
     assert ct.metadata["window"] == {"center": 400.0, "width": 1800.0}
 
     # A run that rendered with a window changed before it saves keeps nothing and writes no file.
-    render = image_services._render_original
-
-    def render_then_change(image, window, originals):
-        decoded = render(image, window, originals)
-        Project.objects.filter(pk=project.pk).update(dicom_window="ct-brain")
-        return decoded
-
     displays_before = set(default_storage.listdir("display")[0])
-    monkeypatch.setattr(image_services, "_render_original", render_then_change)
     Project.objects.filter(pk=project.pk).update(dicom_window="ct-lung")
-    assert image_services._render_one(ct.pk, image_services._ParsedOriginals(0)) is False
+
+    def change_window():  # the run read the lung window before it parsed the file
+        Project.objects.filter(pk=project.pk).update(dicom_window="ct-brain")
+
+    with after_each_parse(change_window, monkeypatch):
+        images_render_dicom(project_id=project.pk)
+    assert Project.objects.get(pk=project.pk).dicom_render_state["status"] == "done"
     ct.refresh_from_db()
     assert ct.metadata["window"] == {"center": 400.0, "width": 1800.0}
     assert set(default_storage.listdir("display")[0]) == displays_before
@@ -291,16 +330,20 @@ def test_an_image_deleted_during_the_run_is_skipped_quietly(monkeypatch):
     gone = ingest(project, ("a.dcm", generated_ct(HU))).accepted[0]
     kept = ingest(project, ("b.dcm", generated_ct(HU + 2))).accepted[0]
     Project.objects.filter(pk=project.pk).update(dicom_window="ct-lung")
-    render = image_services._render_original
+    open_stored = default_storage.open
 
-    def delete_first(image, window, originals):
-        if image.pk == gone.pk:
+    def delete_then_open(name, *args, **kwargs):
+        if name == gone.file.name and Image.objects.filter(pk=gone.pk).exists():
+            # Deleted after the run loaded its row, before it read its original.
             image_delete(image=Image.objects.get(pk=gone.pk))
             default_storage.delete(gone.file.name)  # its blobs go once the delete commits
-        return render(image, window, originals)
+        return open_stored(name, *args, **kwargs)
 
-    monkeypatch.setattr(image_services, "_render_original", delete_first)
+    monkeypatch.setattr(default_storage, "open", delete_then_open)
     images_render_dicom(project_id=project.pk)
+    monkeypatch.undo()
+
+    assert not Image.objects.filter(pk=gone.pk).exists()
 
     state = Project.objects.get(pk=project.pk).dicom_render_state
     assert state["status"] == "done" and state["error"] == ""
@@ -310,9 +353,7 @@ def test_an_image_deleted_during_the_run_is_skipped_quietly(monkeypatch):
 
 def test_a_multi_frame_file_is_parsed_once_per_ingest_and_per_rerender(monkeypatch):
     data = enhanced_ct([generated_ct(HU + 2 * k, instance_number=k + 1, series_uid="1.2.3.4") for k in range(6)])
-    parses = []
-    read = media._read_dicom
-    monkeypatch.setattr(media, "_read_dicom", lambda raw: parses.append(1) or read(raw))
+    parses = parse_counter(monkeypatch)
     project = make_project()
 
     frames = ingest(project, ("multi.dcm", data)).accepted
@@ -328,10 +369,7 @@ def test_a_multi_frame_file_is_parsed_once_per_ingest_and_per_rerender(monkeypat
 def test_the_render_endpoint_parses_an_original_once_for_many_windows(monkeypatch):
     project = make_project()
     ct = ingest(project, ("ct.dcm", generated_ct(HU))).accepted[0]
-    monkeypatch.setattr(image_services, "_RENDER_ORIGINALS", image_services._ParsedOriginals(2**20))
-    parses = []
-    read = media._read_dicom
-    monkeypatch.setattr(media, "_read_dicom", lambda raw: parses.append(1) or read(raw))
+    parses = parse_counter(monkeypatch)
     client = manager_client(project)
 
     pngs = [client.get(f"/api/images/{ct.pk}/render/", {"center": c, "width": 400}) for c in (-200, 40, 300)]
@@ -344,26 +382,27 @@ def test_the_parsed_originals_cache_is_bounded_by_bytes():
     project = make_project()
     a, b, c = (ingest(project, (f"{n}.dcm", generated_ct(HU + 2 * n))).accepted[0] for n in range(3))
     # Generated UIDs differ in length, so the files' sizes do too: the bound fits exactly b and c.
-    cache = image_services._ParsedOriginals(b.size_bytes + c.size_bytes)
+    cache = parsed_originals_cache(b.size_bytes + c.size_bytes)
     for image in (a, b, c):
-        cache.get(image.file.name)
-    assert list(cache._entries) == [b.file.name, c.file.name]
-    tiny = image_services._ParsedOriginals(1)
-    tiny.get(a.file.name)
-    assert list(tiny._entries) == [a.file.name]  # the newest is kept whatever its size
+        parsed_original(cache, image.file.name)
+    assert list(cache) == [b.file.name, c.file.name]
+    parsed_original(cache, b.file.name)  # used: c is now the least recently used
+    parsed_original(cache, a.file.name)
+    assert sorted(cache) == sorted([b.file.name, a.file.name])
+    tiny = parsed_originals_cache(1)
+    parsed_original(tiny, a.file.name)
+    parsed_original(tiny, b.file.name)
+    assert list(tiny) == [b.file.name]  # the newest is kept whatever its size
 
 
 def test_an_identified_file_is_not_stored_once_deidentification_was_turned_on_during_its_upload(monkeypatch):
     project = make_project()
-    decode = image_services._decode_frames
 
-    def decode_then_switch(*args, **kwargs):
-        frames = decode(*args, **kwargs)  # read while the setting was off
-        Project.objects.filter(pk=project.pk).update(dicom_deidentify=True)  # the switch commits (no DICOM yet)
-        return frames
+    def switch_on():  # the upload read the setting while it was off; the switch commits (no DICOM yet)
+        Project.objects.filter(pk=project.pk).update(dicom_deidentify=True)
 
-    monkeypatch.setattr(image_services, "_decode_frames", decode_then_switch)
-    report = ingest(project, (UPLOAD_PATH, generated_ct(HU)))
+    with after_each_parse(switch_on, monkeypatch):
+        report = ingest(project, (UPLOAD_PATH, generated_ct(HU)))
 
     assert report.accepted == [] and "turned on during this upload" in report.rejected[0][1]
     assert not Image.objects.filter(project=project).exists()

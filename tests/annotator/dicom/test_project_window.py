@@ -12,13 +12,15 @@ from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
-from annotator.media import decode_image, resolve_window, window_choice_clean
+from annotator.dicom.window import resolve_window, window_choice_clean
+from annotator.media import decode_image
 from annotator.models import Image, Role
-from annotator.services.images import dicom_frame_siblings, images_render_dicom
+from annotator.selectors_dicom import dicom_frame_siblings
+from annotator.services.dicom_renditions import images_render_dicom
 from annotator.services.projects import project_update
 from segmentation.models import Embedding
 from tests.annotator.dicom.samples import generated_ct, ingest, manager_client, shipped_path
-from tests.factories import make_image, make_project, make_user
+from tests.factories import image_with_embedding_status, make_image, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +95,7 @@ def test_changing_the_window_rerenders_with_new_keys_and_new_embeddings():
     # Air (-1000 HU) is black in both, but -400 HU is black under 40/400 and grey under the lung window.
     assert before[0, 75] == 0 and 60 < after[0, 75] < 200
     assert Embedding.objects.filter(image_sha256=ct.sha256).exists()  # requested for the new rendition
-    assert ct.embedding_status == "pending"
+    assert image_with_embedding_status(ct).embedding_status == "pending"
     assert mr.sha256 == mr_key  # a CT preset leaves MR alone
     assert project.__class__.objects.get(pk=project.pk).dicom_render_state == {
         "status": "done",

@@ -1,12 +1,16 @@
-"""Windowing: the DICOM linear VOI function, CT presets, and a requested window overriding the file's."""
+"""Windowing: the DICOM linear VOI function, CT presets, a requested window overriding the file's, and
+the file's own VOI LUT Function (SIGMOID) applied by pydicom."""
 
 import io
 
 import numpy as np
+import pydicom
 from PIL import Image as PILImage
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-from annotator.media import apply_window, decode_image, window_presets
-from tests.annotator.dicom.samples import generated_ct
+from annotator.dicom.window import apply_window, window_presets
+from annotator.media import decode_image
+from tests.annotator.dicom.samples import dataset_bytes, generated_ct
 
 
 def test_apply_window_follows_the_dicom_linear_function():
@@ -29,3 +33,23 @@ def test_a_requested_window_replaces_the_file_window():
     row = np.asarray(PILImage.open(io.BytesIO(decoded.display)))[0, :, 0]
     # ((40 - 39.5) / 79 + 0.5) * 255 = 129.1 for the centre; 0 HU is below the 0..80 window.
     assert row.tolist() == [0, 0, 0, 129, 255]
+
+
+def test_a_sigmoid_voi_lut_function_in_the_file_renders_through_pydicom():
+    hounsfield = np.tile(np.arange(-400, 480, 8, dtype=np.int64), (4, 1))
+    ds = pydicom.dcmread(io.BytesIO(generated_ct(hounsfield)))
+    ds.VOILUTFunction = "SIGMOID"
+    sigmoid = dataset_bytes(ds)
+
+    decoded = decode_image(sigmoid, name="sigmoid.dcm")
+
+    # pydicom maps onto the data set's output range (signed 16 bits after the rescale): scaled to 0..255.
+    windowed = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds)
+    low, high = -(2**15) * 2 - 24, (2**15 - 1) * 2 - 24
+    expected = np.rint((windowed - low) * (255.0 / (high - low)))
+    shown = np.asarray(PILImage.open(io.BytesIO(decoded.display)).convert("L")).astype(np.float64)
+    assert np.abs(shown - expected).max() <= 1
+    assert decoded.metadata["window_source"] == "file"
+    assert decoded.metadata["window"] == {"center": 40.0, "width": 400.0}
+    linear = np.asarray(PILImage.open(io.BytesIO(decode_image(generated_ct(hounsfield), name="l.dcm").display)))
+    assert np.abs(shown - linear[:, :, 0]).max() > 20  # the curve differs from the linear window

@@ -6,11 +6,11 @@ import torch
 
 from segmentation.evaluation.clicks import simulate
 from segmentation.evaluation.onnx_predictor import OnnxClickPredictor
-from segmentation.evaluation.torch_predictor import TorchClickPredictor
 from segmentation.sam.default_arch import build_default_sam
 from segmentation.sam.encoder import encode_images
 from segmentation.sam.onnx_decoder import OnnxDecoder
 from segmentation.sam.onnx_export import export_decoder
+from segmentation.sam.torch_predictor import TorchClickPredictor
 from segmentation.training.eval_set import generate_eval_set
 
 

@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from annotator.dicom.decode import frame_count
+from annotator.dicom.logs import redact_dicom_logs
+
 MANUFACTURER = "SAM Annotator"
 SOFTWARE_VERSION = "1.0"
 # Annotation sources that come from a person alone; any other source (SAM clicks, boxes, automatic)
@@ -90,6 +93,7 @@ def build_segmentation(
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
+    redact_dicom_logs()  # highdicom logs source attribute values it finds wanting
     if not frames:
         raise SegRefused("nothing annotated")
     for frame in frames:
@@ -97,7 +101,7 @@ def build_segmentation(
         if refusal:
             raise SegRefused(refusal)
     first = frames[0].dataset
-    multi_frame = _frame_count(first) > 1
+    multi_frame = frame_count(first) > 1
     if multi_frame and "PerFrameFunctionalGroupsSequence" not in first:
         # highdicom places a multi-frame source's frames by their functional groups (enhanced CT/MR,
         # legacy-converted enhanced); legacy multi-frame files (RT dose, ultrasound) have none.
@@ -114,7 +118,7 @@ def build_segmentation(
     if multi_frame:
         # One source instance: the SEG's pixel array has one slot per source frame.
         sources = [first]
-        slots = _frame_count(first)
+        slots = frame_count(first)
         slot_of = {id(f): f.frame for f in frames}
     else:
         # One source image per annotated instance, in a stable order (instance number, then UID).
@@ -192,15 +196,8 @@ def _segment_description(number: int, label_class: dict, *, semiautomatic: bool,
     )
 
 
-def _frame_count(dataset: Any) -> int:
-    try:
-        return int(dataset.get("NumberOfFrames", 1) or 1)
-    except (TypeError, ValueError):
-        return 1
-
-
 def seg_group_key(dataset: Any) -> str:
     """Frames with the same key go into one SEG: the series for single-frame files, else the instance."""
-    if _frame_count(dataset) > 1:
+    if frame_count(dataset) > 1:
         return f"instance:{dataset.SOPInstanceUID}"
     return f"series:{dataset.get('SeriesInstanceUID', '')}"

@@ -1,7 +1,7 @@
 """De-identification of uploaded DICOM files (a project setting, `Project.dicom_deidentify`).
 
 Pure: bytes in, bytes out (pydicom only; no ORM, no storage; pydicom's own log lines have their
-quoted values redacted, see media.redact_pydicom_logs). `ACTIONS` is the
+quoted values redacted, see annotator.dicom.logs). `ACTIONS` is the
 one list of what is done; docs/dicom.md renders it, and the tests check every entry on a stored file.
 
 Follows the spirit of the DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile with
@@ -26,6 +26,8 @@ import io
 import warnings
 from dataclasses import dataclass
 from typing import Any
+
+from annotator.dicom.logs import redact_dicom_logs
 
 # Version of the action list, written into DeidentificationMethod: bump it when ACTIONS change.
 DEID_VERSION = "2"
@@ -223,9 +225,7 @@ def deidentify(data: bytes) -> bytes:
     from pydicom.errors import InvalidDicomError
     from pydicom.sequence import Sequence
 
-    from annotator.media import redact_pydicom_logs
-
-    redact_pydicom_logs()
+    redact_dicom_logs()
     raw = data[128:132] != b"DICM"
     try:
         with warnings.catch_warnings():
