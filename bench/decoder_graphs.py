@@ -7,7 +7,7 @@ encoder outputs (vit_t encoder, same random weights) of scikit-image sample phot
 calibrate the static int8 schemes, a fourth is held out for the IoU check. Variants:
 - plain: the official-style export, masks upscaled to the image inside the graph (the reference);
 - low-res: upscale_in_graph=False, what the registry exports; the client upscales the drawn mask;
-- low-res int8 schemes: segmentation.sam.onnx_export.INT8_SCHEMES;
+- low-res int8 schemes: segmentation.sam.onnx_quantize.INT8_SCHEMES;
 - first-click: the per-image prep graph's outputs (first layer's image-side projections) fed to a
   graph that runs the rest, for prompts without a mask input (first click, hover);
 - first-click-mm: the same with the output upscaling's two ConvTranspose2d(k=2, s=2) written as
@@ -162,7 +162,8 @@ def main() -> None:
     import torch
 
     from segmentation.sam.loader import build_sam
-    from segmentation.sam.onnx_export import INT8_SCHEMES, export_decoder, export_first_click, quantize_graph
+    from segmentation.sam.onnx_export import export_decoder, export_first_click
+    from segmentation.sam.onnx_quantize import INT8_SCHEMES, quantize_graph
 
     torch.manual_seed(0)
     sam = build_sam("vit_t")

@@ -23,7 +23,8 @@ from common.tasks import enqueue
 from segmentation.models import Architecture, SamModel
 from segmentation.sam.loader import embedding_shape, encoder_input_size, load_sam, write_random_init_checkpoint
 from segmentation.sam.onnx_decoder import OnnxDecoder
-from segmentation.sam.onnx_export import export_decoder, export_first_click, optimize_for_runtime
+from segmentation.sam.onnx_export import export_decoder, export_first_click
+from segmentation.sam.onnx_quantize import optimize_for_runtime
 from segmentation.storage import read_embedding
 
 logger = logging.getLogger(__name__)

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from segmentation.evaluation.clicks import Click, EvalObject, simulate, summarize
 from segmentation.training import prompts
+from segmentation.training.embedding_predictor import ModelGeometry, evaluate
 
 TRAINED_PREFIXES = ("prompt_encoder.", "mask_decoder.")
 
@@ -107,38 +107,25 @@ class _Prepared:
     weight: float
 
 
-class _Geometry:
-    """Image pixels <-> the encoder's input square <-> the decoder's low-res grid."""
-
-    def __init__(self, sam: Any) -> None:
-        self.img_size = int(sam.image_encoder.img_size)
-        self.low = int(sam.prompt_encoder.image_embedding_size[0]) * 4
-        self.low_per_input = self.low / self.img_size
-
-    def scale(self, height: int, width: int) -> float:
-        return self.img_size / max(height, width)
-
-    def prepare(self, example: Example, device: torch.device) -> _Prepared:
-        height, width = example.mask.shape
-        s = self.scale(height, width)
-        low_h = max(1, round(height * s * self.low_per_input))
-        low_w = max(1, round(width * s * self.low_per_input))
-        target = np.zeros((self.low, self.low), np.float32)
-        target[:low_h, :low_w] = cv2.resize(
-            example.mask.astype(np.float32), (low_w, low_h), interpolation=cv2.INTER_AREA
-        )
-        valid = np.zeros_like(target)
-        valid[:low_h, :low_w] = 1
-        ys, xs = np.nonzero(example.mask)
-        box = [xs.min() * s, ys.min() * s, (xs.max() + 1) * s, (ys.max() + 1) * s] if len(xs) else [0.0] * 4
-        return _Prepared(
-            embedding=torch.as_tensor(np.asarray(example.embedding, np.float32), device=device),
-            target=torch.as_tensor(target, device=device),
-            valid=torch.as_tensor(valid, device=device),
-            box=torch.tensor(box, dtype=torch.float32, device=device),
-            stored=prompt_tokens(example.prompts, s),
-            weight=float(example.weight),
-        )
+def _prepare(geometry: ModelGeometry, example: Example, device: torch.device) -> _Prepared:
+    height, width = example.mask.shape
+    s = geometry.scale(height, width)
+    low_h = max(1, round(height * s * geometry.low_per_input))
+    low_w = max(1, round(width * s * geometry.low_per_input))
+    target = np.zeros((geometry.low, geometry.low), np.float32)
+    target[:low_h, :low_w] = cv2.resize(example.mask.astype(np.float32), (low_w, low_h), interpolation=cv2.INTER_AREA)
+    valid = np.zeros_like(target)
+    valid[:low_h, :low_w] = 1
+    ys, xs = np.nonzero(example.mask)
+    box = [xs.min() * s, ys.min() * s, (xs.max() + 1) * s, (ys.max() + 1) * s] if len(xs) else [0.0] * 4
+    return _Prepared(
+        embedding=torch.as_tensor(np.asarray(example.embedding, np.float32), device=device),
+        target=torch.as_tensor(target, device=device),
+        valid=torch.as_tensor(valid, device=device),
+        box=torch.tensor(box, dtype=torch.float32, device=device),
+        stored=prompt_tokens(example.prompts, s),
+        weight=float(example.weight),
+    )
 
 
 def prompt_tokens(stored: dict[str, Any] | None, s: float) -> list[tuple[float, float, int]]:
@@ -175,7 +162,7 @@ def _true_iou(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
 class _Trainer:
     def __init__(self, sam: Any, params: FinetuneParams, device: torch.device) -> None:
         self.sam, self.params, self.device = sam, params, device
-        self.geometry = _Geometry(sam)
+        self.geometry = ModelGeometry(sam)
         self.generator = torch.Generator(device=device).manual_seed(params.seed)
         self.trained = [p for name, p in sam.named_parameters() if name.startswith(TRAINED_PREFIXES)]
         for name, p in sam.named_parameters():
@@ -272,71 +259,6 @@ class _Trainer:
         return xy, label
 
 
-class EmbeddingClickPredictor:
-    """The click simulator's predictor over stored embeddings, with the browser graphs' semantics:
-    clicks then one padding point; best-IoU multimask output for one click, output 0 afterwards;
-    previous low-res logits fed back; logits upscaled to the input square, cropped, resized."""
-
-    def __init__(self, sam: Any, objects: Sequence[EvalObject], embeddings: dict[str, np.ndarray], device) -> None:
-        self.sam, self.objects, self.device = sam, objects, device
-        self.geometry = _Geometry(sam)
-        self.embeddings = {k: torch.as_tensor(np.asarray(v, np.float32), device=device) for k, v in embeddings.items()}
-        self.previous: dict[int, torch.Tensor] = {}
-
-    @torch.no_grad()
-    def predict(self, requests: Sequence[tuple[int, Sequence[Click]]]) -> list[np.ndarray]:
-        results: list[np.ndarray] = []
-        for start in range(0, len(requests), 16):  # bounded memory: 16 embeddings at a time
-            results += self._predict_chunk(requests[start : start + 16])
-        return results
-
-    def _predict_chunk(self, requests: Sequence[tuple[int, Sequence[Click]]]) -> list[np.ndarray]:
-        g, n = self.geometry, len(requests)
-        width = max(len(clicks) for _, clicks in requests) + 1
-        coords = torch.zeros(n, width, 2, device=self.device)
-        labels = -torch.ones(n, width, dtype=torch.long, device=self.device)
-        prev = torch.zeros(n, 1, g.low, g.low, device=self.device)
-        has_mask = torch.zeros(n, device=self.device)
-        for row, (index, clicks) in enumerate(requests):
-            height, w = self.objects[index].foreground.shape
-            s = g.scale(height, w)
-            for j, click in enumerate(reversed(clicks)):  # newest first, as in training
-                coords[row, j] = torch.tensor([click.x * s, click.y * s])  # ResizeLongestSide.apply_coords
-                labels[row, j] = 1 if click.positive else 0
-            if index in self.previous:
-                prev[row], has_mask[row] = self.previous[index], 1.0
-        embeddings = torch.stack([self.embeddings[self.objects[i].image_key] for i, _ in requests])
-        sparse = prompts.embed_points(self.sam.prompt_encoder, coords, labels, g.img_size)
-        dense = prompts.embed_mask(self.sam.prompt_encoder, prev, has_mask)
-        masks, iou_pred = prompts.decode(
-            self.sam.mask_decoder, embeddings, self.sam.prompt_encoder.get_dense_pe(), sparse, dense
-        )
-        out = []
-        for row, (index, clicks) in enumerate(requests):
-            k = int(iou_pred[row, 1:].argmax()) + 1 if len(clicks) == 1 else 0
-            low = masks[row, k]
-            self.previous[index] = low[None].clone()
-            out.append(self._full_size(low, *self.objects[index].foreground.shape))
-        return out
-
-    def _full_size(self, low: torch.Tensor, height: int, width: int) -> np.ndarray:
-        g = self.geometry
-        s = g.scale(height, width)
-        up = F.interpolate(low[None, None], size=(g.img_size, g.img_size), mode="bilinear", align_corners=False)
-        up = up[..., : round(height * s), : round(width * s)]
-        full = F.interpolate(up, size=(height, width), mode="bilinear", align_corners=False)
-        return (full[0, 0] > 0).cpu().numpy()
-
-
-def evaluate(sam: Any, examples: Sequence[Example], clicks: int, device: torch.device) -> dict[str, float]:
-    """Held-out click metrics (mIoU@k, NoC@85/90, fail@85/90) with the standard simulator."""
-    objects = [EvalObject(e.key, e.mask.astype(bool), np.zeros_like(e.mask, dtype=bool)) for e in examples]
-    embeddings = {e.key: e.embedding for e in examples}
-    sam.eval()
-    ious = simulate(EmbeddingClickPredictor(sam, objects, embeddings, device), objects, max_clicks=clicks)
-    return summarize(ious)
-
-
 def finetune(
     sam: Any,
     train: Sequence[Example],
@@ -358,7 +280,7 @@ def finetune(
     rng = np.random.default_rng(params.seed)
     sam.to(device)
     trainer = _Trainer(sam, params, device)
-    prepared = [trainer.geometry.prepare(e, device) for e in train]
+    prepared = [_prepare(trainer.geometry, e, device) for e in train]
     base = evaluate(sam, heldout, params.eval_clicks, device)
     best_score, best_state = score(base, params.eval_clicks), _trained_state(sam)
     result = FinetuneResult(state_dict=best_state, base=base, tuned=base)

@@ -325,7 +325,8 @@ def test_optimize_for_runtime_keeps_the_outputs(tmp_path):
     """The registry stores the first-click graphs pre-optimised by onnxruntime: same outputs."""
     import onnx
 
-    from segmentation.sam.onnx_export import PREP_OUTPUT_NAMES, export_first_click, optimize_for_runtime
+    from segmentation.sam.onnx_export import PREP_OUTPUT_NAMES, export_first_click
+    from segmentation.sam.onnx_quantize import optimize_for_runtime
 
     sam = _seeded("default")
     export_first_click(
@@ -356,7 +357,7 @@ def test_optimize_for_runtime_keeps_the_outputs(tmp_path):
 
 
 def test_quantize_graph_rejects_unknown_scheme_and_static_without_calibration(tmp_path):
-    from segmentation.sam.onnx_export import quantize_graph
+    from segmentation.sam.onnx_quantize import quantize_graph
 
     sam = _seeded("default")
     export_decoder(sam, tmp_path / "low.onnx", return_single_mask=False, upscale_in_graph=False)
