@@ -7,9 +7,14 @@ from segmentation.models import Embedding
 
 
 class EmbeddingStatusSerializer(serializers.ModelSerializer):
+    # Before an image has an embedding row, the status endpoint answers status, error and attempts only.
+    updated_at = serializers.DateTimeField(required=False)
+
     class Meta:
         model = Embedding
         fields = ["status", "error", "attempts", "model_sha256", "compute_ms", "updated_at"]
+        read_only_fields = ["status", "error", "attempts"]  # always answered
+        extra_kwargs = {"model_sha256": {"required": False}, "compute_ms": {"required": False}}
 
 
 class DecodeRequestSerializer(serializers.Serializer):

@@ -42,12 +42,8 @@ export interface AnnotationCorrection {
   readonly prompts?: Record<string, unknown>;
 }
 
-export interface ModelManifest {
-  readonly model: { readonly id: number; readonly name: string; readonly checkpoint_sha256: string };
-  readonly encoder_input_size: number;
-  readonly embedding: { readonly shape: number[] };
-  readonly decoders: Record<string, { readonly url: string; readonly sha256: string }>;
-}
+/** The project's SAM model and how to run its decoders (segmentation/api/manifest.py). */
+export type ModelManifest = Schemas["ModelManifest"];
 
 export type EmbeddingStatus = Pick<Schemas["EmbeddingStatus"], "status" | "error">;
 

@@ -786,6 +786,18 @@ export interface components {
             /** @default int8 */
             variant?: components["schemas"]["VariantEnum"];
         };
+        DecoderFile: {
+            /** @description ?v= names the content, so the file may be cached for good */
+            url: string;
+            sha256: string;
+        };
+        /**
+         * @description * `ready` - ready
+         *     * `preparing` - preparing
+         *     * `unavailable` - unavailable
+         * @enum {string}
+         */
+        DecoderStateEnum: "ready" | "preparing" | "unavailable";
         /** @description What the annotator's window/level control and frame stepper need (frontend/src/tools/windowLevel.ts). */
         DicomPageConfig: {
             modality: string;
@@ -811,15 +823,14 @@ export interface components {
             width: number;
         };
         EmbeddingStatus: {
-            status?: components["schemas"]["EmbeddingStatusEnum"];
-            error?: string;
-            /** Format: int64 */
-            attempts?: number;
-            model_sha256: string;
+            readonly status: components["schemas"]["EmbeddingStatusEnum"];
+            readonly error: string;
+            readonly attempts: number;
+            model_sha256?: string;
             /** Format: int64 */
             compute_ms?: number | null;
             /** Format: date-time */
-            readonly updated_at: string;
+            updated_at?: string;
         };
         /**
          * @description * `pending` - Pending
@@ -861,6 +872,20 @@ export interface components {
             job_id?: number | null;
             /** @default false */
             include_images?: boolean;
+        };
+        /** @description Prompts without a mask input: "prep" once per image, then "fp32"/"int8" per prompt. */
+        FirstClick: {
+            prep: components["schemas"]["DecoderFile"];
+            fp32: components["schemas"]["DecoderFile"];
+            int8: components["schemas"]["DecoderFile"];
+            prep_inputs: {
+                [key: string]: (number | string)[];
+            };
+            prep_outputs: string[];
+            inputs: string[];
+            outputs: {
+                [key: string]: (number | string)[];
+            };
         };
         /**
          * @description * `coco` - COCO instances
@@ -967,6 +992,29 @@ export interface components {
             color?: string;
             order?: number;
         };
+        ManifestCoordinates: {
+            scale: string;
+            point: string;
+            labels: {
+                [key: string]: number;
+            };
+            padding_point: string;
+            /** Format: double */
+            mask_threshold: number;
+        };
+        ManifestEmbedding: {
+            /** @description channels, height, width */
+            shape: number[];
+            dtype: string;
+            format: string;
+            url_template: string;
+        };
+        ManifestModel: {
+            id: number;
+            name: string;
+            architecture: string;
+            checkpoint_sha256: string;
+        };
         Membership: {
             readonly id: number;
             readonly user: number;
@@ -982,6 +1030,34 @@ export interface components {
         };
         MembershipUpdate: {
             role: components["schemas"]["RoleEnum"];
+        };
+        /** @description The project's SAM model and how the browser runs its decoders on the model's embeddings. */
+        ModelManifest: {
+            model: components["schemas"]["ManifestModel"];
+            encoder_input_size: number;
+            embedding: components["schemas"]["ManifestEmbedding"];
+            /**
+             * @description preparing: a re-export was queued; ask again
+             *
+             *     * `ready` - ready
+             *     * `preparing` - preparing
+             *     * `unavailable` - unavailable
+             */
+            decoder_state: components["schemas"]["DecoderStateEnum"];
+            /** @description "fp32" and "int8"; empty until ready */
+            decoders: {
+                [key: string]: components["schemas"]["DecoderFile"];
+            };
+            decoder_inputs: {
+                [key: string]: (number | string)[];
+            };
+            decoder_outputs: {
+                [key: string]: (number | string)[];
+            };
+            upscale: string;
+            first_click: components["schemas"]["FirstClick"] | null;
+            mask_choice: string;
+            coordinates: components["schemas"]["ManifestCoordinates"];
         };
         PageCurrentImage: {
             id: number;
@@ -4201,9 +4277,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelManifest"];
                 };
             };
             /** @description Not signed in (no session and no valid token) */
