@@ -24,11 +24,10 @@ on one device. No Django here: the annotator gathers the examples and registers 
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -38,63 +37,14 @@ from torch.nn import functional as F
 
 from segmentation.training import prompts
 from segmentation.training.embedding_predictor import ModelGeometry, evaluate
-
-TRAINED_PREFIXES = ("prompt_encoder.", "mask_decoder.")
-
-
-class FinetuneCancelled(Exception):
-    """should_stop() said stop: nothing of the run is to be kept."""
-
-
-@dataclass(frozen=True)
-class Example:
-    """One labelled object of one image."""
-
-    key: str  # the image's identity: the held-out split and embedding sharing go by it
-    embedding: np.ndarray  # (C, h, w) the stored embedding of the image under the base model
-    mask: np.ndarray  # (H, W) bool, the true mask at full image size
-    # The labeler's prompts in image pixels, in the order given: {"points": [[x, y, 1|0], ...],
-    # "box": [x0, y0, x1, y1]} (either may be missing), or None for objects drawn by hand.
-    prompts: dict[str, Any] | None = None
-    weight: float = 1.0
-
-
-@dataclass(frozen=True)
-class FinetuneParams:
-    minutes: float = 10.0  # training wall-clock budget; evaluations count against it too
-    max_epochs: int = 30
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    batch: int = 8  # objects per step
-    rounds: int = 4  # prompt rounds per object per step: 1 first prompt + corrections
-    seed: int = 0
-    patience: int = 3  # epochs without a held-out gain before stopping
-    eval_clicks: int = 5
-    box_share: float = 0.4  # first prompts simulated as a box rather than a click
-    min_gain: float = 0.0  # a held-out score must beat the best by more than this to count
-
-
-@dataclass
-class FinetuneResult:
-    state_dict: dict[str, torch.Tensor]  # the trained keys only (TRAINED_PREFIXES), fp32, CPU
-    base: dict[str, float]  # held-out click metrics of the model before training
-    tuned: dict[str, float]  # ... and of the kept state
-    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch
-    epochs: int = 0
-    stopped: str = ""  # "epochs", "time" or "patience"
-    seconds: float = 0.0
-
-
-def is_heldout(key: str, share: float) -> bool:
-    """Stable split: the same image is always on the same side, whatever else the project holds."""
-    digest = hashlib.sha256(f"holdout:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
-
-
-def score(metrics: dict[str, float], clicks: int) -> float:
-    """The number the run optimises and promotion compares: mean mIoU over clicks 1..clicks."""
-    values = [metrics[f"mIoU@{k}"] for k in range(1, clicks + 1) if f"mIoU@{k}" in metrics]
-    return float(np.mean(values)) if values else 0.0
+from segmentation.training.examples import (
+    TRAINED_PREFIXES,
+    Example,
+    FinetuneCancelled,
+    FinetuneParams,
+    FinetuneResult,
+    score,
+)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import torch
 from segmentation.sam.encoder import encode_images
 from segmentation.sam.loader import load_sam
 from segmentation.services.models import committed_default_checkpoint
+from segmentation.training import examples as ftx
 from segmentation.training import finetune as ft
 
 pytestmark = pytest.mark.slow
@@ -52,10 +53,10 @@ def _split(examples):
 
 def test_the_split_is_stable_and_near_the_share():
     keys = [str(i) for i in range(2000)]
-    first = [ft.is_heldout(key, 0.2) for key in keys]
-    assert first == [ft.is_heldout(key, 0.2) for key in reversed(keys)][::-1]  # order and company don't matter
+    first = [ftx.is_heldout(key, 0.2) for key in keys]
+    assert first == [ftx.is_heldout(key, 0.2) for key in reversed(keys)][::-1]  # order and company don't matter
     assert 0.17 < np.mean(first) < 0.23
-    assert not any(ft.is_heldout(key, 0.0) for key in keys)
+    assert not any(ftx.is_heldout(key, 0.0) for key in keys)
 
 
 def test_stored_prompts_become_tokens_in_input_pixels_box_first():
@@ -70,7 +71,7 @@ def test_fine_tuning_raises_the_heldout_score_on_a_new_domain(examples):
     params = ft.FinetuneParams(minutes=5, max_epochs=2, lr=3e-4, batch=7, rounds=3, patience=2)
     result = ft.finetune(_fresh_sam(), train, heldout, params, on_progress=progress.append)
     assert result.tuned["mIoU@1"] >= result.base["mIoU@1"] + 0.05, (result.base, result.tuned)
-    assert ft.score(result.tuned, 5) > ft.score(result.base, 5)
+    assert ftx.score(result.tuned, 5) > ftx.score(result.base, 5)
     assert [row["epoch"] for row in result.history] == [1.0, 2.0]
     assert any("step" in row and row["loss"] > 0 for row in progress)
     assert set(result.state_dict) and all(name.startswith(ft.TRAINED_PREFIXES) for name in result.state_dict)
