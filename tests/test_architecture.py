@@ -75,3 +75,24 @@ def test_import_linter_contracts_hold():
     command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or "lint-imports"
     result = subprocess.run([command, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+MAX_LINES = 400
+
+
+def test_no_module_of_the_two_apps_is_over_400_lines():
+    """Big modules were where unrelated jobs piled up (media.py, services/images.py, views)."""
+    long = []
+    for package in ("annotator", "segmentation"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            lines = len(path.read_text().splitlines())
+            if "/migrations/" not in relative and lines > MAX_LINES:
+                long.append(f"{relative}: {lines} lines")
+    assert long == [], "\n".join(long)
+
+
+def test_the_architecture_diagram_in_the_docs_is_current():
+    script = ROOT / "scripts" / "architecture_diagram.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -31,7 +31,7 @@ class ProjectEmbeddingProgressView(APIView):
 
 
 class ImageEmbeddingView(APIView):
-    @extend_schema(responses={200: BINARY_RESPONSE, 304: None, 409: OpenApiTypes.OBJECT})
+    @extend_schema(responses={(200, "application/octet-stream"): BINARY_RESPONSE, 304: None, 409: OpenApiTypes.OBJECT})
     def get(self, request: Request, image_id: int):
         image = image_for_member(request.user, image_id)
         model = project_model(image.project)
@@ -87,7 +87,10 @@ class ImageDecodeView(APIView):
 
     @extend_schema(
         request=DecodeRequestSerializer,
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="PNG mask"), 409: OpenApiTypes.OBJECT},
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG mask"),
+            409: OpenApiTypes.OBJECT,
+        },
     )
     def post(self, request: Request, image_id: int):
         image = image_for_member(request.user, image_id)

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from annotator.api import views
+from annotator.api import files, views
 from annotator.api.page_config import AnnotatePageConfigView
 
 urlpatterns = [
@@ -22,9 +22,9 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/images/", views.ImageListView.as_view(), name="api-image-list"),
     path("images/<int:image_id>/", views.ImageDetailView.as_view(), name="api-image-detail"),
-    path("images/<int:image_id>/file/", views.ImageFileView.as_view(), name="api-image-file"),
-    path("images/<int:image_id>/thumbnail/", views.ImageThumbnailView.as_view(), name="api-image-thumbnail"),
-    path("images/<int:image_id>/render/", views.ImageRenderView.as_view(), name="api-image-render"),
+    path("images/<int:image_id>/file/", files.ImageFileView.as_view(), name="api-image-file"),
+    path("images/<int:image_id>/thumbnail/", files.ImageThumbnailView.as_view(), name="api-image-thumbnail"),
+    path("images/<int:image_id>/render/", files.ImageRenderView.as_view(), name="api-image-render"),
     path("images/<int:image_id>/annotations/", views.AnnotationListView.as_view(), name="api-annotation-list"),
     path("annotations/<int:annotation_id>/", views.AnnotationDetailView.as_view(), name="api-annotation-detail"),
     path("images/<int:image_id>/annotate-config/", AnnotatePageConfigView.as_view(), name="api-annotate-config"),

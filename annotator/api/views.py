@@ -6,15 +6,8 @@ project, a member whose role does not allow the action gets 403.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -35,12 +28,12 @@ from annotator.access import (
     require_role,
 )
 from annotator.api import serializers as s
-from annotator.api.errors import ErrorSerializer
 from annotator.models import LabelClass, Project, Role
 from annotator.services import annotations as annotation_services
 from annotator.services import label_classes as label_class_services
 from annotator.services import memberships as membership_services
 from annotator.services import projects as project_services
+from annotator.services.images import image_delete, images_ingest
 
 MANAGERS = (Role.MANAGER,)
 
@@ -220,9 +213,6 @@ class ImageListView(ListAPIView):
         files = request.FILES.getlist("files")
         if not files:
             raise ValidationError({"files": "Attach one or more files in the multipart field 'files'."})
-        # Imported here: the ingest service pulls in Pillow/pydicom, needed only by uploads.
-        from annotator.services.images import images_ingest
-
         report = images_ingest(project=project, files=[(f.name, f) for f in files], user=request.user)
         body = {
             "accepted": s.ImageBriefSerializer(report.accepted, many=True).data,
@@ -248,103 +238,8 @@ class ImageDetailView(APIView):
     def delete(self, request: Request, image_id: int) -> Response:
         image, role = selectors.image_for_user(request.user, image_id)
         require_role(role, MANAGERS)
-        from annotator.services.images import image_delete  # owned by the ingest service
-
         image_delete(image=image)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-@dataclass(frozen=True)
-class _StoredName:
-    """A storage name standing in for a FieldFile where _stream only needs the name."""
-
-    name: str
-
-
-def _stream(
-    request: Request, field: FieldFile | _StoredName, content_type: str | None
-) -> FileResponse | HttpResponseNotModified:
-    """Stream a stored file; names are content hashes, so the name is a strong ETag."""
-    etag = f'"{field.name.rsplit("/", 1)[-1]}"'
-    if request.headers.get("If-None-Match") == etag:
-        response = HttpResponseNotModified()
-    else:
-        try:
-            handle = default_storage.open(field.name, "rb")
-        except FileNotFoundError as exc:
-            raise Http404("The stored file is missing.") from exc
-        response = FileResponse(handle, content_type=content_type)
-    response["ETag"] = etag
-    # private: only this signed-in user's browser may cache; files never change under one name.
-    patch_cache_control(response, private=True, max_age=3600)
-    return response
-
-
-_BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes")
-_NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag in If-None-Match still names this file")
-
-
-class ImageFileView(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("original", bool, description="1: the uploaded file byte for byte"),
-            OpenApiParameter(
-                "max_side",
-                int,
-                description="a rendition whose longest side is at most this "
-                "(256-16384; the display file itself when it already fits)",
-            ),
-        ],
-        # The display file is PNG or JPEG; the original is whatever was uploaded (e.g. application/dicom).
-        responses={(200, "*/*"): _BINARY, 304: _NOT_MODIFIED},
-    )
-    def get(self, request: Request, image_id: int):
-        image, _ = selectors.image_for_user(request.user, image_id)
-        if request.query_params.get("original") in ("1", "true"):
-            return _stream(request, image.file, None)
-        if "max_side" in request.query_params:
-            from annotator.services.renditions import RenditionError, display_rendition
-
-            try:
-                name = display_rendition(image, int(request.query_params["max_side"]))
-            except (ValueError, RenditionError) as exc:
-                message = str(exc) if isinstance(exc, RenditionError) else "max_side must be an integer."
-                raise ValidationError({"max_side": [message]}) from exc
-            return _stream(request, _StoredName(name), None)
-        return _stream(request, image.display, None)
-
-
-class ImageThumbnailView(APIView):
-    @extend_schema(responses={(200, "image/jpeg"): _BINARY, 304: _NOT_MODIFIED})
-    def get(self, request: Request, image_id: int):
-        image, _ = selectors.image_for_user(request.user, image_id)
-        return _stream(request, image.thumbnail, "image/jpeg")
-
-
-class ImageRenderView(APIView):
-    """A DICOM image rendered from its stored original with another window (the annotator's
-    window/level): PNG, for any member; the stored rendition and the embedding do not change."""
-
-    @extend_schema(
-        parameters=[OpenApiParameter("center", float, required=True), OpenApiParameter("width", float, required=True)],
-        responses={
-            (200, "image/png"): _BINARY,
-            400: OpenApiResponse(ErrorSerializer, description="not a greyscale DICOM image, or a bad window"),
-        },
-    )
-    def get(self, request: Request, image_id: int):
-        from django.http import HttpResponse
-
-        from annotator.services.dicom_renditions import image_render_window
-
-        image, _ = selectors.image_for_user(request.user, image_id)
-        params = request.query_params
-        if "center" not in params or "width" not in params:
-            raise ValidationError({"window": "give both center and width, e.g. ?center=40&width=400"})
-        png = image_render_window(image=image, center=params["center"], width=params["width"])
-        response = HttpResponse(png, content_type="image/png")
-        patch_cache_control(response, private=True, max_age=3600)
-        return response
 
 
 class AnnotationListView(ListAPIView):

@@ -20,7 +20,7 @@ BINARY_RESPONSE = OpenApiResponse(OpenApiTypes.BINARY, description="The file's b
 
 
 class ModelDecoderView(APIView):
-    @extend_schema(responses={200: BINARY_RESPONSE, 304: None})
+    @extend_schema(responses={(200, "application/octet-stream"): BINARY_RESPONSE, 304: None})
     def get(self, request: Request, model_id: int, variant: str):
         model = SamModel.objects.filter(pk=model_id).first()
         # Only graphs of the model's current export record (what the manifest describes).
