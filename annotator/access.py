@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
@@ -38,7 +38,7 @@ ANNOTATOR_STATUSES = frozenset({AnnotationStatus.DRAFT, AnnotationStatus.SUBMITT
 ANNOTATOR_EDITABLE_IMAGE = frozenset({ImageReviewStatus.NEW, ImageReviewStatus.REJECTED})
 
 
-def projects_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+def projects_visible_to(user: User | AnonymousUser) -> QuerySet[Project]:
     if not user.is_authenticated:
         return Project.objects.none()
     if user.is_superuser:
@@ -47,7 +47,7 @@ def projects_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Proj
     return Project.objects.filter(Exists(Membership.objects.filter(project=OuterRef("pk"), user=user)))
 
 
-def role_in_project(user: AbstractBaseUser | AnonymousUser, project: Project) -> str | None:
+def role_in_project(user: User | AnonymousUser, project: Project) -> str | None:
     """The user's role, or None for a non-member. Superusers act as managers everywhere."""
     if not user.is_authenticated:
         return None
@@ -58,7 +58,7 @@ def role_in_project(user: AbstractBaseUser | AnonymousUser, project: Project) ->
 
 
 def project_for_user(
-    user: AbstractBaseUser | AnonymousUser, project_id: int, *, roles: Iterable[str] | None = None
+    user: User | AnonymousUser, project_id: int, *, roles: Iterable[str] | None = None
 ) -> tuple[Project, str]:
     """(project, role) for a member; Http404 for a non-member, PermissionDenied for a wrong role."""
     project = projects_visible_to(user).filter(pk=project_id).first()
@@ -76,7 +76,7 @@ def require_role(role: str, roles: Iterable[str] | None) -> None:
         raise PermissionDenied("Your role in this project does not allow this.")
 
 
-def check_annotation_change(user: AbstractBaseUser, role: str, annotation: Annotation, fields: Iterable[str]) -> None:
+def check_annotation_change(user: User, role: str, annotation: Annotation, fields: Iterable[str]) -> None:
     """PermissionDenied unless this member may change these fields of this annotation."""
     fields = set(fields)
     if role == Role.MANAGER:
@@ -109,7 +109,7 @@ def check_annotation_status(role: str, status: str) -> None:
         raise PermissionDenied("Annotators may set an annotation to draft or submitted only.")
 
 
-def check_annotation_delete(user: AbstractBaseUser, role: str, annotation: Annotation) -> None:
+def check_annotation_delete(user: User, role: str, annotation: Annotation) -> None:
     if role == Role.MANAGER:
         return
     if role == Role.ANNOTATOR and annotation.author_id == user.pk:
@@ -118,7 +118,7 @@ def check_annotation_delete(user: AbstractBaseUser, role: str, annotation: Annot
     raise PermissionDenied("You may delete only your own annotations.")
 
 
-def image_open_to_annotator(user: AbstractBaseUser, image: Image) -> bool:
+def image_open_to_annotator(user: User, image: Image) -> bool:
     """Assignment rule: in a project without jobs every annotator works on every image; once the project
     has jobs, an annotator works only on the images of jobs assigned to them (images in no job, or in a
     job without an annotator, wait for a manager to assign them)."""
@@ -127,7 +127,7 @@ def image_open_to_annotator(user: AbstractBaseUser, image: Image) -> bool:
     return Job.objects.filter(pk=image.job_id, annotator_id=user.pk).exists()
 
 
-def check_image_annotate(user: AbstractBaseUser, role: str, image: Image) -> None:
+def check_image_annotate(user: User, role: str, image: Image) -> None:
     """PermissionDenied unless this member may create or change annotations on this image now."""
     if role == Role.MANAGER:
         return
@@ -139,7 +139,7 @@ def check_image_annotate(user: AbstractBaseUser, role: str, image: Image) -> Non
         raise PermissionDenied(f"This image is {image.review_status}; it can no longer be changed by its annotator.")
 
 
-def check_image_submit(user: AbstractBaseUser, role: str, image: Image) -> None:
+def check_image_submit(user: User, role: str, image: Image) -> None:
     if role == Role.MANAGER:
         return
     if role != Role.ANNOTATOR:
@@ -148,7 +148,7 @@ def check_image_submit(user: AbstractBaseUser, role: str, image: Image) -> None:
         raise PermissionDenied("This image is not assigned to you.")
 
 
-def check_image_review(user: AbstractBaseUser, role: str, image: Image) -> None:
+def check_image_review(user: User, role: str, image: Image) -> None:
     """Reviewers review; when the image's job names a reviewer, only that reviewer (and managers)."""
     if role == Role.MANAGER:
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -12,7 +12,7 @@ from annotator.models import Annotation, EmbeddingStatus, Image, LabelClass, Mem
 from segmentation.models import Embedding, SamModel
 
 
-def project_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+def project_list_for_user(user: User | AnonymousUser) -> QuerySet[Project]:
     """Projects the user sees, each with image_count, annotation_count and the user's role."""
     if user.is_authenticated and user.is_superuser:
         role = Value(Role.MANAGER.value)
@@ -80,7 +80,7 @@ def image_list_for_project(
     return images.order_by("id")
 
 
-def image_for_user(user: AbstractBaseUser | AnonymousUser, image_id: int) -> tuple[Image, str]:
+def image_for_user(user: User | AnonymousUser, image_id: int) -> tuple[Image, str]:
     """(image, role) when the user is a member of the image's project; Http404 otherwise."""
     image = (
         with_embedding_status(Image.objects.select_related("project"))
@@ -93,7 +93,7 @@ def image_for_user(user: AbstractBaseUser | AnonymousUser, image_id: int) -> tup
     return image, role_in_project(user, image.project)
 
 
-def annotation_for_user(user: AbstractBaseUser | AnonymousUser, annotation_id: int) -> tuple[Annotation, str]:
+def annotation_for_user(user: User | AnonymousUser, annotation_id: int) -> tuple[Annotation, str]:
     annotation = (
         Annotation.objects.select_related("image__project", "label_class", "author")
         .filter(pk=annotation_id, image__project__in=projects_visible_to(user))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import Http404
 
 from annotator.access import project_for_user
@@ -30,7 +30,7 @@ def embedding_progress(project: Project) -> dict[str, int]:
     return counts
 
 
-def image_for_member(user: AbstractBaseUser | AnonymousUser, image_id: int) -> Image:
+def image_for_member(user: User | AnonymousUser, image_id: int) -> Image:
     """The image with its project and model when the user is a member of its project; 404 otherwise."""
     image = Image.objects.select_related("project", "project__sam_model").filter(pk=image_id).first()
     if image is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -92,7 +92,7 @@ def export_list(*, project: Project) -> QuerySet[Export]:
     return project.exports.select_related("requested_by").order_by("-created_at", "-id")
 
 
-def export_for_user(user: AbstractBaseUser | AnonymousUser, export_id: int) -> tuple[Export, str]:
+def export_for_user(user: User | AnonymousUser, export_id: int) -> tuple[Export, str]:
     """(export, the user's role in its project); Http404 for a non-member, as for every project object."""
     export = (
         Export.objects.select_related("project", "requested_by")

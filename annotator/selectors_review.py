@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Sum, Value, When
 from django.http import Http404
 
@@ -48,7 +48,7 @@ def job_in_project(*, project: Project, job_id: int) -> Job:
     return job
 
 
-def _images_open_to(project: Project, user: AbstractBaseUser, role: str) -> QuerySet[Image]:
+def _images_open_to(project: Project, user: User, role: str) -> QuerySet[Image]:
     """The images this member annotates (the same rule as access.image_open_to_annotator)."""
     images = Image.objects.filter(project=project)
     if role == Role.MANAGER:
@@ -66,7 +66,7 @@ class Queue:
     done_count: int  # images of this member's that are submitted or approved
 
 
-def queue_for_user(*, project: Project, user: AbstractBaseUser, role: str) -> Queue:
+def queue_for_user(*, project: Project, user: User, role: str) -> Queue:
     if role == Role.REVIEWER:
         return Queue(images=[], next_image=None, rejected_annotations=[], done_count=0)
     open_images = _images_open_to(project, user, role)
@@ -89,7 +89,7 @@ def queue_for_user(*, project: Project, user: AbstractBaseUser, role: str) -> Qu
     )
 
 
-def review_list(*, project: Project, user: AbstractBaseUser, role: str) -> QuerySet[Image]:
+def review_list(*, project: Project, user: User, role: str) -> QuerySet[Image]:
     """Submitted images this member may review (a job's named reviewer keeps its images to themself)."""
     images = Image.objects.filter(project=project, review_status=ImageReviewStatus.SUBMITTED)
     if role != Role.MANAGER:

@@ -51,9 +51,8 @@ def parse_document(data: Any) -> CocoDocument:
         if not isinstance(entry, dict) or "id" not in entry:
             continue
         name, width, height = entry.get("file_name"), entry.get("width"), entry.get("height")
-        if isinstance(name, str) and name and isinstance(width, int) and isinstance(height, int):
-            if _positive_int(width) and _positive_int(height):
-                document.images[entry["id"]] = CocoImageEntry(entry["id"], name, width, height)
+        if isinstance(name, str) and name and _positive_int(width) and _positive_int(height):
+            document.images[entry["id"]] = CocoImageEntry(entry["id"], name, int(width), int(height))  # type: ignore[arg-type]
     for entry in data["categories"]:
         if isinstance(entry, dict) and "id" in entry and isinstance(entry.get("name"), str) and entry["name"].strip():
             document.categories[entry["id"]] = entry["name"].strip()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -118,7 +118,7 @@ def annotation_create(
     rle: dict | None = None,
     polygons: list | None = None,
     prompts: dict | None = None,
-    author: AbstractBaseUser | None = None,
+    author: User | None = None,
     status: str = AnnotationStatus.DRAFT,
     time_spent_ms: int = 0,
     click_count: int = 0,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +26,7 @@ AUTO_MASKS_COMPUTE_TASK = "annotator.tasks.auto_masks_compute"
 def auto_mask_job_create(
     *,
     project: Project,
-    user: AbstractBaseUser | None,
+    user: User | None,
     label_class: LabelClass,
     image: Image | None = None,
     params: dict[str, Any] | None = None,

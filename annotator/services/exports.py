@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -98,7 +98,7 @@ def export_extension(format: str, options: dict[str, Any]) -> str:
 
 
 def export_request(
-    *, project: Project, user: AbstractBaseUser | None, format: str, options: dict | None = None
+    *, project: Project, user: User | None, format: str, options: dict | None = None
 ) -> Export:
     """Record an export and queue its task once the row is committed."""
     clean = export_options_clean(project=project, format=format, options=options)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -75,7 +75,7 @@ class IngestReport:
 
 
 def images_ingest(
-    *, project: Project, files: Iterable[tuple[str, IO[bytes]]], user: AbstractBaseUser | None
+    *, project: Project, files: Iterable[tuple[str, IO[bytes]]], user: User | None
 ) -> IngestReport:
     """Add files (images or zip archives of images) to a project; report every file's outcome.
 
@@ -118,7 +118,7 @@ def image_delete(*, image: Image) -> None:
 
 
 def _ingest_one(
-    project: Project, name: str, data: bytes, user: AbstractBaseUser | None, seen_in_upload: dict[str, str]
+    project: Project, name: str, data: bytes, user: User | None, seen_in_upload: dict[str, str]
 ) -> list[Image]:
     """One file -> its Image rows (one, or one per frame of a multi-frame DICOM file), all or none."""
     dicom = sniff_format(data[:SNIFF_BYTES]) == "DICOM"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -75,7 +75,7 @@ def _label_class(project: Project, name: str, cache: dict[str, LabelClass], repo
     return cache[name]
 
 
-def coco_import_annotations(*, project: Project, data: Any, user: AbstractBaseUser | None) -> ImportReport:
+def coco_import_annotations(*, project: Project, data: Any, user: User | None) -> ImportReport:
     try:
         document = coco_import.parse_document(data)
     except coco_import.ImportProblem as exc:

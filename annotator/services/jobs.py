@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -14,7 +14,7 @@ from annotator.models import Image, Job, Membership, Project, Role
 SLOT_ROLES = {"annotator": (Role.ANNOTATOR, Role.MANAGER), "reviewer": (Role.REVIEWER, Role.MANAGER)}
 
 
-def _check_member(project: Project, user: AbstractBaseUser | None, slot: str) -> None:
+def _check_member(project: Project, user: User | None, slot: str) -> None:
     if user is None or user.is_superuser:
         return
     role = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
@@ -29,8 +29,8 @@ def jobs_split(
     project: Project,
     count: int | None = None,
     image_ids: Sequence[int] | None = None,
-    annotator: AbstractBaseUser | None = None,
-    reviewer: AbstractBaseUser | None = None,
+    annotator: User | None = None,
+    reviewer: User | None = None,
     name: str = "",
 ) -> list[Job]:
     """Put images that are in no job yet into new jobs.
@@ -77,8 +77,8 @@ def jobs_split(
 def job_assign(
     *,
     job: Job,
-    annotator: AbstractBaseUser | None = None,
-    reviewer: AbstractBaseUser | None = None,
+    annotator: User | None = None,
+    reviewer: User | None = None,
     name: str | None = None,
     fields: Sequence[str] = ("annotator", "reviewer"),
 ) -> Job:

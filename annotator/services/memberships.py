@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -27,7 +27,7 @@ def _check_not_last_manager(membership: Membership) -> None:
 
 
 @transaction.atomic
-def membership_add(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+def membership_add(*, project: Project, user: User, role: str) -> Membership:
     _check_role(role)
     if Membership.objects.filter(project=project, user=user).exists():
         raise ValidationError({"user": f"{user} is already a member of this project."})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -21,7 +21,7 @@ def _check_name_free(name: str, *, exclude_pk: int | None = None) -> None:
 
 
 @transaction.atomic
-def project_create(*, name: str, user: AbstractBaseUser, description: str = "") -> Project:
+def project_create(*, name: str, user: User, description: str = "") -> Project:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A project needs a name."})

@@ -7,7 +7,7 @@ transition itself is valid and raise ValidationError with a clear message when i
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -26,7 +26,7 @@ REVIEWABLE = frozenset({AnnotationStatus.SUBMITTED, AnnotationStatus.APPROVED, A
 def _record(
     *,
     image: Image,
-    actor: AbstractBaseUser,
+    actor: User,
     from_status: str,
     to_status: str,
     comment: str = "",
@@ -49,7 +49,7 @@ def _locked_image(image: Image) -> Image:
     return Image.objects.select_for_update().get(pk=image.pk)
 
 
-def _set_image_status(image: Image, *, actor: AbstractBaseUser, to_status: str, comment: str = "") -> None:
+def _set_image_status(image: Image, *, actor: User, to_status: str, comment: str = "") -> None:
     if image.review_status == to_status and not comment:
         return
     _record(image=image, actor=actor, from_status=image.review_status, to_status=to_status, comment=comment)
@@ -59,7 +59,7 @@ def _set_image_status(image: Image, *, actor: AbstractBaseUser, to_status: str, 
 
 
 def _set_annotation_status(
-    annotation: Annotation, *, actor: AbstractBaseUser, image: Image, to_status: str, comment: str | None
+    annotation: Annotation, *, actor: User, image: Image, to_status: str, comment: str | None
 ) -> None:
     """Change status (and the review comment unless comment is None); bumps the version so an editor
     holding the old version learns that the annotation changed under them."""
@@ -85,7 +85,7 @@ def _check_reject_comment(approve: bool, comment: str) -> str:
 
 
 @transaction.atomic
-def image_submit(*, image: Image, user: AbstractBaseUser) -> Image:
+def image_submit(*, image: Image, user: User) -> Image:
     """Annotator hands the image in: its drafts (and fixed rejections) become submitted."""
     image = _locked_image(image)
     if image.review_status not in SUBMITTABLE:
@@ -109,7 +109,7 @@ def _image_under_review(image: Image) -> Image:
     return image
 
 
-def _settle_image(image: Image, *, reviewer: AbstractBaseUser) -> None:
+def _settle_image(image: Image, *, reviewer: User) -> None:
     """After per-annotation reviews: once nothing waits, the image is rejected if anything was, else approved."""
     statuses = set(Annotation.objects.filter(image=image).values_list("status", flat=True))
     if AnnotationStatus.SUBMITTED in statuses or AnnotationStatus.DRAFT in statuses:
@@ -122,7 +122,7 @@ def _settle_image(image: Image, *, reviewer: AbstractBaseUser) -> None:
 
 @transaction.atomic
 def annotation_review(
-    *, annotation: Annotation, reviewer: AbstractBaseUser, approve: bool, comment: str = ""
+    *, annotation: Annotation, reviewer: User, approve: bool, comment: str = ""
 ) -> Annotation:
     """Approve or reject one annotation of a submitted image; the image settles when none is left waiting."""
     comment = _check_reject_comment(approve, comment)
@@ -137,7 +137,7 @@ def annotation_review(
 
 
 @transaction.atomic
-def image_review(*, image: Image, reviewer: AbstractBaseUser, approve: bool, comment: str = "") -> Image:
+def image_review(*, image: Image, reviewer: User, approve: bool, comment: str = "") -> Image:
     """Approve everything on the image, or reject it (its waiting annotations with it) with a comment."""
     comment = _check_reject_comment(approve, comment)
     image = _image_under_review(image)

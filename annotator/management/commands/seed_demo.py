@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -117,7 +117,7 @@ class Command(BaseCommand):
         for name, role in DEMO_USERS:
             self.stdout.write(f"  {name:<11} / {password}   ({role or 'superuser'})")
 
-    def _ensure_user(self, username: str, password: str, reset_password: bool) -> AbstractBaseUser:
+    def _ensure_user(self, username: str, password: str, reset_password: bool) -> User:
         User = get_user_model()
         user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
         if username == "admin" and not (user.is_superuser and user.is_staff):
@@ -128,7 +128,7 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         return user
 
-    def _ensure_project(self, users: dict[str, AbstractBaseUser]) -> Project:
+    def _ensure_project(self, users: dict[str, User]) -> Project:
         project = Project.objects.filter(name=DEMO_PROJECT_NAME).first()
         if project is None:
             project = project_create(
@@ -145,7 +145,7 @@ class Command(BaseCommand):
                 label_class_create(project=project, name=name, color=color)
         return project
 
-    def _ensure_images(self, project: Project, user: AbstractBaseUser) -> tuple[int, list[str]]:
+    def _ensure_images(self, project: Project, user: User) -> tuple[int, list[str]]:
         present = set(project.images.values_list("original_name", flat=True))
         missing = [name for name in DEMO_IMAGES if f"{name}.png" not in present]
         if not missing:
