@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from rest_framework.request import Request
 
 from annotator.models import Annotation, AnnotationStatus, Image, ImageReviewStatus, Job, Membership, Project, Role
 
@@ -159,3 +160,12 @@ def check_image_review(user: User, role: str, image: Image) -> None:
         and Job.objects.filter(pk=image.job_id).exclude(reviewer=None).exclude(reviewer_id=user.pk).exists()
     ):
         raise PermissionDenied("This image's job has another reviewer.")
+
+
+def user_of(request: HttpRequest | Request) -> User:
+    """The signed-in user of a request. Every view that calls this requires a signed-in user first
+    (login_required / IsAuthenticated), so an anonymous one here is a wiring mistake: refuse it."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user

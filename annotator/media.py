@@ -204,7 +204,7 @@ def _decode_with_pillow(data: bytes, image_format: str) -> tuple[PILImage.Image,
 
 def _open_and_convert(data: bytes, image_format: str) -> tuple[PILImage.Image, dict[str, Any]]:
     # formats=[...]: only the sniffed plugin may parse the bytes, so content decides the type.
-    im = PILImage.open(io.BytesIO(data), formats=[image_format])
+    im: PILImage.Image = PILImage.open(io.BytesIO(data), formats=[image_format])
     _check_pixel_count(*im.size)
     metadata: dict[str, Any] = {"mode": im.mode, "stored_size": list(im.size)}
     # load() decodes every byte of the first frame: verify() alone misses truncated data.

@@ -26,6 +26,9 @@ class Project(models.Model):
     # Progress of the re-render after a window change: {"status": "queued"|"running"|"done"|"failed",
     # "done": n, "total": m, "error": "..."}; empty before the first change.
     dicom_render_state = models.JSONField(default=dict, blank=True)
+    # Continuous learning (docs/models.md): fine-tune again after this many new approvals and
+    # reviewer corrections; 0 = off.
+    retrain_every = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -297,3 +300,65 @@ class AutoMaskJob(models.Model):
 
     def __str__(self) -> str:
         return f"auto masks #{self.pk} in project {self.project_id} ({self.status})"
+
+
+class FinetuneRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class FinetuneDecision(models.TextChoices):
+    PROMOTED = "promoted", "Promoted"  # the version became the project's model
+    KEPT = "kept", "Kept as a candidate"
+    NONE = "", "Not decided (the run did not finish)"
+
+
+class FinetuneRun(models.Model):
+    """One fine-tuning of a project's decoder on its labels (annotator.services.finetuning): the
+    parameters, live progress, the base vs tuned held-out metrics and the promotion decision."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="finetune_runs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )  # null: started by continuous learning or the command line
+    status = models.CharField(max_length=16, choices=FinetuneRunStatus.choices, default=FinetuneRunStatus.QUEUED)
+    # {"minutes", "max_epochs", "lr", "seed", "patience", "statuses", "holdout", "promote"}
+    params = models.JSONField(default=dict, blank=True)
+    base_model = models.ForeignKey("segmentation.SamModel", on_delete=models.PROTECT, related_name="+")
+    # The registered version; null until done (and for failed or cancelled runs).
+    result_model = models.ForeignKey(
+        "segmentation.SamModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    progress = models.JSONField(default=dict, blank=True)  # the latest {"epoch", "step", "loss", "heldout"}
+    # {"epochs": [{"epoch", "loss", "heldout", "seconds"}, ...], "steps": [{"step", "loss"}, ...]}; the
+    # steps thinned to at most a few hundred points (the page's loss curve).
+    history = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)  # {"base": {...}, "tuned": {...}} held-out clicks
+    decision = models.CharField(max_length=16, choices=FinetuneDecision.choices, default="", blank=True)
+    message = models.TextField(blank=True)  # why it failed, or how it ended
+    train_objects = models.PositiveIntegerField(default=0)
+    heldout_objects = models.PositiveIntegerField(default=0)
+    annotations = models.JSONField(default=list, blank=True)  # [[annotation id, version], ...] trained on
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by every progress write: a running run whose worker died shows it by going quiet.
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(default=0.0)  # training time
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="finetunerun_one_active_per_project",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"fine-tune #{self.pk} of project {self.project_id} ({self.status})"

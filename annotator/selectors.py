@@ -14,6 +14,7 @@ from segmentation.models import Embedding, SamModel
 
 def project_list_for_user(user: User | AnonymousUser) -> QuerySet[Project]:
     """Projects the user sees, each with image_count, annotation_count and the user's role."""
+    role: Value | Subquery
     if user.is_authenticated and user.is_superuser:
         role = Value(Role.MANAGER.value)
     else:
@@ -54,7 +55,7 @@ def embedding_status_counts(*, project: Project) -> dict[str, int]:
     """{status: number of images}, every status present (0 when none)."""
     counts = dict.fromkeys(EmbeddingStatus.values, 0)
     images = with_embedding_status(Image.objects.filter(project=project).order_by())
-    rows = images.values("embedding_status").annotate(n=Count("pk"))
+    rows = images.values("embedding_status").annotate(n=Count("pk"))  # type: ignore[misc]  # annotated by with_embedding_status
     for row in rows:
         counts[row["embedding_status"]] = row["n"]
     return counts
@@ -71,7 +72,7 @@ def image_list_for_project(
         annotation_count=Count("annotations")
     )
     if embedding_status:
-        images = images.filter(embedding_status=embedding_status)
+        images = images.filter(embedding_status=embedding_status)  # type: ignore[misc]  # annotated field
     if annotated is not None:
         has_annotations = Exists(Annotation.objects.filter(image=OuterRef("pk")))
         images = images.filter(has_annotations if annotated else ~has_annotations)

@@ -8,12 +8,14 @@ an RLE export never loads the polygons, which are the largest column.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
 from annotator.access import projects_visible_to, role_in_project
+from annotator.exports.rows import AnnotationRow, ImageRow
 from annotator.models import Annotation, Export, Image, LabelClass, Project
 
 CHUNK_ROWS = 2000
@@ -65,8 +67,9 @@ def export_counts(
     )
 
 
-def export_image_rows(*, project: Project, job_id: int | None = None) -> Iterator[dict]:
-    return _images(project=project, job_id=job_id).order_by("id").values(*IMAGE_FIELDS).iterator(chunk_size=CHUNK_ROWS)
+def export_image_rows(*, project: Project, job_id: int | None = None) -> Iterator[ImageRow]:
+    rows = _images(project=project, job_id=job_id).order_by("id").values(*IMAGE_FIELDS)
+    return cast(Iterator[ImageRow], rows.iterator(chunk_size=CHUNK_ROWS))
 
 
 def export_annotation_rows(
@@ -77,15 +80,15 @@ def export_annotation_rows(
     job_id: int | None = None,
     rle: bool = True,
     polygons: bool = False,
-) -> Iterator[dict]:
+) -> Iterator[AnnotationRow]:
     """Rows ordered by (image id, annotation id), the order the writers merge images in."""
     fields = list(ANNOTATION_FIELDS) + (["rle"] if rle else []) + (["polygons"] if polygons else [])
-    return (
+    rows = (
         _annotations(project=project, statuses=statuses, label_class_ids=label_class_ids, job_id=job_id)
         .order_by("image_id", "id")
         .values(*fields)
-        .iterator(chunk_size=CHUNK_ROWS)
     )
+    return cast(Iterator[AnnotationRow], rows.iterator(chunk_size=CHUNK_ROWS))
 
 
 def export_list(*, project: Project) -> QuerySet[Export]:

@@ -85,7 +85,7 @@ def queue_for_user(*, project: Project, user: User, role: str) -> Queue:
     )
     done = open_images.exclude(review_status__in=QUEUE_STATUSES).count()
     return Queue(
-        images=images, next_image=images[0] if images else None, rejected_annotations=rejected, done_count=done
+        images=list(images), next_image=images[0] if images else None, rejected_annotations=rejected, done_count=done
     )
 
 
@@ -145,7 +145,7 @@ def annotator_metrics(*, project: Project) -> list[dict]:
         Annotation.objects.filter(image__project=project, author__isnull=False)
         .values("author_id", "author__username")
         .annotate(
-            objects=Count("pk"),
+            objects=Count("pk"),  # type: ignore[no-redef]  # the metric is called "objects"; not the manager
             time_ms=Sum("time_spent_ms"),
             clicks=Sum("click_count"),
             sam_accepted=Count("pk", filter=Q(source__in=SAM_PROMPT_SOURCES, edited_after_sam=False)),
@@ -165,7 +165,7 @@ def annotator_metrics(*, project: Project) -> list[dict]:
     review_by_author = {row["annotation_author_id"]: row for row in reviews}
     result = []
     for row in per_author:
-        objects, time_ms, clicks = row["objects"], row["time_ms"] or 0, row["clicks"] or 0
+        objects, time_ms, clicks = row["objects"], row["time_ms"] or 0, row["clicks"] or 0  # type: ignore[misc]  # django-stubs misses the annotate() keys
         review = review_by_author.get(row["author_id"], {"reviewed": 0, "rejected": 0})
         result.append(
             {
@@ -188,13 +188,13 @@ def annotator_metrics(*, project: Project) -> list[dict]:
 def label_metrics(*, project: Project) -> list[dict]:
     rows = (
         project.label_classes.annotate(
-            objects=Count("annotations"),
+            objects=Count("annotations"),  # type: ignore[no-redef]  # the metric is called "objects"; not the manager
             approved=Count("annotations", filter=Q(annotations__status=AnnotationStatus.APPROVED)),
         )
         .order_by("order", "id")
         .values("id", "name", "color", "objects", "approved")
     )
-    return list(rows)
+    return [dict(row) for row in rows]
 
 
 def project_metrics(*, project: Project) -> dict:

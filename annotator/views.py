@@ -7,6 +7,8 @@ Same access rules as the API: a non-member gets 404, a member without the needed
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -22,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 
 from annotator import selectors
 from annotator import selectors_review as review_selectors
-from annotator.access import check_image_review, check_image_submit, project_for_user
+from annotator.access import check_image_review, check_image_submit, project_for_user, user_of
 from annotator.api.page_config import annotate_page_config
 from annotator.api.serializers import AnnotatePageConfigSerializer, annotate_url
 from annotator.models import EmbeddingStatus, Image, LabelClass, Membership, Project, Role
@@ -41,7 +43,9 @@ def project_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             project = project_create(
-                name=request.POST.get("name", ""), description=request.POST.get("description", ""), user=request.user
+                name=request.POST.get("name", ""),
+                description=request.POST.get("description", ""),
+                user=user_of(request),
             )
         except ValidationError as exc:
             form_errors = [message for messages_ in exc.message_dict.values() for message in messages_]
@@ -60,7 +64,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for_user(request.user, project_id)
-    filters = {}
+    filters: dict[str, Any] = {}
     status = request.GET.get("embedding_status")
     if status in EmbeddingStatus.values:
         filters["embedding_status"] = status
@@ -127,14 +131,14 @@ def _review_context(
             for status in review_selectors.PROGRESS_STATUSES
         ],
         "can_see_metrics": can_see_metrics,
-        "label_max": max((label_class.annotation_count for label_class in label_classes), default=0) or 1,
+        "label_max": max((lc.annotation_count for lc in label_classes), default=0) or 1,  # type: ignore[attr-defined]
         # Bar widths (percent of the busiest annotator) for the inline chart.
         "annotator_metrics": [{**row, "bar": round(100 * row["objects"] / most) if most else 0} for row in annotators],
     }
     if role == Role.MANAGER:
         context["job_annotators"] = [m.user for m in memberships if m.role in (Role.ANNOTATOR, Role.MANAGER)]
         context["job_reviewers"] = [m.user for m in memberships if m.role in (Role.REVIEWER, Role.MANAGER)]
-        context["unassigned_count"] = total - sum(job.image_count for job in jobs)
+        context["unassigned_count"] = total - sum(job.image_count for job in jobs)  # type: ignore[attr-defined]
     return context
 
 
@@ -159,7 +163,7 @@ def jobs_split_page(request: HttpRequest, project_id: int) -> HttpResponse:
         if raw_ids:
             if not all(part.isdigit() for part in raw_ids):
                 raise ValidationError({"image_ids": "Image ids are whole numbers, separated by commas or spaces."})
-            split = {"image_ids": [int(part) for part in raw_ids]}
+            split: dict[str, Any] = {"image_ids": [int(part) for part in raw_ids]}
         else:
             split = {"count": int(raw_count) if raw_count.isdigit() else -1}
         jobs = job_services.jobs_split(
@@ -195,7 +199,7 @@ def job_assign_page(request: HttpRequest, project_id: int, job_id: int) -> HttpR
 @login_required
 def my_queue(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for_user(request.user, project_id)
-    queue = review_selectors.queue_for_user(project=project, user=request.user, role=role)
+    queue = review_selectors.queue_for_user(project=project, user=user_of(request), role=role)
     rejections: dict[int, list] = {}
     for annotation in queue.rejected_annotations:
         rejections.setdefault(annotation.image_id, []).append(annotation)
@@ -220,9 +224,9 @@ def my_queue(request: HttpRequest, project_id: int) -> HttpResponse:
 @require_http_methods(["POST"])
 def image_submit_page(request: HttpRequest, image_id: int) -> HttpResponse:
     image, role = selectors.image_for_user(request.user, image_id)
-    check_image_submit(request.user, role, image)
+    check_image_submit(user_of(request), role, image)
     try:
-        review_services.image_submit(image=image, user=request.user)
+        review_services.image_submit(image=image, user=user_of(request))
     except ValidationError as exc:
         messages.error(request, _form_errors(exc))
     else:
@@ -233,7 +237,7 @@ def image_submit_page(request: HttpRequest, image_id: int) -> HttpResponse:
 @login_required
 def review_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for_user(request.user, project_id, roles=[Role.REVIEWER, Role.MANAGER])
-    images = list(review_selectors.review_list(project=project, user=request.user, role=role))
+    images = list(review_selectors.review_list(project=project, user=user_of(request), role=role))
     annotations = review_selectors.review_annotations(images=images)
     rows = [
         {"image": image, "annotate_url": annotate_url(image), "annotations": annotations[image.pk]} for image in images
@@ -249,11 +253,11 @@ def _review_redirect(image: Image) -> HttpResponse:
 @require_http_methods(["POST"])
 def image_review_page(request: HttpRequest, image_id: int) -> HttpResponse:
     image, role = selectors.image_for_user(request.user, image_id)
-    check_image_review(request.user, role, image)
+    check_image_review(user_of(request), role, image)
     approve = request.POST.get("decision") == "approve"
     try:
         review_services.image_review(
-            image=image, reviewer=request.user, approve=approve, comment=request.POST.get("comment", "")
+            image=image, reviewer=user_of(request), approve=approve, comment=request.POST.get("comment", "")
         )
     except ValidationError as exc:
         messages.error(request, _form_errors(exc))
@@ -266,11 +270,11 @@ def image_review_page(request: HttpRequest, image_id: int) -> HttpResponse:
 @require_http_methods(["POST"])
 def annotation_review_page(request: HttpRequest, annotation_id: int) -> HttpResponse:
     annotation, role = selectors.annotation_for_user(request.user, annotation_id)
-    check_image_review(request.user, role, annotation.image)
+    check_image_review(user_of(request), role, annotation.image)
     approve = request.POST.get("decision") == "approve"
     try:
         review_services.annotation_review(
-            annotation=annotation, reviewer=request.user, approve=approve, comment=request.POST.get("comment", "")
+            annotation=annotation, reviewer=user_of(request), approve=approve, comment=request.POST.get("comment", "")
         )
     except ValidationError as exc:
         messages.error(request, _form_errors(exc))

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.access import project_for_user
+from annotator.access import project_for_user, user_of
 from annotator.models import AutoMaskJob, Role
 from annotator.selectors_embeddings import auto_mask_job_get
 from annotator.services.auto_masks import auto_mask_job_cancel, auto_mask_job_create
@@ -74,7 +74,7 @@ class AutoMaskJobListView(APIView):
         if label_class is None:
             raise ValidationError({"label_class_id": "Create a label class first (or name one of this project's)."})
         job = auto_mask_job_create(
-            project=project, user=request.user, label_class=label_class, image=image, params=data
+            project=project, user=user_of(request), label_class=label_class, image=image, params=data
         )
         return Response(AutoMaskJobSerializer(job).data, status=status.HTTP_201_CREATED)
 

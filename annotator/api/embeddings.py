@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response, patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -42,12 +43,12 @@ class ImageEmbeddingView(APIView):
                 "status": embedding.status if embedding else EmbeddingState.PENDING,
                 "error": embedding.error if embedding else "",
             }
-            response = Response(body, status=status.HTTP_409_CONFLICT)
-            response["Retry-After"] = "2"
-            return response
+            not_ready = Response(body, status=status.HTTP_409_CONFLICT)
+            not_ready["Retry-After"] = "2"
+            return not_ready
         # The key (weights, content) identifies the bytes: a strong ETag.
         etag = f'"{model.checkpoint_sha256[:16]}-{image.sha256}"'
-        response = get_conditional_response(request, etag=etag)  # 304 when If-None-Match matches
+        response: HttpResponseBase | None = get_conditional_response(request, etag=etag)  # 304 on a match
         if response is None:
             try:
                 handle = default_storage.open(embedding.file.name, "rb")

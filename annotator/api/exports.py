@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator import selectors_exports
-from annotator.access import project_for_user, require_role
+from annotator.access import project_for_user, require_role, user_of
 from annotator.exports.coco import SEGMENTATION_MODES
 from annotator.models import AnnotationStatus, Export, ExportFormat, ExportStatus, Role
 from annotator.services import exports as export_services
@@ -96,7 +96,7 @@ class ProjectExportListView(APIView):
         options = dict(serializer.validated_data)
         export_format = options.pop("format")
         export = export_services.export_request(
-            project=project, user=request.user, format=export_format, options=options
+            project=project, user=user_of(request), format=export_format, options=options
         )
         return Response(ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 
@@ -136,5 +136,5 @@ class CocoImportView(APIView):
         serializer = ImportUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = import_services.coco_load(serializer.validated_data["file"])
-        report = import_services.coco_import_annotations(project=project, data=data, user=request.user)
+        report = import_services.coco_import_annotations(project=project, data=data, user=user_of(request))
         return Response(report.as_dict())

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
+from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.cache import get_conditional_response, patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -28,14 +29,11 @@ class _StoredName:
     name: str
 
 
-def _stream(
-    request: Request, field: FieldFile | _StoredName, content_type: str | None
-) -> FileResponse | HttpResponseNotModified:
+def _stream(request: Request, field: FieldFile | _StoredName, content_type: str | None) -> HttpResponseBase:
     """Stream a stored file; names are content hashes, so the name is a strong ETag."""
     etag = f'"{field.name.rsplit("/", 1)[-1]}"'
-    if request.headers.get("If-None-Match") == etag:
-        response = HttpResponseNotModified()
-    else:
+    response: HttpResponseBase | None = get_conditional_response(request, etag=etag)  # 304 on a match
+    if response is None:
         try:
             handle = default_storage.open(field.name, "rb")
         except FileNotFoundError as exc:

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from annotator import selectors
 from annotator import selectors_review as review_selectors
-from annotator.access import check_image_review, check_image_submit, project_for_user
+from annotator.access import check_image_review, check_image_submit, project_for_user, user_of
 from annotator.api.serializers import AnnotationSerializer, ImageBriefSerializer
 from annotator.api.views import PagePagination
 from annotator.models import ImageReviewStatus, Job, Project, Role, StatusTransition
@@ -204,7 +204,7 @@ class QueueView(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         """The caller's work: images to annotate (rejections first), the next one, and rejection comments."""
         project, role = project_for_user(request.user, project_id)
-        queue = review_selectors.queue_for_user(project=project, user=request.user, role=role)
+        queue = review_selectors.queue_for_user(project=project, user=user_of(request), role=role)
         return Response(
             {
                 "next_image": QueueImageSerializer(queue.next_image).data if queue.next_image else None,
@@ -228,8 +228,8 @@ class ImageSubmitView(APIView):
     @extend_schema(request=None, responses={200: QueueImageSerializer})
     def post(self, request: Request, image_id: int) -> Response:
         image, role = selectors.image_for_user(request.user, image_id)
-        check_image_submit(request.user, role, image)
-        image = review_services.image_submit(image=image, user=request.user)
+        check_image_submit(user_of(request), role, image)
+        image = review_services.image_submit(image=image, user=user_of(request))
         return Response(QueueImageSerializer(image).data)
 
 
@@ -238,9 +238,9 @@ class ImageReviewView(APIView):
     def post(self, request: Request, image_id: int) -> Response:
         """Approve or reject the whole image (a rejection needs a comment)."""
         image, role = selectors.image_for_user(request.user, image_id)
-        check_image_review(request.user, role, image)
+        check_image_review(user_of(request), role, image)
         data = _valid(ReviewSerializer, request.data)
-        image = review_services.image_review(image=image, reviewer=request.user, **data)
+        image = review_services.image_review(image=image, reviewer=user_of(request), **data)
         return Response(QueueImageSerializer(image).data)
 
 
@@ -248,9 +248,9 @@ class AnnotationReviewView(APIView):
     @extend_schema(request=ReviewSerializer, responses={200: AnnotationSerializer})
     def post(self, request: Request, annotation_id: int) -> Response:
         annotation, role = selectors.annotation_for_user(request.user, annotation_id)
-        check_image_review(request.user, role, annotation.image)
+        check_image_review(user_of(request), role, annotation.image)
         data = _valid(ReviewSerializer, request.data)
-        annotation = review_services.annotation_review(annotation=annotation, reviewer=request.user, **data)
+        annotation = review_services.annotation_review(annotation=annotation, reviewer=user_of(request), **data)
         return Response(AnnotationSerializer(annotation).data)
 
 

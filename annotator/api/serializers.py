@@ -236,7 +236,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 class AnnotationCreateSerializer(serializers.Serializer):
     label_class = serializers.IntegerField(min_value=1)
-    source = serializers.ChoiceField(choices=AnnotationSource.choices)
+    source = serializers.ChoiceField(choices=AnnotationSource.choices)  # type: ignore[assignment]  # DRF stubs: Field.source is the attribute path
     rle = serializers.JSONField(required=False, default=None)
     polygons = PolygonsField(required=False, allow_null=True, default=None)
     prompts = serializers.DictField(required=False, default=dict)

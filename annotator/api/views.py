@@ -26,6 +26,7 @@ from annotator.access import (
     check_image_annotate,
     project_for_user,
     require_role,
+    user_of,
 )
 from annotator.api import serializers as s
 from annotator.models import LabelClass, Project, Role
@@ -60,7 +61,9 @@ class ProjectListView(ListAPIView):
 
     @extend_schema(request=s.ProjectWriteSerializer, responses={201: s.ProjectSerializer})
     def post(self, request: Request) -> Response:
-        project = project_services.project_create(user=request.user, **_valid(s.ProjectWriteSerializer, request.data))
+        project = project_services.project_create(
+            user=user_of(request), **_valid(s.ProjectWriteSerializer, request.data)
+        )
         project = selectors.project_list_for_user(request.user).get(pk=project.pk)
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
@@ -213,11 +216,12 @@ class ImageListView(ListAPIView):
         files = request.FILES.getlist("files")
         if not files:
             raise ValidationError({"files": "Attach one or more files in the multipart field 'files'."})
-        report = images_ingest(project=project, files=[(f.name, f) for f in files], user=request.user)
+        report = images_ingest(project=project, files=[(f.name, f) for f in files], user=user_of(request))
         body = {
             "accepted": s.ImageBriefSerializer(report.accepted, many=True).data,
             "rejected": [{"name": name, "reason": reason} for name, reason in report.rejected],
         }
+        code: int
         if not report.accepted:
             code, body["detail"] = status.HTTP_400_BAD_REQUEST, "No file was accepted."
         elif report.rejected:
@@ -254,11 +258,11 @@ class AnnotationListView(ListAPIView):
     def post(self, request: Request, image_id: int) -> Response:
         image, role = selectors.image_for_user(request.user, image_id)
         require_role(role, ANNOTATION_WRITERS)
-        check_image_annotate(request.user, role, image)  # assignment: only images in one's own jobs
+        check_image_annotate(user_of(request), role, image)  # assignment: only images in one's own jobs
         data = _valid(s.AnnotationCreateSerializer, request.data)
         check_annotation_status(role, data["status"])
         data["label_class"] = _label_class_of(image.project, data["label_class"])
-        annotation = annotation_services.annotation_create(image=image, author=request.user, **data)
+        annotation = annotation_services.annotation_create(image=image, author=user_of(request), **data)
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 
@@ -295,7 +299,7 @@ class AnnotationDetailView(APIView):
         changes = _valid(s.AnnotationUpdateSerializer, request.data)
         version = changes.pop("version")
         # `status` is answered below (a 403 or a 400 naming the review endpoints), whoever sends it.
-        check_annotation_change(request.user, role, annotation, set(changes) - {"status"})
+        check_annotation_change(user_of(request), role, annotation, set(changes) - {"status"})
         if "status" in changes:
             check_annotation_status(role, changes["status"])  # an annotator approving stays a 403
             raise ValidationError({"detail": _status_via_review(annotation), "status": "Not changed by this endpoint."})
@@ -309,6 +313,6 @@ class AnnotationDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, annotation_id: int) -> Response:
         annotation, role = selectors.annotation_for_user(request.user, annotation_id)
-        check_annotation_delete(request.user, role, annotation)
+        check_annotation_delete(user_of(request), role, annotation)
         annotation_services.annotation_delete(annotation=annotation)
         return Response(status=status.HTTP_204_NO_CONTENT)

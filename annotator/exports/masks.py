@@ -15,7 +15,6 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
@@ -35,7 +34,7 @@ def render_masks(
     """(instance uint16 (h, w), semantic uint16 (h, w), [(instance value, annotation id, class value)])."""
     instance = np.zeros((height, width), dtype=np.uint16)
     semantic = np.zeros((height, width), dtype=np.uint16)
-    table: list[dict[str, Any]] = []
+    table: list[tuple[int, int, int]] = []
     for row in annotations:
         if row["label_class_id"] not in class_value:
             continue

@@ -13,6 +13,8 @@ class ImageRow(TypedDict, total=False):
     width: int
     height: int
     display: str  # storage name of the 8-bit rendition the annotations were drawn on
+    file: str  # storage name of the original upload
+    format: str
     metadata: dict
 
 

@@ -97,9 +97,7 @@ def export_extension(format: str, options: dict[str, Any]) -> str:
     return "json" if format == ExportFormat.COCO and not options["include_images"] else "zip"
 
 
-def export_request(
-    *, project: Project, user: User | None, format: str, options: dict | None = None
-) -> Export:
+def export_request(*, project: Project, user: User | None, format: str, options: dict | None = None) -> Export:
     """Record an export and queue its task once the row is committed."""
     clean = export_options_clean(project=project, format=format, options=options)
     export = Export.objects.create(project=project, requested_by=user, format=format, options=clean)
@@ -177,7 +175,7 @@ def export_write(
     format: str,
     options: dict[str, Any],
     handle: IO[bytes],
-    advance: Callable[[int], None] = lambda count=1: None,
+    advance: Callable[[int], None] = lambda count: None,
 ) -> dict[str, Any]:
     """Write one export (COCO JSON, or a zip) to a binary file object; returns a summary of counts.
 

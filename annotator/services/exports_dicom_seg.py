@@ -13,10 +13,10 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.core.files.storage import default_storage
 
@@ -24,7 +24,7 @@ from annotator import geometry
 from annotator import selectors_exports as rows
 from annotator.dicom import seg as dicom_seg
 from annotator.dicom.parse import read_stored_dicom_header
-from annotator.exports.rows import group_by_image
+from annotator.exports.rows import ImageRow, group_by_image
 from annotator.models import Image, Project
 
 ZIP_DATE = (2000, 1, 1, 0, 0, 0)
@@ -37,7 +37,7 @@ class DicomSegExportError(ValueError):
 @dataclass
 class _Group:
     first_name: str
-    frames: list[tuple[dict, Any, int, dict[int, list[dict]], set[int]]] = field(default_factory=list)
+    frames: list[tuple[ImageRow, Any, int, dict[int, list[dict]], set[int]]] = field(default_factory=list)
     annotations: int = 0
 
 
@@ -53,16 +53,17 @@ def write_dicom_seg(
     images = Image.objects.filter(project=project)
     if filters.get("job_id"):
         images = images.filter(job_id=filters["job_id"])
-    images = (
+    image_rows = cast(
+        Iterator[ImageRow],
         images.order_by("id")
         .values("id", "original_name", "file", "format", "metadata")
-        .iterator(chunk_size=rows.CHUNK_ROWS)
+        .iterator(chunk_size=rows.CHUNK_ROWS),
     )
     annotations = rows.export_annotation_rows(**filters, rle=True)
     groups: dict[str, _Group] = {}
     datasets: dict[str, Any] = {}  # storage name of an original -> its header
     skipped: list[str] = []
-    for image, batch in group_by_image(images, annotations):
+    for image, batch in group_by_image(image_rows, annotations):
         advance(1 + len(batch))
         batch = [row for row in batch if row["label_class_id"] in class_ids]
         if not batch:
@@ -127,7 +128,7 @@ def write_dicom_seg(
     return {**counts, "skipped": skipped}
 
 
-def _frame_name(image: dict) -> str:
+def _frame_name(image: ImageRow) -> str:
     metadata = image["metadata"] or {}
     if int(metadata.get("frames", 1) or 1) > 1:
         return f"{image['original_name']} (frame {int(metadata.get('frame', 0)) + 1})"

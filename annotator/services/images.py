@@ -74,9 +74,7 @@ class IngestReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
 
 
-def images_ingest(
-    *, project: Project, files: Iterable[tuple[str, IO[bytes]]], user: User | None
-) -> IngestReport:
+def images_ingest(*, project: Project, files: Iterable[tuple[str, IO[bytes]]], user: User | None) -> IngestReport:
     """Add files (images or zip archives of images) to a project; report every file's outcome.
 
     Names of zip members are reported as "<archive name>/<member path>". Embeddings are requested
@@ -124,7 +122,8 @@ def _ingest_one(
     dicom = sniff_format(data[:SNIFF_BYTES]) == "DICOM"
     # The DICOM settings are read per file, not from the request's project object: a window or
     # de-identification change committed while a long upload runs applies to its later files.
-    dicom_settings = Project.objects.filter(pk=project.pk).values("dicom_window", "dicom_deidentify").first() or {}
+    row = Project.objects.filter(pk=project.pk).values("dicom_window", "dicom_deidentify").first()
+    dicom_settings: dict[str, Any] = dict(row) if row else {}
     window = dicom_settings.get("dicom_window")
     deidentify = bool(dicom_settings.get("dicom_deidentify"))
     if dicom and deidentify:

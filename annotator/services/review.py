@@ -121,9 +121,7 @@ def _settle_image(image: Image, *, reviewer: User) -> None:
 
 
 @transaction.atomic
-def annotation_review(
-    *, annotation: Annotation, reviewer: User, approve: bool, comment: str = ""
-) -> Annotation:
+def annotation_review(*, annotation: Annotation, reviewer: User, approve: bool, comment: str = "") -> Annotation:
     """Approve or reject one annotation of a submitted image; the image settles when none is left waiting."""
     comment = _check_reject_comment(approve, comment)
     image = _image_under_review(annotation.image)

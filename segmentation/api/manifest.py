@@ -3,6 +3,8 @@ the annotator's view picks the project's model and calls this)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from rest_framework.request import Request
 
@@ -21,7 +23,7 @@ def first_click_manifest(request: Request, model: SamModel, graphs: dict[str, tu
     the embedding, feed its outputs with the prompt to "fp32"/"int8"; refinement clicks (with the
     previous low-res mask) use the full decoders. graphs: the model's current export record."""
     channels, height, width = model.embedding_shape
-    entry = {
+    entry: dict[str, Any] = {
         graph.removeprefix("first-click-"): {
             "url": _decoder_url(request, model, graph, graphs[graph][1]),
             "sha256": graphs[graph][1],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
+from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response, patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -29,7 +30,7 @@ class ModelDecoderView(APIView):
             raise Http404("No such decoder (or it is being prepared: ask the project's model manifest).")
         name, sha = graphs[variant]
         etag = f'"{sha}"'
-        response = get_conditional_response(request, etag=etag)  # 304 when If-None-Match matches
+        response: HttpResponseBase | None = get_conditional_response(request, etag=etag)  # 304 on a match
         if response is None:
             try:
                 response = FileResponse(default_storage.open(name, "rb"), content_type="application/octet-stream")

@@ -7,6 +7,7 @@ round feeds all clicks so far plus the previous low-res logits, exactly like the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from segmentation.evaluation.clicks import Click, EvalObject
 class OnnxClickPredictor:
     def __init__(
         self,
-        decoder,  # segmentation.sam.onnx_decoder.OnnxDecoder
+        decoder: Any,  # segmentation.sam.onnx_decoder.OnnxDecoder
         objects: Sequence[EvalObject],
         images: dict[str, np.ndarray],
         encode: Callable[[np.ndarray], np.ndarray],  # RGB image -> (C, h, w) embedding

@@ -83,7 +83,8 @@ def _decoder_module(sam: Any, return_single_mask: bool, upscale_in_graph: bool =
             prepadded = torch.floor(orig_im_size * scale + 0.5).to(torch.int64)
             masks = masks[..., : prepadded[0], : prepadded[1]]
             size = orig_im_size.to(torch.int64)
-            return F.interpolate(masks, size=(size[0], size[1]), mode="bilinear", align_corners=False)
+            # Tensors, not ints, as the size: the traced graph keeps it dynamic.
+            return F.interpolate(masks, size=(size[0], size[1]), mode="bilinear", align_corners=False)  # type: ignore[arg-type]
 
         def select_single(
             self, masks: torch.Tensor, scores: torch.Tensor, num_points: int
@@ -250,7 +251,8 @@ def _first_click_modules(sam: Any, upscale_module: Any, upscaling: str = "conv")
             attn_out = transformer.final_attn_token_to_image(q=queries + tokens, k=keys + pe, v=keys)
             hs = transformer.norm_final_attn(queries + attn_out)
             # The rest of MaskDecoder.predict_masks.
-            c, h, w = image_tokens.shape[2], *sam.prompt_encoder.image_embedding_size
+            c = image_tokens.shape[2]
+            h, w = (int(side) for side in sam.prompt_encoder.image_embedding_size)
             mask_tokens = hs[:, 1 : 1 + decoder.num_mask_tokens, :]
             hyper = torch.stack(
                 [mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1

@@ -65,7 +65,7 @@ class TorchClickPredictor:
             for row, p in enumerate(positions):
                 self.prev_low_res[requests[p][0]] = low[row]
                 results[p] = binary[row]
-        return results  # type: ignore[return-value]
+        return results
 
     def _low_res_shape(self) -> tuple[int, int]:
         side = self.sam.prompt_encoder.image_embedding_size[0] * 4

@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 META_BASE_URL = "https://dl.fbaipublicfiles.com/segment_anything"
 MOBILE_SAM_URL = "https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/mobile_sam.pt"
@@ -99,7 +100,7 @@ def file_sha256(path: Path) -> str:
     return _hash_of_file(path).hexdigest()
 
 
-def _hash_of_file(path: Path):
+def _hash_of_file(path: Path) -> hashlib._Hash:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(4 * CHUNK_BYTES), b""):
@@ -192,7 +193,9 @@ def _fetch_into(url: str, part: Path, progress: Progress | None, *, size: int | 
     return digest.hexdigest()
 
 
-def _stream(response, part: Path, mode: str, digest, progress: Progress | None, *, offset: int, total) -> int:
+def _stream(
+    response: Any, part: Path, mode: str, digest: Any, progress: Progress | None, *, offset: int, total: int | None
+) -> int:
     received = 0
     with open(part, mode) as handle:
         while True:

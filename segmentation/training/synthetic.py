@@ -130,11 +130,11 @@ def _shape_mask(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     elif kind == "star":
         n = int(rng.integers(4, 9))
         a = rng.uniform(0, 2 * np.pi) + np.arange(2 * n) * np.pi / n
-        rad = np.where(np.arange(2 * n) % 2 == 0, r, r * rng.uniform(0.25, 0.6))
+        rad = np.where(np.arange(2 * n) % 2 == 0, r, r * rng.uniform(0.25, 0.6)).astype(np.float64)
         cv2.fillPoly(m, [np.stack([cx + rad * np.cos(a), cy + rad * np.sin(a)], 1).astype(np.int32)], 1)
     elif kind == "bar":
-        a = rng.uniform(0, np.pi)
-        d = np.array([np.cos(a), np.sin(a)]) * r * rng.uniform(1, 3)
+        angle = rng.uniform(0, np.pi)
+        d = np.array([np.cos(angle), np.sin(angle)]) * r * rng.uniform(1, 3)
         p0, p1 = (np.array([cx, cy]) - d).astype(int), (np.array([cx, cy]) + d).astype(int)
         cv2.line(m, tuple(map(int, p0)), tuple(map(int, p1)), 1, int(rng.integers(2, 12)))
     elif kind == "curve":

@@ -35,6 +35,8 @@ interface ImageEntry {
   readonly width: number;
   readonly height: number;
   readonly encoderInputSize: number;
+  /** The model whose prep graph made `prepared` (InitRequest.model), or null when not named. */
+  readonly model: string | null;
   /** Low-res → image-size taps, made at the first click on this image (low-res graphs only). */
   plan: UpscalePlan | null;
 }
@@ -48,6 +50,8 @@ interface Graphs {
 
 const sessions = new Map<string, Promise<InferenceSession>>();
 let current: Promise<Graphs> | null = null;
+// The model of `current` (InitRequest.model): set together with it, when init starts.
+let currentModel: string | null = null;
 // The embedding may arrive before init has even started (the page fetches both from its first
 // lines): its prep run waits for the graphs init creates.
 let announceGraphs: (graphs: Promise<Graphs>) => void = () => undefined;
@@ -81,6 +85,7 @@ async function handle(request: WorkerRequest): Promise<[WorkerResponse, Transfer
     case "boot":
       return [{ type: "boot", id: request.id, phases: await boot(request), backend }, []];
     case "init":
+      currentModel = request.model ?? null; // before any later message is handled
       return [await init(request), []];
     case "embedding":
       return [await storeEmbedding(request), []];
@@ -235,7 +240,7 @@ function touch(id: number, key: string): WorkerResponse {
     images.delete(key); // most recent again: the image on screen is the last to be dropped
     images.set(key, entry);
   }
-  return { type: "touch", id, found: entry !== undefined };
+  return { type: "touch", id, found: entry !== undefined && entry.model === currentModel };
 }
 
 async function warmUp(session: InferenceSession): Promise<void> {
@@ -265,6 +270,13 @@ async function storeEmbedding(request: EmbeddingRequest): Promise<WorkerResponse
   const [channels, h, w] = parsed.shape;
   const embeddingTensor = new ort.Tensor("float32", parsed.data, [1, channels, h, w]);
   const phases: Phases = { "embedding-received": epoch() };
+  // An embedding meant for the model before a switch (a late hand-ahead) would be prepared by the
+  // new model's prep graph under the old model's key: refuse it (the page fetches it again if needed).
+  if (request.model !== undefined && currentModel !== null && request.model !== currentModel) {
+    throw new Error("the decoder changed to another model: embedding not stored");
+  }
+  // Before the first init (the page fetches the embedding beside it) the page's word is all there is.
+  const model = request.model ?? currentModel;
   const graphs = await (current ?? (await graphsAnnounced));
   let prepared: Record<string, Tensor> | null = null;
   if (graphs.prep !== null) {
@@ -289,6 +301,7 @@ async function storeEmbedding(request: EmbeddingRequest): Promise<WorkerResponse
     width: request.imageWidth,
     height: request.imageHeight,
     encoderInputSize: request.encoderInputSize,
+    model,
     plan: null,
   });
   while (images.size > MAX_IMAGES) {

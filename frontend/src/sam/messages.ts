@@ -19,6 +19,11 @@ export interface InitRequest {
   readonly firstClick: { readonly prepUrl: string; readonly decoderUrl: string } | null;
   /** Run the first click's graph once before "ready" (default false; ?warmup=1 in the page). */
   readonly warmUp?: boolean;
+  /**
+   * Which model these graphs are (sam/modelChange.ts modelTag): embeddings handed in for another
+   * model are refused, and touch finds only this model's entries (prep outputs are per decoder).
+   */
+  readonly model?: string;
 }
 
 /**
@@ -44,6 +49,8 @@ export interface EmbeddingRequest {
   readonly imageWidth: number;
   readonly imageHeight: number;
   readonly encoderInputSize: number;
+  /** The model the page meant it for (InitRequest.model); refused when the worker now runs another. */
+  readonly model?: string;
 }
 
 export interface DecodeRequest {
