@@ -9,7 +9,9 @@ Polygons are a list of parts; each part is [outer ring, hole ring, ...]; each ri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -23,6 +25,45 @@ Rle = dict  # {"size": [height, width], "counts": str}
 
 class GeometryError(ValueError):
     """Geometry that cannot describe a mask in this image (bad shape, out of bounds, empty)."""
+
+
+@dataclass(frozen=True)
+class GeometryLimits:
+    """Caps checked on client geometry before any of it is decoded or rasterised (settings give them)."""
+
+    max_parts: int = 1_000
+    max_vertices: int = 100_000  # over all rings of all parts
+    max_rle_counts: int = 2_000_000  # characters of a compressed RLE, or entries of an uncompressed one
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number that is finite, of any size: Python ints of any magnitude are compared as they are,
+    never handed to numpy (np.isfinite raises on ints >= 2**64)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def check_rle(rle: object, *, width: int, height: int, limits: GeometryLimits) -> None:
+    """GeometryError unless `rle` is an RLE of exactly this image's size and bounded length.
+
+    Nothing is decoded here: the size decides how much memory a decode takes, so it must be the
+    image's own [height, width] before pycocotools sees it.
+    """
+    if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
+        raise GeometryError('An RLE must be {"size": [height, width], "counts": ...}.')
+    size = rle["size"]
+    if not (isinstance(size, list) and len(size) == 2 and all(type(v) is int for v in size)):
+        raise GeometryError("RLE size must be two positive integers [height, width].")
+    if size != [height, width]:
+        raise GeometryError(f"RLE size {size} does not match the image [height, width] [{height}, {width}].")
+    counts = rle["counts"]
+    if not isinstance(counts, (str, list)):
+        raise GeometryError("RLE counts must be a string (compressed) or a list of integers.")
+    if len(counts) > limits.max_rle_counts:
+        raise GeometryError(f"RLE counts are too long ({len(counts)} > {limits.max_rle_counts}).")
 
 
 def rle_encode(mask: np.ndarray) -> Rle:
@@ -125,10 +166,21 @@ def mask_to_polygons(mask: np.ndarray, *, epsilon: float = 0.0, min_area: float 
     return parts
 
 
-def validate_polygons(polygons: object, *, width: int, height: int) -> Polygons:
-    """The polygons as floats, or GeometryError when malformed or outside the image."""
+def validate_polygons(polygons: object, *, width: int, height: int, limits: GeometryLimits | None = None) -> Polygons:
+    """The polygons as floats, or GeometryError when malformed, too large or outside the image.
+
+    Every check runs on the JSON values as parsed, before any numpy or OpenCV call.
+    """
+    limits = limits or GeometryLimits()
     if not isinstance(polygons, list):
         raise GeometryError("Polygons must be a list of parts, each a list of rings [x0, y0, x1, y1, ...].")
+    if len(polygons) > limits.max_parts:
+        raise GeometryError(f"Too many polygon parts ({len(polygons)} > {limits.max_parts}).")
+    vertices = sum(
+        len(ring) // 2 for part in polygons if isinstance(part, list) for ring in part if isinstance(ring, list)
+    )
+    if vertices > limits.max_vertices:
+        raise GeometryError(f"Too many polygon vertices ({vertices} > {limits.max_vertices}).")
     clean: Polygons = []
     for part in polygons:
         if not isinstance(part, list) or not part:
@@ -137,7 +189,7 @@ def validate_polygons(polygons: object, *, width: int, height: int) -> Polygons:
         for ring in part:
             if not isinstance(ring, list) or len(ring) < 6 or len(ring) % 2:
                 raise GeometryError("Each ring must be a flat list of at least 3 points [x0, y0, x1, y1, ...].")
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in ring):
+            if not all(_is_number(v) for v in ring):
                 raise GeometryError("Ring coordinates must be finite numbers.")
             xs, ys = ring[0::2], ring[1::2]
             if min(xs) < 0 or min(ys) < 0 or max(xs) > width or max(ys) > height:

@@ -35,15 +35,16 @@ def project_list_for_user(user: User | AnonymousUser) -> QuerySet[Project]:
 
 def with_embedding_status(images: QuerySet[Image]) -> QuerySet[Image]:
     """The images, each with embedding_status and embedding_error read from the engine's Embedding
-    row of (image sha256, the project's model sha256), the one record of that status. A project
+    row of (image sha256, the project's model's ENCODER sha256), the one record of that status (a
+    fine-tuned version shares its parent's encoder, so its parent's embeddings count). A project
     with no model of its own uses the default model; no row yet (or no default model registered
     yet) reads as pending with no error."""
-    default_model_sha256 = SamModel.objects.filter(is_default=True).values("checkpoint_sha256")[:1]
+    default_model_sha256 = SamModel.objects.filter(is_default=True).values("encoder_sha256")[:1]
     embedding = Embedding.objects.filter(
         image_sha256=OuterRef("sha256"), model_sha256=OuterRef("embedding_model_sha256")
     )
     return images.annotate(
-        embedding_model_sha256=Coalesce(F("project__sam_model__checkpoint_sha256"), Subquery(default_model_sha256)),
+        embedding_model_sha256=Coalesce(F("project__sam_model__encoder_sha256"), Subquery(default_model_sha256)),
         embedding_status=Coalesce(
             Subquery(embedding.values("status")[:1]), Value(EmbeddingStatus.PENDING.value), output_field=CharField()
         ),

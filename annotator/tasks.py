@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotator.services import auto_masks, dicom_renditions, exports, renditions
+from annotator.services import auto_masks, dicom_renditions, exports, finetuning_run, renditions
 
 
 @shared_task(acks_late=True)
@@ -29,3 +29,10 @@ def display_renditions_make(image_ids: list[int]) -> None:
 def auto_masks_compute(job_id: int) -> None:
     """Segment everything for a job (services.auto_masks); needs the SAM model: "embeddings" queue."""
     auto_masks.auto_masks_compute(job_id)
+
+
+@shared_task(acks_late=True)
+def finetune_run(run_id: int) -> None:
+    """Fine-tune a project's decoder (services.finetuning_run); "training" queue, CUDA when present.
+    A redelivered task for a claimed or finished run does nothing."""
+    finetuning_run.finetune_execute(run_id)

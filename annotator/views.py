@@ -29,9 +29,12 @@ from annotator.api.page_config import annotate_page_config
 from annotator.api.serializers import AnnotatePageConfigSerializer, annotate_url
 from annotator.models import EmbeddingStatus, Image, LabelClass, Membership, Project, Role
 from annotator.selectors_dicom import dicom_settings_context
+from annotator.selectors_embeddings import project_model
+from annotator.selectors_finetuning import retrain_due_in
 from annotator.services import jobs as job_services
 from annotator.services import review as review_services
 from annotator.services.projects import project_create
+from segmentation.models import Architecture
 
 GRID_PAGE_SIZE = 48
 
@@ -94,8 +97,27 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
             "query": request.GET.get("q", ""),
             **_review_context(project, role, memberships, label_classes),
             "dicom": dicom_settings_context(project),
+            "model_panel": _model_panel_context(project, role),
         },
     )
+
+
+def _model_panel_context(project: Project, role: str) -> dict[str, Any]:
+    """The Model panel's initial JSON (frontend/src/pages/projectModel.ts fetches the rest from the
+    API): the active model, whether this member may manage it, and continuous learning's state."""
+    model = project_model(project)
+    return {
+        "project_id": project.pk,
+        "can_manage": role == Role.MANAGER,
+        "retrain_every": project.retrain_every,
+        "next_run_after": retrain_due_in(project),
+        "active": {
+            "id": model.pk,
+            "name": model.name,
+            # The shipped model (synthetic shapes only), not a version fine-tuned from it.
+            "builtin_default": model.architecture == Architecture.DEFAULT and model.parent_id is None,
+        },
+    }
 
 
 PROGRESS_COLORS = {

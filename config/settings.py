@@ -5,6 +5,7 @@ filesystem Celery broker under ./var/). Production sets DATABASE_URL, CELERY_BRO
 and DJANGO_DEBUG=0. Nothing here touches the disk at import: the generated secret key is read lazily.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,11 +47,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_vite",
+    "axes",
     "annotator",
     "segmentation",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so static files and error pages get the CSP and Permissions-Policy headers too.
+    "config.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,6 +63,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a locked-out login into the 429 of annotator.login_throttle.login_lockout_response; keep it last.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out account or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -151,8 +163,26 @@ ANNOTATOR_MAX_IMAGE_PIXELS = env.int("ANNOTATOR_MAX_IMAGE_PIXELS", default=180_0
 ANNOTATOR_THUMBNAIL_SIZE = env.int("ANNOTATOR_THUMBNAIL_SIZE", default=256)
 # Images whose longest side exceeds this are drawn in the annotator from a smaller rendition.
 ANNOTATOR_DISPLAY_MAX_SIDE = env.int("ANNOTATOR_DISPLAY_MAX_SIDE", default=4096)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Largest request body other than uploaded files (JSON, form fields) in bytes; default 10 MiB.
+# A larger one gets a JSON 413 on /api/ (config.middleware.ApiErrorMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("ANNOTATOR_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+# Uploaded files larger than this go to an unnamed temporary file instead of memory: it vanishes when
+# the request ends or its process dies (config/upload_handlers.py).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "config.upload_handlers.UnnamedTemporaryFileUploadHandler",
+]
+
+# Annotation input limits, checked before any geometry is decoded (annotator/limits.py).
+# Most parts in one annotation's polygons; default 1000.
+ANNOTATOR_MAX_POLYGON_PARTS = env.int("ANNOTATOR_MAX_POLYGON_PARTS", default=1_000)
+# Most vertices over all rings of one annotation's polygons; default 100 000.
+ANNOTATOR_MAX_POLYGON_VERTICES = env.int("ANNOTATOR_MAX_POLYGON_VERTICES", default=100_000)
+# Longest RLE counts (characters compressed, entries uncompressed); default 2 000 000.
+ANNOTATOR_MAX_RLE_COUNTS = env.int("ANNOTATOR_MAX_RLE_COUNTS", default=2_000_000)
+# Largest prompts object (clicks and box of a SAM mask) as compact JSON in bytes; default 64 KiB.
+ANNOTATOR_MAX_PROMPTS_BYTES = env.int("ANNOTATOR_MAX_PROMPTS_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("ANNOTATOR_MAX_FILES_PER_REQUEST", default=1000)
 
 # Segmentation engine.
@@ -193,7 +223,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # The one place that names queues: every task by its registered name. "embeddings" holds the work
-# that needs the SAM model (GPU workers take only it); "default" the rest.
+# that needs the SAM model (GPU workers take only it); "training" fine-tunes decoders (minutes per
+# task: a deployment can give it a worker of its own); "default" the rest.
 CELERY_TASK_ROUTES = {
     "segmentation.tasks.embedding_compute": {"queue": "embeddings"},
     "segmentation.tasks.decoder_export_refresh": {"queue": "embeddings"},
@@ -201,6 +232,7 @@ CELERY_TASK_ROUTES = {
     "annotator.tasks.export_run": {"queue": "default"},
     "annotator.tasks.dicom_render": {"queue": "default"},
     "annotator.tasks.display_renditions_make": {"queue": "default"},
+    "annotator.tasks.finetune_run": {"queue": "training"},
 }
 
 REST_FRAMEWORK = {
@@ -214,12 +246,20 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotator.api.errors.exception_handler",
+    # DRF's parsers; the JSON one answers a too-deeply nested body with 400 instead of a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "annotator.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SAM Annotator API",
     "DESCRIPTION": "Projects, images, label classes, annotations, review and SAM segmentation.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs page are for signed-in users only (session or token).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI assets come from our own static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -250,6 +290,55 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_SSL_REDIRECT else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Login throttling (django-axes; docs/operations.md): failed logins on /login/, /admin/ and
+# /api/auth/token/ are counted per account and per client address, in the database.
+# Failed logins that lock an account or an address; default 10.
+AXES_FAILURE_LIMIT = env.int("ANNOTATOR_LOGIN_FAILURE_LIMIT", default=10)
+# How long a lock lasts, in minutes (a failure during the lock starts it again); default 15.
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ANNOTATOR_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: the account, or the address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "annotator.login_throttle.login_lockout_response"
+AXES_CLIENT_IP_CALLABLE = "annotator.login_throttle.client_ip"
+# Reverse proxies in front of the app that append to X-Forwarded-For; default 0 (clients connect directly).
+ANNOTATOR_TRUSTED_PROXIES = env.int("ANNOTATOR_TRUSTED_PROXIES", default=0)
+
+# Content-Security-Policy of every response (config.middleware.SecurityHeadersMiddleware): no inline
+# scripts; 'wasm-unsafe-eval' lets onnxruntime-web compile its WebAssembly, blob: workers are the
+# decoder worker that Vite inlines into the bundle, 'self' workers onnxruntime's wasm threads.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", "'wasm-unsafe-eval'"],
+    "worker-src": ["'self'", "blob:"],
+    "style-src": ["'self'"],
+    "style-src-attr": ["'unsafe-inline'"],  # style="" attributes (bar widths, label colours); no <style>
+    "img-src": ["'self'", "data:", "blob:"],
+    "connect-src": ["'self'"],
+    "font-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# Permissions-Policy: browser features no page of the app uses are switched off.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "camera",
+        "microphone",
+        "geolocation",
+        "payment",
+        "usb",
+        "serial",
+        "bluetooth",
+        "magnetometer",
+        "gyroscope",
+        "accelerometer",
+        "display-capture",
+        "browsing-topics",
+    )
+}
 
 LOGGING = {
     "version": 1,

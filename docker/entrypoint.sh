@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container entry point. First argument picks the role:
 #   web         migrate, ensure the default SAM model, serve with gunicorn on 0.0.0.0:8000
-#   worker      Celery worker for the default and embeddings queues (CPU encoder)
+#   worker      Celery worker for the default, embeddings and training queues (CPU)
 #   gpu-worker  Celery worker for the embeddings queue only, one process per GPU
 #   anything else is run as a command (e.g. `python manage.py createsuperuser`).
 set -euo pipefail
@@ -21,7 +21,7 @@ case "${1:-web}" in
     ;;
   worker)
     # --pool=solo: the SAM encoder is loaded once in this process and never crosses a fork.
-    exec celery -A config worker -Q "${WORKER_QUEUES:-default,embeddings}" --pool=solo -l info
+    exec celery -A config worker -Q "${WORKER_QUEUES:-default,embeddings,training}" --pool=solo -l info
     ;;
   gpu-worker)
     exec celery -A config worker -Q embeddings --pool=solo -l info \

@@ -1,5 +1,5 @@
 /**
- * Builds src/main.ts into ../static/dist/ (served by Django + whitenoise under /static/dist/).
+ * Builds src/main.ts (annotator page) and src/pages/projectModel.ts (project page's Model panel) into ../static/dist/ (served by Django + whitenoise under /static/dist/).
  *
  * Django templates find the hashed bundle names through .vite/manifest.json. onnxruntime-web's
  * wasm runtime is copied next to the bundle (static/dist/ort/) so the browser never loads code
@@ -57,7 +57,8 @@ export default defineConfig({
     target: "es2022",
     sourcemap: true,
     rolldownOptions: {
-      input: { main: resolve(frontendDir, "src/main.ts") },
+      // The annotator page, and the project page's Model panel (fine-tuning, versions).
+      input: { main: resolve(frontendDir, "src/main.ts"), projectModel: resolve(frontendDir, "src/pages/projectModel.ts") },
     },
   },
   worker: { format: "es" },

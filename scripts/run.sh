@@ -39,7 +39,7 @@ trap stop_all EXIT
 
 # --pool=solo: one task at a time in the worker process itself, so the SAM encoder is loaded
 # once and never shared across a fork.
-.venv/bin/celery -A config worker -Q default,embeddings --pool=solo -l info \
+.venv/bin/celery -A config worker -Q default,embeddings,training --pool=solo -l info \
   >>"$VAR_DIR/log/worker.log" 2>&1 &
 pids+=($!)
 

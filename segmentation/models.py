@@ -16,8 +16,18 @@ class SamModel(models.Model):
     architecture = models.CharField(max_length=16, choices=Architecture.choices)
     # Where the checkpoint lives on the worker's disk (settings or the register command name it).
     checkpoint_path = models.CharField(max_length=500)
-    # Identity of the weights: every embedding records it, so it never meets another model's decoder.
+    # Identity of the weights (the whole checkpoint file).
     checkpoint_sha256 = models.CharField(max_length=64, unique=True)
+    # Identity of the image encoder's weights: embeddings are keyed by it, so a fine-tuned version
+    # (frozen encoder, new decoder) reads every embedding of its parent. A model registered from a file
+    # has its checkpoint_sha256 here; a fine-tuned version copies its parent's.
+    encoder_sha256 = models.CharField(max_length=64, db_index=True)
+    # The model a fine-tuned version was trained from (null for models registered from a file).
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    # A fine-tuned version's lineage (segmentation.services.finetuning): {"params", "metrics": {"base",
+    # "tuned"}, "history", "seconds", "stopped", "epochs", "data": {...the caller's record of the
+    # training data, e.g. "annotations": [[id, version], ...]}}; {} for models registered from a file.
+    training = models.JSONField(default=dict, blank=True)
     encoder_input_size = models.PositiveIntegerField()  # longest side fed to the encoder (1024 for SAM)
     embedding_shape = models.JSONField()  # [channels, height, width], e.g. [256, 64, 64]
     decoder_fp32 = models.FileField(max_length=300, blank=True)
@@ -39,6 +49,12 @@ class SamModel(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.architecture})"
 
+    def save(self, *args, **kwargs) -> None:
+        # Invariant: every model names its encoder; one registered from a file is its own encoder.
+        if not self.encoder_sha256:
+            self.encoder_sha256 = self.checkpoint_sha256
+        super().save(*args, **kwargs)
+
 
 class EmbeddingState(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -50,11 +66,15 @@ class EmbeddingState(models.TextChoices):
 class Embedding(models.Model):
     """One image's embedding under one model, shared by every project holding the same image.
 
-    The one record of the embedding's status: callers read it by the key (image_sha256, model_sha256)."""
+    The one record of the embedding's status: callers read it by the key (image_sha256, model_sha256),
+    model_sha256 being the encoder's sha256 (a decoder-only fine-tuned version shares its parent's)."""
 
     image_sha256 = models.CharField(max_length=64)
+    # The model that requested it first; every model with the same encoder (its fine-tuned versions)
+    # reads it too.
     model = models.ForeignKey(SamModel, on_delete=models.CASCADE, related_name="embeddings")
-    # Copied from the model at creation: the key is (image content, weights), never a mutable name.
+    # The ENCODER's sha256 (SamModel.encoder_sha256), copied at creation: the key is (image content,
+    # encoder weights), never a mutable name. The name stays model_sha256 (API field, file header).
     model_sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=EmbeddingState.choices, default=EmbeddingState.PENDING)
     # Storage name of the 8-bit RGB pixels to encode, given by whoever requests the embedding (the

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import connection
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Every queue settings.CELERY_TASK_ROUTES names, as the CPU worker of scripts/run.sh consumes them.
+ALL_QUEUES = "default,embeddings,training"
 READY_TIMEOUT_S = 60
 
 

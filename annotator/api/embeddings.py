@@ -46,8 +46,9 @@ class ImageEmbeddingView(APIView):
             not_ready = Response(body, status=status.HTTP_409_CONFLICT)
             not_ready["Retry-After"] = "2"
             return not_ready
-        # The key (weights, content) identifies the bytes: a strong ETag.
-        etag = f'"{model.checkpoint_sha256[:16]}-{image.sha256}"'
+        # The key (encoder weights, content) identifies the bytes: a strong ETag. X-Model-Sha256 names
+        # the encoder (manifest model.encoder_sha256), shared by a model's fine-tuned versions.
+        etag = f'"{model.encoder_sha256[:16]}-{image.sha256}"'
         response: HttpResponseBase | None = get_conditional_response(request, etag=etag)  # 304 on a match
         if response is None:
             try:
@@ -56,7 +57,7 @@ class ImageEmbeddingView(APIView):
                 raise Http404("The stored embedding is missing; retry it.") from exc
             response = FileResponse(handle, content_type="application/octet-stream")
         response["ETag"] = etag
-        response["X-Model-Sha256"] = model.checkpoint_sha256
+        response["X-Model-Sha256"] = model.encoder_sha256
         # no-cache: the browser keeps it but revalidates (the project's model may change); 304 is cheap.
         patch_cache_control(response, private=True, no_cache=True)
         return response

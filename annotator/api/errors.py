@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.http.request import UnreadablePostError
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -36,7 +45,34 @@ def _validation_body(exc: DjangoValidationError) -> dict[str, Any]:
     return {"detail": " ".join(str(m) for m in exc.messages)}
 
 
+def request_error_body(exc: Exception) -> tuple[dict[str, str], int] | None:
+    """The JSON answer to a body Django refused while reading it (too large, too many parts, cut off,
+    malformed), or None for other exceptions. Used by the handler below and by config.errors for
+    bodies read before any view runs."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return {"detail": f"The request body is too large: at most {limit} bytes besides uploaded files."}, 413
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return {"detail": f"Too many files in one request: at most {limit}."}, 413
+    if isinstance(exc, TooManyFieldsSent):
+        return {"detail": f"Too many fields: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."}, 413
+    if isinstance(exc, UnreadablePostError):
+        return {"detail": "The request body could not be read (the upload was cut off)."}, 400
+    if isinstance(exc, SuspiciousOperation):
+        return {"detail": "Bad request."}, 400
+    return None
+
+
+def request_error_response(exc: Exception) -> JsonResponse | None:
+    answer = request_error_body(exc)
+    return JsonResponse(answer[0], status=answer[1]) if answer else None
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    request_error = request_error_body(exc)
+    if request_error is not None:
+        return Response(request_error[0], status=request_error[1])
     if isinstance(exc, AnnotationConflict):
         return Response(
             {
@@ -74,13 +110,15 @@ _ERROR_DESCRIPTIONS = {
     "401": "Not signed in (no session and no valid token)",
     "403": "Your role in the project does not allow this",
     "404": "No such object (or page), or not in a project you are a member of",
+    "413": "The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files)",
 }
 
 
 def _error_codes(path: str, method: str, operation: dict) -> list[str]:
     """The error answers the handler above gives and every view can reach: 400 where there is input
     or a write (services refuse writes that break a rule), 401/403 where authentication and roles
-    apply, 404 where the path names an object or a page number may run past the last page."""
+    apply, 404 where the path names an object or a page number may run past the last page, 413 where
+    there is a body."""
     codes = []
     query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
     has_query = bool(query)
@@ -90,6 +128,8 @@ def _error_codes(path: str, method: str, operation: dict) -> list[str]:
         codes += ["401", "403"]
     if "{" in path or "page" in query:
         codes.append("404")
+    if "requestBody" in operation:
+        codes.append("413")
     return codes
 
 

@@ -19,6 +19,7 @@ from annotator.models import (
     Project,
     Role,
 )
+from annotator.selectors_finetuning import retrain_due_in
 
 
 @extend_schema_field(
@@ -36,6 +37,9 @@ class ProjectSerializer(serializers.ModelSerializer):
     image_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
     annotation_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
     my_role = serializers.CharField(read_only=True, allow_null=True, default=None)
+    retrain_due_in = serializers.SerializerMethodField(
+        help_text="Approvals or corrections still needed before the next automatic fine-tuning; null when off."
+    )
 
     class Meta:
         model = Project
@@ -50,8 +54,13 @@ class ProjectSerializer(serializers.ModelSerializer):
             "dicom_deidentify",
             "dicom_window",
             "dicom_render_state",
+            "retrain_every",
+            "retrain_due_in",
         ]
         read_only_fields = fields  # output only: writes go through the *Write/*Update serializers
+
+    def get_retrain_due_in(self, project: Project) -> int | None:
+        return retrain_due_in(project)  # a query only for projects with continuous learning on
 
 
 class ProjectWriteSerializer(serializers.Serializer):
@@ -65,6 +74,8 @@ class ProjectUpdateSerializer(serializers.Serializer):
     # DICOM settings (docs/dicom.md); the window is checked by the service (media.window_choice_clean).
     dicom_deidentify = serializers.BooleanField(required=False)
     dicom_window = serializers.JSONField(required=False, allow_null=True)
+    # Continuous learning: fine-tune again after this many approvals and corrections; 0 = off.
+    retrain_every = serializers.IntegerField(required=False, min_value=0, max_value=100_000)
 
 
 class MembershipSerializer(serializers.ModelSerializer):

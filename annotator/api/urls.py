@@ -1,11 +1,11 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator.api import files, views
+from annotator.api.auth import TokenLoginView
 from annotator.api.page_config import AnnotatePageConfigView
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("projects/", views.ProjectListView.as_view(), name="api-project-list"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project-detail"),
     path("projects/<int:project_id>/members/", views.MembershipListView.as_view(), name="api-member-list"),
@@ -100,5 +100,34 @@ urlpatterns += [
         "projects/<int:project_id>/auto-masks/<int:job_id>/cancel/",
         auto_mask_views.AutoMaskJobCancelView.as_view(),
         name="api-auto-mask-cancel",
+    ),
+]
+
+# Fine-tuning the decoder on the project's labels; model versions, promote and roll back (issue 12).
+from annotator.api import finetuning as finetuning_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "projects/<int:project_id>/finetune-runs/",
+        finetuning_views.FinetuneRunListView.as_view(),
+        name="api-finetune-run-list",
+    ),
+    path(
+        "finetune-runs/<int:run_id>/", finetuning_views.FinetuneRunDetailView.as_view(), name="api-finetune-run-detail"
+    ),
+    path(
+        "finetune-runs/<int:run_id>/cancel/",
+        finetuning_views.FinetuneRunCancelView.as_view(),
+        name="api-finetune-run-cancel",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/",
+        finetuning_views.ModelVersionListView.as_view(),
+        name="api-model-version-list",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/<int:model_id>/activate/",
+        finetuning_views.ModelVersionActivateView.as_view(),
+        name="api-model-version-activate",
     ),
 ]

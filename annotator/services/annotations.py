@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotator import geometry
+from annotator import limits as input_limits
 from annotator.models import (
     Annotation,
     AnnotationSource,
@@ -65,27 +66,29 @@ class _Geometry:
 
 
 def _derive_geometry(*, image: Image, rle: dict | None, polygons: list | None) -> _Geometry:
-    """Validate what was given and derive the rest; the RLE is the mask of record when both are given."""
+    """Check what was given, then derive the rest; nothing is decoded before its size is known.
+
+    The RLE is the mask of record: when both are given, the polygons are checked and then derived
+    from the RLE again, so the two never disagree.
+    """
     if rle is None and polygons is None:
         raise ValidationError({"geometry": "Give a mask as rle, polygons, or both."})
+    limits = input_limits.geometry_limits()
     try:
         if polygons is not None:
-            polygons = geometry.validate_polygons(polygons, width=image.width, height=image.height)
+            polygons = geometry.validate_polygons(polygons, width=image.width, height=image.height, limits=limits)
         if rle is not None:
+            try:
+                geometry.check_rle(rle, width=image.width, height=image.height, limits=limits)
+            except geometry.GeometryError as exc:
+                raise ValidationError({"rle": str(exc)}) from exc
             rle = geometry.rle_normalize(rle)
-            if rle["size"] != [image.height, image.width]:
-                raise ValidationError(
-                    {
-                        "rle": f"RLE size {rle['size']} does not match the image [height, width] "
-                        f"[{image.height}, {image.width}]."
-                    }
-                )
+            polygons = geometry.rle_to_polygons(rle)
         elif polygons is not None:
             rle = geometry.polygons_to_rle(polygons, width=image.width, height=image.height)
-        if polygons is None:
-            polygons = geometry.rle_to_polygons(rle)
     except geometry.GeometryError as exc:
         raise ValidationError({"geometry": str(exc)}) from exc
+    assert rle is not None and polygons is not None
     area = geometry.rle_area(rle)
     if area == 0:
         raise ValidationError({"geometry": "The mask is empty."})
@@ -107,6 +110,9 @@ def _check_choices(*, source: str | None = None, status: str | None = None) -> N
 def _check_prompts(prompts: Any) -> None:
     if not isinstance(prompts, dict):
         raise ValidationError({"prompts": 'Prompts must be an object: {"points": [[x, y, label], ...], "box": [...]}.'})
+    problem = input_limits.prompts_problem(prompts)
+    if problem:
+        raise ValidationError({"prompts": problem})
 
 
 @transaction.atomic

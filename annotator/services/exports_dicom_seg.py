@@ -3,8 +3,11 @@
 Called by `annotator.services.exports.export_write`. Reads the ORIGINAL stored DICOM file of each
 annotated image (Image.file; the display rendition has lost the DICOM attributes a SEG must reference),
 groups frames by `dicom_seg.seg_group_key`, and builds each SEG with `annotator.dicom.seg`.
-An image that cannot be a SEG source (not DICOM, no Frame of Reference UID, unreadable file) is listed
+An image that cannot be a SEG source (not DICOM, unreadable file, legacy multi-frame, ...) is listed
 in the summary's "skipped" with the reason, and in skipped.txt in the zip; it never stops the others.
+Every SEG is checked before it is put in the zip (`annotator.dicom.seg_check`: read back by highdicom
+and compared pixel by pixel, and dciodvfy when installed, against the errors its source already
+has); one that fails is left out and its series is listed in "skipped" with the problems.
 When nothing at all could be written, the export fails with every reason in its message.
 """
 
@@ -23,6 +26,7 @@ from django.core.files.storage import default_storage
 from annotator import geometry
 from annotator import selectors_exports as rows
 from annotator.dicom import seg as dicom_seg
+from annotator.dicom.seg_check import seg_problems
 from annotator.dicom.parse import read_stored_dicom_header
 from annotator.exports.rows import ImageRow, group_by_image
 from annotator.models import Image, Project
@@ -104,7 +108,7 @@ def write_dicom_seg(
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         for number, group in enumerate(groups.values(), start=1):
             try:
-                seg = dicom_seg.build_segmentation(
+                built = dicom_seg.build_segmentation(
                     frames=[
                         _source_frame(dataset, frame, by_class, machine_made)
                         for _, dataset, frame, by_class, machine_made in group.frames
@@ -117,7 +121,14 @@ def write_dicom_seg(
                 reason = exc.reason if isinstance(exc, dicom_seg.SegRefused) else str(exc)
                 skipped.extend(f"{_frame_name(image)}: {reason}" for image, *_ in group.frames)
                 continue
-            archive.writestr(_member(f"{number:04d}_{_safe_stem(group.first_name)}_SEG.dcm"), _dicom_bytes(seg))
+            data = _dicom_bytes(built.dataset)
+            problems = seg_problems(data, expected=built.expected, source_bytes=_stored_bytes(group.frames[0][0]))
+            if problems:
+                # Never offered: a SEG that fails its check is listed with the reasons instead.
+                reason = "its SEG was written but failed its check, so it is not offered: " + "; ".join(problems)
+                skipped.extend(f"{_frame_name(image)}: {reason}" for image, *_ in group.frames)
+                continue
+            archive.writestr(_member(f"{number:04d}_{_safe_stem(group.first_name)}_SEG.dcm"), data)
             counts["segmentations"] += 1
             counts["images"] += len(group.frames)
             counts["annotations"] += group.annotations
@@ -145,6 +156,15 @@ def _source_frame(
             mask |= geometry.rle_decode(rle)
         masks[class_id] = mask
     return dicom_seg.SourceFrame(dataset=dataset, frame=frame, masks=masks, semiautomatic=machine_made)
+
+
+def _stored_bytes(image: ImageRow) -> bytes | None:
+    """The stored original (for the check's baseline of errors the source already has)."""
+    try:
+        with default_storage.open(image["file"], "rb") as source:
+            return source.read()
+    except OSError:
+        return None
 
 
 def _dicom_bytes(dataset: Any) -> bytes:

@@ -61,6 +61,7 @@ from annotator.services.dicom_renditions import dicom_render_enqueue, frame_sha2
 from annotator.services.embeddings import embeddings_request
 from annotator.services.renditions import renditions_request
 from annotator.uploads import upload_candidates
+from segmentation.services.embedding_cleanup import embeddings_delete
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +108,20 @@ def images_ingest(*, project: Project, files: Iterable[tuple[str, IO[bytes]]], u
 
 
 def image_delete(*, image: Image) -> None:
-    """Delete an image row, then the blobs that no other row references (after the commit)."""
+    """Delete an image row, then (after the commit) the blobs that no other row references and the
+    embeddings of its content when no other image (in any project) has that content."""
     names = [n for n in (image.file.name, image.display.name, image.thumbnail.name) if n]
+    sha256 = image.sha256
     with transaction.atomic():
         image.delete()
         # After commit: a rolled-back delete must keep its files.
-        transaction.on_commit(lambda: blobs_delete_unreferenced(names))
+        transaction.on_commit(lambda: _image_files_delete(names, sha256))
+
+
+def _image_files_delete(names: list[str], sha256: str) -> None:
+    blobs_delete_unreferenced(names)
+    if not Image.objects.filter(sha256=sha256).exists():
+        embeddings_delete(image_sha256s=[sha256])
 
 
 def _ingest_one(

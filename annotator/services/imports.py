@@ -1,6 +1,6 @@
 """COCO import as pre-labels: matched to the project's images by file name, every annotation validated.
 
-Imported annotations are drafts with source "import". Bad annotations are reported by id with the
+Imported annotations have source "import" and are drafts unless the caller names another status. Bad annotations are reported by id with the
 reason and the rest are imported. Importing the same file twice adds nothing the second time: an
 identical mask of the same label class on the same image counts as already imported.
 Label classes named by categories but missing from the project are created.
@@ -20,9 +20,20 @@ from django.db import transaction
 from annotator import geometry
 from annotator.exports import coco_import
 from annotator.exports.rows import ImageRow, export_file_names
-from annotator.models import Annotation, AnnotationSource, AnnotationStatus, Image, LabelClass, Project
+from annotator.models import (
+    Annotation,
+    AnnotationSource,
+    AnnotationStatus,
+    Image,
+    LabelClass,
+    Project,
+    StatusTransition,
+)
 
 BULK_ROWS = 500
+# What imported annotations may become: drafts (pre-labels, the default), or ground truth brought in
+# as submitted or approved, each with an audit row saying so.
+IMPORT_STATUSES = (AnnotationStatus.DRAFT, AnnotationStatus.SUBMITTED, AnnotationStatus.APPROVED)
 
 
 @dataclass
@@ -75,7 +86,11 @@ def _label_class(project: Project, name: str, cache: dict[str, LabelClass], repo
     return cache[name]
 
 
-def coco_import_annotations(*, project: Project, data: Any, user: User | None) -> ImportReport:
+def coco_import_annotations(
+    *, project: Project, data: Any, user: User | None, status: str = AnnotationStatus.DRAFT
+) -> ImportReport:
+    if status not in IMPORT_STATUSES:
+        raise ValidationError({"status": f"Imported annotations are {', '.join(IMPORT_STATUSES)}; not {status!r}."})
     try:
         document = coco_import.parse_document(data)
     except coco_import.ImportProblem as exc:
@@ -92,14 +107,35 @@ def coco_import_annotations(*, project: Project, data: Any, user: User | None) -
             except coco_import.ImportProblem as exc:
                 report.skipped.append({"id": entry["id"], "reason": str(exc)})
                 continue
+            row.status = status
             pending.append(row)
             if len(pending) >= BULK_ROWS:
-                Annotation.objects.bulk_create(pending)
+                _save_imported(pending, project=project, user=user, status=status)
                 report.imported += len(pending)
                 pending = []
-        Annotation.objects.bulk_create(pending)
+        _save_imported(pending, project=project, user=user, status=status)
         report.imported += len(pending)
     return report
+
+
+def _save_imported(rows: list[Annotation], *, project: Project, user: User | None, status: str) -> None:
+    created = Annotation.objects.bulk_create(rows)
+    if status == AnnotationStatus.DRAFT:
+        return
+    # annotation_author stays empty: an import is no review of anyone's work (the reviewers' metrics
+    # count review decisions by author).
+    StatusTransition.objects.bulk_create(
+        StatusTransition(
+            project=project,
+            image_id=row.image_id,
+            annotation=row,
+            actor=user,
+            from_status=AnnotationStatus.DRAFT,
+            to_status=status,
+            comment=f"imported as {status}",
+        )
+        for row in created
+    )
 
 
 def _annotation_from_entry(entry, document, lookup, existing, project, label_classes, report, user) -> Annotation:

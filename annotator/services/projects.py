@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from annotator.dicom.window import window_choice_clean
-from annotator.models import Membership, Project, Role
+from annotator.models import Export, Membership, Project, Role
 from annotator.services.dicom_renditions import dicom_render_queue
 from annotator.services.images import image_delete
 
-EDITABLE_FIELDS = frozenset({"name", "description", "dicom_deidentify", "dicom_window"})
+logger = logging.getLogger(__name__)
+
+EDITABLE_FIELDS = frozenset({"name", "description", "dicom_deidentify", "dicom_window", "retrain_every"})
 
 
 def _check_name_free(name: str, *, exclude_pk: int | None = None) -> None:
@@ -90,4 +95,18 @@ def project_delete(*, project: Project) -> None:
     # (deleting an image cascades to its annotations, which would otherwise protect label classes).
     for image in project.images.all():
         image_delete(image=image)
+    export_names = [name for name in project.exports.values_list("file", flat=True) if name]
     project.delete()
+    # After commit, as for images: a rolled-back delete keeps its files.
+    transaction.on_commit(lambda: _export_files_delete(export_names))
+
+
+def _export_files_delete(names: list[str]) -> None:
+    """Export files (named by content hash) that no remaining export row holds; failures are logged."""
+    for name in names:
+        if Export.objects.filter(file=name).exists():
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.exception("Could not delete export file %s", name)

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotator.models import Annotation, AnnotationStatus, Image, ImageReviewStatus, StatusTransition
+from annotator.services.finetuning import finetune_maybe_schedule
 
 # Image statuses from which the annotator may (re)submit.
 SUBMITTABLE = frozenset({ImageReviewStatus.NEW, ImageReviewStatus.REJECTED})
@@ -120,6 +121,12 @@ def _settle_image(image: Image, *, reviewer: User) -> None:
     )
 
 
+def _learn_on_commit(image: Image) -> None:
+    """Continuous learning: approvals (and the corrections before them) may start a fine-tuning run."""
+    project_id = image.project_id
+    transaction.on_commit(lambda: finetune_maybe_schedule(project_id), robust=True)  # never fails an approval
+
+
 @transaction.atomic
 def annotation_review(*, annotation: Annotation, reviewer: User, approve: bool, comment: str = "") -> Annotation:
     """Approve or reject one annotation of a submitted image; the image settles when none is left waiting."""
@@ -131,6 +138,8 @@ def annotation_review(*, annotation: Annotation, reviewer: User, approve: bool, 
     to_status = AnnotationStatus.APPROVED if approve else AnnotationStatus.REJECTED
     _set_annotation_status(annotation, actor=reviewer, image=image, to_status=to_status, comment=comment)
     _settle_image(image, reviewer=reviewer)
+    if approve:
+        _learn_on_commit(image)
     return Annotation.objects.select_related("label_class", "author").get(pk=annotation.pk)
 
 
@@ -149,4 +158,6 @@ def image_review(*, image: Image, reviewer: User, approve: bool, comment: str = 
     for annotation in Annotation.objects.select_for_update().filter(image=image, status__in=waiting).order_by("id"):
         _set_annotation_status(annotation, actor=reviewer, image=image, to_status=to_status, comment=comment)
     _set_image_status(image, actor=reviewer, to_status=image_status, comment=comment)
+    if approve:
+        _learn_on_commit(image)
     return image

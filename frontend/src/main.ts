@@ -6,9 +6,12 @@
  * (tools/navigation.ts): the decoder worker, its runtime and sessions live as long as the tab.
  */
 import * as api from "./api/annotator";
+import { listRuns, listVersions } from "./api/finetuning";
+import { modelStatusText } from "./finetune/format";
 import { SAM_TARGET_LENGTH } from "./geometry/transforms";
 import { DecoderClient } from "./sam/decoderClient";
 import { firstClickUrls } from "./sam/firstClick";
+import { embeddingFits, embeddingKey as workerKey, modelSwitch, modelTag, type ManifestModelInfo } from "./sam/modelChange";
 import { markPhases } from "./sam/phases";
 import DecoderWorker from "./sam/decoder.worker?worker&inline";
 import { Autosaver, type SaveState } from "./state/autosave";
@@ -58,6 +61,13 @@ interface Tab {
   current: { readonly settled: (timeoutMs: number) => Promise<boolean>; readonly saver: Autosaver;
              readonly leave: AbortController; readonly url: string } | null;
   moving: boolean;
+  /**
+   * The project's model the worker last ran (null before the first manifest). The manifest is asked
+   * again on every move, so a promoted or rolled-back version is used from the next image on.
+   */
+  model: ManifestModelInfo | null;
+  /** The status line of that model (name, version, measured quality), fetched once per model. */
+  modelStatus: { readonly id: number; readonly text: Promise<string> } | null;
   /** Back/forward pressed while a move was under way: followed once it is done. */
   poppedDuringMove: boolean;
 }
@@ -90,7 +100,7 @@ function start(): void {
   const booted = decoderClient.request<"boot">({ type: "boot", wasmBase, threads, gpu });
   booted.catch(() => undefined); // awaited (and reported) in startDecoder
   const tab: Tab = { decoderClient, booted, wasmBase, threads, inWorker: new Map(), current: null, moving: false,
-                     poppedDuringMove: false };
+                     model: null, modelStatus: null, poppedDuringMove: false };
 
   window.addEventListener("unhandledrejection", (event) => showErrorIn(byId("annotator-root"), `Unexpected error: ${String(event.reason)}`));
   window.addEventListener("beforeunload", (event) => {
@@ -205,6 +215,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
     isolation: byId("isolation-status"),
     embedding: byId("embedding-status"),
     decoder: byId("decoder-status"),
+    model: byId("model-status"),
     save: byId("save-status"),
     candidate: byId("candidate-status"),
   };
@@ -421,6 +432,17 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
       if (signal.aborted) {
         return;
       }
+      // Another model than on the image before (promoted or rolled back meanwhile): its graphs are
+      // loaded by the init below, and the worker's entries prepared by the old decoder are not reused.
+      const model: ManifestModelInfo = manifest.model;
+      const change = modelSwitch(tab.model, model, tab.inWorker.keys());
+      for (const key of change.staleKeys) {
+        tab.inWorker.delete(key);
+      }
+      tab.model = model;
+      root.dataset["modelId"] = String(model.id);
+      root.dataset["modelChanged"] = String(change.changed);
+      showModelStatus(model);
       // WebGPU runs fp32 (its EP has no kernels for the int8 graphs' integer MatMuls) and the full
       // graph (the first-click files are stored optimised for the CPU backend).
       const onGpu = backend === "webgpu";
@@ -431,14 +453,14 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
       const fullVariant = requested ?? "fp32";
       // ?firstclick=0 runs every prompt through the full graph (bench/click_latency.py compares both).
       const firstClick = !onGpu && new URLSearchParams(window.location.search).get("firstclick") !== "0";
-      const model = manifest.decoders[fullVariant] ?? manifest.decoders["fp32"] ?? manifest.decoders["int8"];
-      if (model === undefined) {
+      const decoderFile = manifest.decoders[fullVariant] ?? manifest.decoders["fp32"] ?? manifest.decoders["int8"];
+      if (decoderFile === undefined) {
         throw new Error("the project's model has no decoder");
       }
       const client = decoderClient;
       const [init] = await Promise.all([
-        client.request<"init">({ type: "init", modelUrl: model.url, wasmBase, threads, firstClick: firstClick ? firstClickUrls(manifest, variant) : null,
-          warmUp: new URLSearchParams(window.location.search).get("warmup") === "1" }),
+        client.request<"init">({ type: "init", modelUrl: decoderFile.url, wasmBase, threads, firstClick: firstClick ? firstClickUrls(manifest, variant) : null,
+          warmUp: new URLSearchParams(window.location.search).get("warmup") === "1", model: modelTag(model) }),
         loadEmbedding(client, manifest),
       ]);
       if (signal.aborted) {
@@ -449,7 +471,8 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
       decoder = client;
       status.decoder.dataset["status"] = "ready";
       const graphs = init.firstClick ? `first-click graph ${variant}, refinement ${fullVariant}` : fullVariant;
-      status.decoder.textContent = `decoder: ${manifest.model.name} ${graphs}, ${init.backend} × ${init.threads} threads`;
+      const switched = change.changed ? " (the project's model changed: new decoder loaded)" : "";
+      status.decoder.textContent = `decoder: ${manifest.model.name} ${graphs}, ${init.backend} × ${init.threads} threads${switched}`;
       root.dataset["decoder"] = "ready";
       if (bench !== undefined) {
         bench.ready = performance.now();
@@ -469,23 +492,41 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
     }
   }
 
+  /** The active model's name, version and measured quality (docs/models.md), from its record. */
+  function showModelStatus(model: ManifestModelInfo): void {
+    if (tab.modelStatus?.id !== model.id) {
+      const text = Promise.all([listVersions(config.project.id), listRuns(config.project.id)])
+        .then(([versions, runs]) => modelStatusText(versions, runs, model.id) || `model: ${model.name}`);
+      tab.modelStatus = { id: model.id, text };
+    }
+    status.model.dataset["modelId"] = String(model.id);
+    status.model.textContent = `model: ${model.name}`;
+    tab.modelStatus.text.then(
+      (text) => {
+        status.model.textContent = text;
+        status.model.dataset["builtin"] = String(text.includes("built-in default"));
+      },
+      () => undefined, // the name alone stays
+    );
+  }
+
   /** The next image's embedding into the worker now (parsed, prep graph run), if it is computed. */
   function handAhead(client: DecoderClient, manifest: api.ModelManifest, next: NonNullable<PageConfig["next_image"]>): void {
     // Its picture into the HTTP cache too (private, max-age 3600), so it shows at once on arrival.
     void fetch(next.url, { credentials: "same-origin" }).then((response) => response.blob()).catch(() => undefined);
-    const key = `${next.id}:${manifest.model.checkpoint_sha256}`;
+    const key = workerKey(next.id, manifest.model);
     const already = tab.inWorker.get(key);
     if (already !== undefined) {
       already.then(() => (root.dataset["nextAhead"] = "ready"), () => undefined);
       return;
     }
     const handed = api.fetchEmbedding(next.id).then((fetched) => {
-      if (fetched === null || (fetched.modelSha256 && fetched.modelSha256 !== manifest.model.checkpoint_sha256)) {
+      if (fetched === null || !embeddingFits(fetched.modelSha256, manifest.model)) {
         throw new Error("not ready");
       }
       return client.request<"embedding">({
         type: "embedding", key, buffer: fetched.buffer, imageWidth: next.width, imageHeight: next.height,
-        encoderInputSize: manifest.encoder_input_size || SAM_TARGET_LENGTH,
+        encoderInputSize: manifest.encoder_input_size || SAM_TARGET_LENGTH, model: modelTag(manifest.model),
       }, [fetched.buffer]);
     });
     remember(tab, key, handed);
@@ -496,7 +537,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
   }
 
   async function loadEmbedding(client: DecoderClient, manifest: api.ModelManifest): Promise<void> {
-    const key = `${config.image.id}:${manifest.model.checkpoint_sha256}`;
+    const key = workerKey(config.image.id, manifest.model);
     const ahead = tab.inWorker.get(key);
     // Still in the worker? Touching it also keeps it there longest.
     const found = ahead !== undefined && (await ahead.then(() => true, () => false)) &&
@@ -522,8 +563,9 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
       }
       if (fetched !== null) {
         performance.mark("sam:embedding-fetched");
-        if (fetched.modelSha256 && fetched.modelSha256 !== manifest.model.checkpoint_sha256) {
-          throw new Error("the embedding was made by another model than the project's decoder");
+        // A fine-tuned version reads its base's embeddings: what must match is the encoder.
+        if (!embeddingFits(fetched.modelSha256, manifest.model)) {
+          throw new Error("the embedding was made by another model's encoder than the project's decoder reads");
         }
         const stored = await client.request<"embedding">(
           {
@@ -533,6 +575,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
             imageWidth: config.image.width,
             imageHeight: config.image.height,
             encoderInputSize: manifest.encoder_input_size || SAM_TARGET_LENGTH,
+            model: modelTag(manifest.model),
           },
           [fetched.buffer],
         );

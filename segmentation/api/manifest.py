@@ -53,6 +53,8 @@ def manifest(request: Request, model: SamModel) -> dict:
             "name": model.name,
             "architecture": model.architecture,
             "checkpoint_sha256": model.checkpoint_sha256,
+            # The embeddings' key (their X-Model-Sha256): a fine-tuned version keeps its parent's.
+            "encoder_sha256": model.encoder_sha256,
         },
         "encoder_input_size": model.encoder_input_size,
         "embedding": {

@@ -59,6 +59,9 @@ class ManifestModelSerializer(serializers.Serializer):
     name = serializers.CharField()
     architecture = serializers.CharField()
     checkpoint_sha256 = serializers.CharField()
+    encoder_sha256 = serializers.CharField(
+        help_text="Embeddings are keyed by it (X-Model-Sha256); a fine-tuned version keeps its parent's"
+    )
 
 
 class ManifestEmbeddingSerializer(serializers.Serializer):

@@ -342,11 +342,6 @@ def dummy_inputs(sam: Any) -> dict[str, Any]:
     }
 
 
-def _atomic_replace(tmp: Path, out_path: Path) -> None:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, out_path)
-
-
 def export_decoder(
     sam: Any,
     out_path: str | Path,
@@ -398,5 +393,5 @@ def export_decoder(
                 exclude_nodes=[] if quantize_upscaling else token_upscaling_matmuls(fp32_path),
             )
         digest = hashlib.sha256(result.read_bytes()).hexdigest()
-        _atomic_replace(result, out_path)
+        os.replace(result, out_path)  # same folder: atomic
     return digest

@@ -1,4 +1,5 @@
-"""Embedding writes: request, compute in a worker, fail, retry. Keyed by (image sha256, model sha256).
+"""Embedding writes: request, compute in a worker, fail, retry. Keyed by (image sha256, encoder sha256):
+every model with the same image encoder (a fine-tuned version and its parent) shares one embedding.
 
 The engine knows no image table: a caller names the content (sha256) and a storage name of its 8-bit
 RGB pixels (source_name); the Embedding row is the one record of the embedding's status.
@@ -42,14 +43,14 @@ class EmbeddingSource(NamedTuple):
 
 def embeddings_request(*, model: SamModel, sources: Iterable[EmbeddingSource]) -> list[Embedding]:
     """Get-or-create the embeddings of these contents under the model and enqueue the missing ones
-    (after commit). Content already embedded under the same model is reused at once; content that
+    (after commit). Content already embedded under the same encoder is reused at once; content that
     failed before is tried once more rather than showing the old error."""
     embeddings = []
     with transaction.atomic():
         for source in sources:
             embedding, created = Embedding.objects.get_or_create(
                 image_sha256=source.image_sha256,
-                model_sha256=model.checkpoint_sha256,
+                model_sha256=model.encoder_sha256,
                 defaults={"model": model, "source_name": source.source_name},
             )
             if not created and embedding.status == EmbeddingState.FAILED:
@@ -72,7 +73,7 @@ def embedding_retry(*, model: SamModel, source: EmbeddingSource) -> Embedding:
     with transaction.atomic():
         embedding, _ = Embedding.objects.get_or_create(
             image_sha256=source.image_sha256,
-            model_sha256=model.checkpoint_sha256,
+            model_sha256=model.encoder_sha256,
             defaults={"model": model, "source_name": source.source_name},
         )
         embedding = Embedding.objects.select_for_update().select_related("model").get(pk=embedding.pk)
@@ -110,11 +111,13 @@ def _claim(embedding_id: int) -> bool:
 
 
 def _batch_partners(embedding: Embedding, device) -> list[Embedding]:
-    """On a GPU, other pending embeddings of the same model, claimed now and encoded in one batch
+    """On a GPU, other pending embeddings of the same encoder, claimed now and encoded in one batch
     (their own tasks then find them ready and return)."""
     if getattr(device, "type", "cpu") != "cuda" or settings.SEGMENTATION_GPU_BATCH_SIZE <= 1:
         return []
-    candidates = Embedding.objects.filter(model=embedding.model, status=EmbeddingState.PENDING).exclude(pk=embedding.pk)
+    candidates = Embedding.objects.filter(model_sha256=embedding.model_sha256, status=EmbeddingState.PENDING).exclude(
+        pk=embedding.pk
+    )
     partners = []
     for other in candidates.order_by("id")[: settings.SEGMENTATION_GPU_BATCH_SIZE - 1]:
         if Embedding.objects.filter(pk=other.pk, status=EmbeddingState.PENDING).update(status=EmbeddingState.RUNNING):

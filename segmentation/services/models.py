@@ -10,7 +10,9 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -177,9 +179,21 @@ def _store_decoders(record: SamModel, sam) -> None:
 
 
 def sam_model_register(
-    *, name: str, architecture: str, checkpoint_path: str | Path, make_default: bool = False
+    *,
+    name: str,
+    architecture: str,
+    checkpoint_path: str | Path,
+    make_default: bool = False,
+    parent: SamModel | None = None,
+    encoder_sha256: str | None = None,
+    training: dict | None = None,
+    verify: Callable[[SamModel, Any], None] | None = None,
 ) -> SamModel:
-    """Register (or refresh) the model whose weights are in checkpoint_path; exports fp32+int8 decoders."""
+    """Register (or refresh) the model whose weights are in checkpoint_path; exports fp32+int8 decoders.
+
+    A fine-tuned version names its parent, its parent's encoder_sha256 (its embeddings are the
+    parent's) and its training record; a refresh leaves those as they are. verify(record, sam) runs
+    after the decoders are exported and before anything is saved: raising there registers nothing."""
     if architecture not in Architecture.values:
         raise ValueError(f"Unknown architecture {architecture!r}; one of {Architecture.values}.")
     checkpoint_path = Path(checkpoint_path).resolve()
@@ -193,7 +207,14 @@ def sam_model_register(
     record.checkpoint_path = str(checkpoint_path)
     record.encoder_input_size = encoder_input_size(sam)
     record.embedding_shape = embedding_shape(sam)
+    record.encoder_sha256 = encoder_sha256 or record.encoder_sha256 or sha
+    if parent is not None:
+        record.parent = parent
+    if training is not None:
+        record.training = training
     _store_decoders(record, sam)
+    if verify is not None:
+        verify(record, sam)
     with transaction.atomic():
         if make_default:
             SamModel.objects.filter(is_default=True).exclude(pk=record.pk).update(is_default=False)

@@ -15,7 +15,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from annotator.models import Image, Job, Membership
+from annotator.models import FinetuneRun, Image, Job, Membership
+from segmentation.models import SamModel
 from tests.factories import (
     image_bytes,
     make_annotation,
@@ -50,7 +51,20 @@ def build_project(prefix: str, users: dict) -> dict:
     job = Job.objects.create(project=project, name="job", annotator=users["annotator"], reviewer=users["reviewer"])
     Image.objects.filter(pk__in=[image.pk, submitted_image.pk]).update(job=job)
     image.refresh_from_db()
+    # Fine-tuning (issue 12): a default-model row without files (so nothing registers the real one)
+    # and a queued run on it.
+    model = SamModel.objects.filter(is_default=True).first() or SamModel.objects.create(
+        name="matrix model",
+        architecture="default",
+        checkpoint_path="/nonexistent/matrix.pt",
+        checkpoint_sha256="9" * 64,
+        encoder_input_size=64,
+        embedding_shape=[4, 4, 4],
+        is_default=True,
+    )
     return {
+        "model": model,
+        "finetune_run": FinetuneRun.objects.create(project=project, base_model=model, params={}),
         "project": project,
         "label_class": label_class,
         "spare_class": spare_class,
@@ -343,6 +357,39 @@ ENDPOINTS = [
         200,
         lambda o: {"approve": True},
     ),
+    # Fine-tuning (issue 12): members follow, only managers train, cancel, promote and roll back. The
+    # project has no labels with embeddings, so a manager's start is refused with 400 (after the role).
+    Endpoint("finetune-run-list", "get", lambda o: f"/api/projects/{o['project'].pk}/finetune-runs/", ALL_MEMBERS, 200),
+    Endpoint(
+        "finetune-start",
+        "post",
+        lambda o: f"/api/projects/{o['project'].pk}/finetune-runs/",
+        MANAGERS,
+        400,
+        lambda o: {"minutes": 1},
+    ),
+    Endpoint("finetune-run-detail", "get", lambda o: f"/api/finetune-runs/{o['finetune_run'].pk}/", ALL_MEMBERS, 200),
+    Endpoint(
+        "finetune-run-cancel", "post", lambda o: f"/api/finetune-runs/{o['finetune_run'].pk}/cancel/", MANAGERS, 200
+    ),
+    Endpoint(
+        "model-version-list", "get", lambda o: f"/api/projects/{o['project'].pk}/model-versions/", ALL_MEMBERS, 200
+    ),
+    Endpoint(
+        "model-version-activate",
+        "post",
+        lambda o: f"/api/projects/{o['project'].pk}/model-versions/{o['model'].pk}/activate/",
+        MANAGERS,
+        200,
+    ),
+    Endpoint(
+        "project-retrain-setting",
+        "patch",
+        lambda o: f"/api/projects/{o['project'].pk}/",
+        MANAGERS,
+        200,
+        lambda o: {"retrain_every": 50},
+    ),
 ]
 
 
@@ -423,6 +470,7 @@ def test_endpoint_access(world, endpoint, role, where):
             "image-list": {foreign["image"].pk},
             "annotation-list": {foreign["by_annotator"].pk, foreign["by_manager"].pk},
             "job-list": {foreign["job"].pk},
+            "finetune-run-list": {foreign["finetune_run"].pk},
         }.get(endpoint.name)
         if endpoint.name == "queue":
             queued = {row["id"] for row in response.json()["images"]}

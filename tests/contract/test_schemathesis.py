@@ -22,7 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from annotator.models import Export, ExportFormat, ExportStatus, Job, Role
+from annotator.models import Export, ExportFormat, ExportStatus, FinetuneRun, Job, Role
 from annotator.selectors_embeddings import project_model
 from config.wsgi import application
 from tests.factories import make_annotation, make_image, make_label_class, make_project, make_user
@@ -71,6 +71,7 @@ def seeded(db, wsgi_shares_the_test_connection):
         project=project, format=ExportFormat.COCO, options={}, status=ExportStatus.DONE, requested_by=manager
     )
     export.file.save("contract.json", ContentFile(b"{}"))
+    finetune_run = FinetuneRun.objects.create(project=project, base_model=project_model(project), params={})
     return {
         "token": Token.objects.create(user=manager).key,
         "path": {
@@ -82,6 +83,7 @@ def seeded(db, wsgi_shares_the_test_connection):
             "job_id": job.pk,
             "export_id": export.pk,
             "model_id": project_model(project).pk,
+            "run_id": finetune_run.pk,
         },
     }
 

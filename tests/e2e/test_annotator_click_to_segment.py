@@ -38,11 +38,19 @@ def open_annotator(browser, live_server, image):
     page = browser.page
     page.set_viewport_size({"width": 1280, "height": 860})
     log_in(browser, live_server, "annotator1", DEMO_PASSWORD)
+    # The page runs under the app's Content-Security-Policy (config.middleware): the decoder worker,
+    # onnxruntime's wasm and its threads must load with nothing refused.
+    refused: list[str] = []
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
     response = page.goto(f"{live_server.url}/images/{image.pk}/annotate/")
     assert response.headers["cross-origin-opener-policy"] == "same-origin"
     assert response.headers["cross-origin-embedder-policy"] == "require-corp"
+    assert "'wasm-unsafe-eval'" in response.headers["content-security-policy"]
     page.wait_for_selector("#annotator-root[data-decoder=ready]", timeout=DECODER_READY_MS)
     page.wait_for_selector("#annotator-root[data-annotations-loaded=true]")
+    assert refused == []
     return page
 
 

@@ -1,6 +1,8 @@
-"""`manage.py import_coco --project NAME [--user USERNAME] PATH`
+"""`manage.py import_coco --project NAME [--user USERNAME] [--status draft|submitted|approved] PATH`
 
-Imports a COCO instances file as draft pre-labels (source "import"), like the import API. Prints
+Imports a COCO instances file as draft pre-labels (source "import"), like the import API; with
+--status approved (or submitted) as existing ground truth, each annotation with an audit row
+"imported as approved". Prints
 `imported N`, then one `skipped <id>: <reason>` line per refused annotation; exits 1 when any was skipped.
 """
 
@@ -11,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.models import Project
-from annotator.services.imports import coco_import_annotations, coco_load
+from annotator.services.imports import IMPORT_STATUSES, coco_import_annotations, coco_load
 
 
 class Command(BaseCommand):
@@ -21,8 +23,14 @@ class Command(BaseCommand):
         parser.add_argument("path", metavar="PATH", help="COCO instances JSON file")
         parser.add_argument("--project", required=True, help="project name")
         parser.add_argument("--user", help="username recorded as author of the imported annotations")
+        parser.add_argument(
+            "--status",
+            choices=IMPORT_STATUSES,
+            default="draft",
+            help="status of the imported annotations (default draft)",
+        )
 
-    def handle(self, *args, path: str, project: str, user: str | None, **options) -> None:
+    def handle(self, *args, path: str, project: str, user: str | None, status: str = "draft", **options) -> None:
         target = Project.objects.filter(name=project).first()
         if target is None:
             raise CommandError(f"no project named {project!r}")
@@ -33,7 +41,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no user named {user!r}")
         try:
             with open(path, "rb") as handle:
-                report = coco_import_annotations(project=target, data=coco_load(handle), user=author)
+                report = coco_import_annotations(project=target, data=coco_load(handle), user=author, status=status)
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {path}") from exc
         except ValidationError as exc:

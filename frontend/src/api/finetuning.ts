@@ -5,17 +5,17 @@
 import { ApiError, requestJson } from "./http";
 
 /** Held-out click metrics (segmentation/evaluation/clicks.py summarize): mIoU@k, NoC@85/90, fail@85/90. */
-export type ClickMetrics = Readonly<Record<string, number>>;
+export type ClickMetrics = Readonly<Record<string, number | null>>;
 
 export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 
 /** One point of the loss curve or one epoch's row; the fields present depend on the row. */
 export interface HistoryRow {
-  readonly epoch?: number;
-  readonly step?: number;
-  readonly loss?: number;
-  readonly heldout?: number;
-  readonly seconds?: number;
+  readonly epoch?: number | null;
+  readonly step?: number | null;
+  readonly loss?: number | null;
+  readonly heldout?: number | null;
+  readonly seconds?: number | null;
 }
 
 export interface FinetuneRun {
@@ -25,6 +25,8 @@ export interface FinetuneRun {
   /** The model trained from (an id, or {id, name}). */
   readonly base_model: number | { readonly id: number; readonly name?: string } | null;
   readonly result_model: number | { readonly id: number; readonly name?: string } | null;
+  readonly base_model_name?: string;
+  readonly result_model_name?: string | null;
   readonly progress: HistoryRow;
   /** Per-epoch rows and a thinned list of step losses: a list, or {epochs, steps}. */
   readonly history: readonly HistoryRow[] | { readonly epochs?: readonly HistoryRow[]; readonly steps?: readonly HistoryRow[] } | null;
@@ -85,11 +87,15 @@ export const activateVersion = (projectId: number, modelId: number): Promise<unk
   requestJson(`/api/projects/${projectId}/model-versions/${modelId}/activate/`, { method: "POST", body: "{}" });
 
 /** The project's continuous-learning setting (0 = off) through the project detail API. */
-export const setRetrainEvery = (projectId: number, retrainEvery: number): Promise<{ retrain_every?: number }> =>
+export interface ProjectLearning {
+  readonly retrain_every?: number;
+  /** Approvals or corrections still needed before the next automatic run; null when off. */
+  readonly retrain_due_in?: number | null;
+}
+
+export const setRetrainEvery = (projectId: number, retrainEvery: number): Promise<ProjectLearning> =>
   requestJson(`/api/projects/${projectId}/`, { method: "PATCH", body: JSON.stringify({ retrain_every: retrainEvery }) });
 
-export const getProject = (projectId: number): Promise<{ retrain_every?: number; [key: string]: unknown }> =>
-  requestJson(`/api/projects/${projectId}/`);
 
 /** A readable sentence from an API error: its detail and, for invalid input, each field's messages. */
 export function errorText(error: unknown): string {

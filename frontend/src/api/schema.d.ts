@@ -84,6 +84,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/finetune-runs/{run_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["finetune_runs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/finetune-runs/{run_id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["finetune_runs_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/images/{image_id}/": {
         parameters: {
             query?: never;
@@ -415,6 +447,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/finetune-runs/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["projects_finetune_runs_list"];
+        put?: never;
+        post: operations["projects_finetune_runs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/images/": {
         parameters: {
             query?: never;
@@ -604,6 +652,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/model-versions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["projects_model_versions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/model-versions/{model_id}/activate/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Make this version the project's model; answers the versions, the new one active. */
+        post: operations["projects_model_versions_activate_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/queue/": {
         parameters: {
             query?: never;
@@ -774,11 +855,29 @@ export interface components {
          * @enum {string}
          */
         AutoMaskJobStatusEnum: "pending" | "running" | "done" | "failed" | "cancelled";
+        /** @enum {unknown} */
+        BlankEnum: "";
+        /** @description Held-out click-simulator metrics: mIoU@1..5, NoC@85, NoC@90, fail@85/fail@90 (share never reaching). */
+        ClickMetrics: {
+            base?: {
+                [key: string]: number | null;
+            };
+            tuned?: {
+                [key: string]: number | null;
+            };
+        };
         Conflict: {
             detail: string;
             current_version: number;
             current: components["schemas"]["Annotation"];
         };
+        /**
+         * @description * `promoted` - Promoted
+         *     * `kept` - Kept as a candidate
+         *     * `` - Not decided (the run did not finish)
+         * @enum {string}
+         */
+        DecisionEnum: "promoted" | "kept";
         DecodeRequest: {
             points?: number[][];
             labels?: number[];
@@ -872,6 +971,114 @@ export interface components {
             job_id?: number | null;
             /** @default false */
             include_images?: boolean;
+        };
+        FinetuneEpoch: {
+            /** Format: double */
+            epoch: number;
+            /** Format: double */
+            loss: number | null;
+            /** Format: double */
+            heldout: number | null;
+            /** Format: double */
+            seconds: number | null;
+        };
+        FinetuneHistory: {
+            epochs?: components["schemas"]["FinetuneEpoch"][];
+            /** @description Thinned step losses (the loss curve). */
+            steps?: components["schemas"]["FinetuneStep"][];
+        };
+        /** @description A run's parameters; each omitted one takes its default (annotator.services.finetuning). */
+        FinetuneParams: {
+            /**
+             * Format: double
+             * @description Training budget.
+             */
+            minutes?: number;
+            max_epochs?: number;
+            /** Format: double */
+            lr?: number;
+            seed?: number;
+            patience?: number;
+            /** @description Annotation statuses to learn from (default: approved). */
+            statuses?: components["schemas"]["FinetuneParamsStatusesEnum"][];
+            /**
+             * Format: double
+             * @description Share of images held out for the comparison.
+             */
+            holdout?: number;
+            /**
+             * @description auto: only when the held-out score improves by 0.01 and NoC@90 does not worsen.
+             *
+             *     * `auto` - auto
+             *     * `never` - never
+             *     * `always` - always
+             */
+            promote?: components["schemas"]["PromoteEnum"];
+        };
+        /**
+         * @description * `draft` - draft
+         *     * `submitted` - submitted
+         *     * `approved` - approved
+         * @enum {string}
+         */
+        FinetuneParamsStatusesEnum: "draft" | "submitted" | "approved";
+        FinetuneProgress: {
+            /** Format: double */
+            epoch?: number | null;
+            /** Format: double */
+            step?: number | null;
+            /** Format: double */
+            loss?: number | null;
+            /**
+             * Format: double
+             * @description Mean held-out mIoU@1..5.
+             */
+            heldout?: number | null;
+        };
+        FinetuneRun: {
+            readonly id: number;
+            readonly project: number;
+            /** @default queued */
+            readonly status: components["schemas"]["FinetuneRunStatusEnum"];
+            params: unknown;
+            readonly base_model: number;
+            readonly base_model_name: string;
+            readonly result_model: number | null;
+            readonly result_model_name: string | null;
+            progress: components["schemas"]["FinetuneProgress"];
+            history: components["schemas"]["FinetuneHistory"];
+            metrics: components["schemas"]["ClickMetrics"];
+            readonly decision: components["schemas"]["DecisionEnum"] | components["schemas"]["BlankEnum"];
+            readonly message: string;
+            readonly train_objects: number;
+            readonly heldout_objects: number;
+            annotations: number[][];
+            readonly cancel_requested: boolean;
+            readonly requested_by: number | null;
+            readonly requested_by_username: string | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly started_at: string | null;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+            /** Format: double */
+            readonly seconds: number;
+        };
+        /**
+         * @description * `queued` - Queued
+         *     * `running` - Running
+         *     * `done` - Done
+         *     * `failed` - Failed
+         *     * `cancelled` - Cancelled
+         * @enum {string}
+         */
+        FinetuneRunStatusEnum: "queued" | "running" | "done" | "failed" | "cancelled";
+        FinetuneStep: {
+            /** Format: double */
+            step: number;
+            /** Format: double */
+            loss: number | null;
         };
         /** @description Prompts without a mask input: "prep" once per image, then "fp32"/"int8" per prompt. */
         FirstClick: {
@@ -1014,6 +1221,8 @@ export interface components {
             name: string;
             architecture: string;
             checkpoint_sha256: string;
+            /** @description Embeddings are keyed by it (X-Model-Sha256); a fine-tuned version keeps its parent's */
+            encoder_sha256: string;
         };
         Membership: {
             readonly id: number;
@@ -1058,6 +1267,21 @@ export interface components {
             first_click: components["schemas"]["FirstClick"] | null;
             mask_choice: string;
             coordinates: components["schemas"]["ManifestCoordinates"];
+        };
+        ModelVersion: {
+            id: number;
+            name: string;
+            parent_id: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The project's model now. */
+            active: boolean;
+            /** @description The model projects use when they name none. */
+            builtin_default: boolean;
+            /** @description Held-out metrics from the version's training; {} for registered files. */
+            metrics: components["schemas"]["ClickMetrics"];
+            /** Format: double */
+            training_seconds: number | null;
         };
         PageCurrentImage: {
             id: number;
@@ -1147,18 +1371,29 @@ export interface components {
             readonly dicom_deidentify: boolean;
             readonly dicom_window: unknown;
             readonly dicom_render_state: unknown;
+            readonly retrain_every: number;
+            /** @description Approvals or corrections still needed before the next automatic fine-tuning; null when off. */
+            readonly retrain_due_in: number | null;
         };
         ProjectUpdate: {
             name?: string;
             description?: string;
             dicom_deidentify?: boolean;
             dicom_window?: unknown;
+            retrain_every?: number;
         };
         ProjectWrite: {
             name: string;
             /** @default  */
             description?: string;
         };
+        /**
+         * @description * `auto` - auto
+         *     * `never` - never
+         *     * `always` - always
+         * @enum {string}
+         */
+        PromoteEnum: "auto" | "never" | "always";
         QueueImage: {
             readonly id: number;
             readonly original_name: string;
@@ -1423,6 +1658,15 @@ export interface operations {
                     "application/json": components["schemas"]["Conflict"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     annotations_review_create: {
@@ -1486,6 +1730,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     auth_token_create: {
@@ -1531,6 +1784,24 @@ export interface operations {
             };
             /** @description Your role in the project does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1609,6 +1880,111 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     "application/zip": string;
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    finetune_runs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinetuneRun"];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    finetune_runs_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinetuneRun"];
+                };
+            };
+            /** @description Invalid input: `detail` and one list of messages per invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not signed in (no session and no valid token) */
@@ -1901,6 +2277,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     images_decode_create: {
@@ -1973,6 +2358,15 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2340,6 +2734,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     images_submit_create: {
@@ -2622,6 +3025,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_retrieve: {
@@ -2789,6 +3201,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_auto_masks_create: {
@@ -2845,6 +3266,15 @@ export interface operations {
             };
             /** @description No such object (or page), or not in a project you are a member of */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3120,6 +3550,135 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_finetune_runs_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinetuneRun"][];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_finetune_runs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["FinetuneParams"];
+                "application/x-www-form-urlencoded": components["schemas"]["FinetuneParams"];
+                "multipart/form-data": components["schemas"]["FinetuneParams"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinetuneRun"];
+                };
+            };
+            /** @description Invalid input: `detail` and one list of messages per invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_images_list: {
@@ -3256,6 +3815,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_imports_coco_create: {
@@ -3310,6 +3878,15 @@ export interface operations {
             };
             /** @description No such object (or page), or not in a project you are a member of */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3421,6 +3998,15 @@ export interface operations {
             };
             /** @description No such object (or page), or not in a project you are a member of */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3598,6 +4184,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_label_classes_list: {
@@ -3702,6 +4297,15 @@ export interface operations {
             };
             /** @description No such object (or page), or not in a project you are a member of */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3879,6 +4483,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_members_list: {
@@ -3983,6 +4596,15 @@ export interface operations {
             };
             /** @description No such object (or page), or not in a project you are a member of */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4160,6 +4782,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_metrics_retrieve: {
@@ -4278,6 +4909,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelManifest"];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_model_versions_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersion"][];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_model_versions_activate_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersion"][];
+                };
+            };
+            /** @description Invalid input: `detail` and one list of messages per invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not signed in (no session and no valid token) */
