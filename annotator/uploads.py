@@ -3,6 +3,10 @@ with its bytes or the reason it was refused before any decoding. Pure: no ORM, n
 limits come in as arguments (settings ANNOTATOR_MAX_UPLOAD_BYTES, ANNOTATOR_MAX_ZIP_UNCOMPRESSED_BYTES).
 
 Nothing is extracted to disk; zip members are read into memory one at a time, as they are ingested.
+
+A DICOMDIR (the index of a CD or USB export) is not an image: it is reported as skipped ("index
+file"), never as a failure, and the images it lists are the files beside it, each ingested as itself.
+In a zip, the skip line says whether every file the index lists is in the archive.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from annotator.dicom.parse import dicomdir_listing
 from annotator.media import SNIFF_BYTES, sniff_format
 
 # Most members one zip archive may hold (a guard against archives of millions of empty entries).
@@ -25,11 +30,13 @@ _IGNORED_ZIP_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 @dataclass(frozen=True)
 class UploadCandidate:
-    """One file to ingest: its name as reported, and its bytes or the reason it was refused early."""
+    """One file to ingest: its name as reported, and its bytes, or the reason it was refused early,
+    or the reason it is skipped (not an image and not a failure: a DICOMDIR index)."""
 
     name: str
     data: bytes | None = None
     refusal: str | None = None
+    skipped: str | None = None
 
 
 def upload_candidates(
@@ -47,6 +54,10 @@ def upload_candidates(
         data = head + stream.read(max_file_bytes + 1 - len(head))
         if len(data) > max_file_bytes:
             yield UploadCandidate(name, refusal=_too_large(len(data), max_file_bytes))
+            return
+        listing = dicomdir_listing(data)
+        if listing is not None:
+            yield UploadCandidate(name, skipped=_index_note(listing, None))
         else:
             yield UploadCandidate(name, data=data)
         return
@@ -83,6 +94,7 @@ def _zip_members(
                 refusal=f"zip archive would expand to {total:,} bytes, over the limit of {max_zip_bytes:,} bytes",
             )
             return
+        in_archive = {member.filename.replace("\\", "/").upper() for member in members if not member.is_dir()}
         for member in members:
             if member.is_dir() or _is_litter(member.filename):
                 continue
@@ -103,7 +115,26 @@ def _zip_members(
                     name, refusal="zip archive inside a zip archive (not supported: upload it separately)"
                 )
                 continue
+            listing = dicomdir_listing(data)
+            if listing is not None:
+                folder = member.filename.replace("\\", "/").rpartition("/")[0]
+                prefix = f"{folder.upper()}/" if folder else ""
+                present = {path[len(prefix) :] for path in in_archive if path.startswith(prefix)}
+                yield UploadCandidate(name, skipped=_index_note(listing, present))
+                continue
             yield UploadCandidate(name, data=data)
+
+
+def _index_note(listing: list[str], present: set[str] | None) -> str:
+    """The skip reason of a DICOMDIR; `present` is the archive's files relative to its folder (upper
+    case, as DICOMDIR file IDs are), None for a file uploaded on its own."""
+    note = f"index file (DICOMDIR listing {len(listing)} files, imported as files of their own)"
+    if present is None:
+        return note
+    missing = [path for path in listing if path.upper() not in present]
+    if missing:
+        return f"{note}; {len(missing)} of them are not in the archive: {', '.join(missing[:3])}"
+    return note
 
 
 def member_refusal(member: zipfile.ZipInfo, *, max_file_bytes: int) -> str | None:

@@ -25,6 +25,8 @@ from annotator.services import imports as import_services
 EXPORTERS = (Role.MANAGER, Role.REVIEWER)
 IMPORTERS = (Role.MANAGER,)
 
+MAX_ID = 2**63 - 1
+
 
 class ExportSerializer(serializers.ModelSerializer):
     # Plain strings, not enums: several models have a "status" field with different choices.
@@ -64,8 +66,13 @@ class ExportCreateSerializer(serializers.Serializer):
         required=False,
         help_text="Annotation statuses to export; default approved only; an empty list exports all.",
     )
-    label_class_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    job_id = serializers.IntegerField(required=False, allow_null=True, help_text="Only the images of this job.")
+    # Ids are database keys: bounded to 64-bit, so an absurd number is a 400, not a database overflow.
+    label_class_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=10_000
+    )
+    job_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Only the images of this job."
+    )
     include_images = serializers.BooleanField(default=False)
 
 

@@ -24,7 +24,7 @@ def frame_pixels(ds: Any, *, frame: int, max_pixels: int) -> np.ndarray:
     pixel is decoded."""
     from pydicom.pixels import pixel_array
 
-    if "PixelData" not in ds:
+    if pixel_data_keyword(ds) is None:
         raise DicomError("DICOM file without pixel data (not an image)")
     check_pixel_count(int(ds.Columns), int(ds.Rows), max_pixels)
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
@@ -48,9 +48,14 @@ def check_pixel_count(width: int, height: int, max_pixels: int) -> None:
 def check_pixel_data(ds: Any, frames: int) -> None:
     """Refuse, with a precise reason, pixel data that no installed decoder reads or that is cut short."""
     from pydicom.pixels import get_decoder
-    from pydicom.pixels.utils import get_expected_length
 
+    keyword = pixel_data_keyword(ds) or "PixelData"
     uid = ds.file_meta.TransferSyntaxUID
+    if keyword != "PixelData":
+        # Float Pixel Data / Double Float Pixel Data (parametric maps, some research data): always
+        # native, 32 or 64 bits per sample; pydicom decodes it into float arrays.
+        _check_length(ds, keyword, frames)
+        return
     try:
         decoder = get_decoder(uid)
     except NotImplementedError as exc:
@@ -59,9 +64,23 @@ def check_pixel_data(ds: Any, frames: int) -> None:
         raise DicomError(f"unsupported DICOM transfer syntax {uid.name} ({uid}): its decoder plugin is not installed")
     if uid.is_compressed:
         return  # the decoder itself reports damaged compressed frames
+    _check_length(ds, keyword, frames)
+
+
+def pixel_data_keyword(ds: Any) -> str | None:
+    """Which pixel data element the data set has: integer, float (7FE0,0008) or double (7FE0,0009)."""
+    for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
+        if keyword in ds:
+            return keyword
+    return None
+
+
+def _check_length(ds: Any, keyword: str, frames: int) -> None:
+    from pydicom.pixels.utils import get_expected_length
+
     # pydicom's own count knows the layouts (YBR_FULL_422 subsampling, 1-bit packing, frames).
     expected = get_expected_length(ds, unit="bytes")
-    actual = len(ds.PixelData)
+    actual = len(ds[keyword].value)
     if actual < expected:
         raise DicomError(
             f"truncated DICOM pixel data: {actual:,} bytes where {frames} frame(s) of "
@@ -86,6 +105,8 @@ def frame_metadata(ds: Any, *, frame: int) -> dict[str, Any]:
         "transfer_syntax": str(ds.file_meta.TransferSyntaxUID),
         "bits_stored": _int_or_none(ds.get("BitsStored")),
         "signed": ds.get("PixelRepresentation", 0) == 1,
+        # (0028,0301) YES/NO, "" when absent: annotator.dicom.burned_in reads it.
+        "burned_in_annotation": str(ds.get("BurnedInAnnotation", "") or ""),
     }
 
 

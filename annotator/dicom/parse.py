@@ -106,3 +106,34 @@ def _add_raw_file_meta(ds: Any) -> None:
     if not getattr(ds.file_meta, "TransferSyntaxUID", None):
         implicit = ds.original_encoding[0] if ds.original_encoding[0] is not None else True
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+
+
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the SOP class of a DICOMDIR (PS3.10 file-set index)
+
+
+def dicomdir_listing(data: bytes) -> list[str] | None:
+    """The files a DICOMDIR lists (paths relative to its folder, "/"-separated, upper case as
+    written), or None when `data` is not a DICOMDIR. A DICOMDIR is an index of a file set (a CD or
+    USB export), not an image; its images are files of their own beside it."""
+    import pydicom
+
+    if data[128:132] != b"DICM":
+        return None
+    redact_dicom_logs()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # The file meta alone decides (cheap); only an index is parsed whole.
+            head = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPClassUID"])
+            if str(getattr(head.file_meta, "MediaStorageSOPClassUID", "") or "") != MEDIA_STORAGE_DIRECTORY:
+                return None
+            ds = pydicom.dcmread(io.BytesIO(data))
+    except Exception:
+        return None
+    listed = []
+    for record in ds.get("DirectoryRecordSequence") or []:
+        file_id = record.get("ReferencedFileID")
+        if file_id:
+            parts = [file_id] if isinstance(file_id, str) else list(file_id)
+            listed.append("/".join(str(part) for part in parts))
+    return listed

@@ -37,6 +37,10 @@ def render_frame(
     # Enhanced multi-frame files keep rescale and window in functional groups, not at the top level.
     rescale = _functional_group_item(ds, frame, "PixelValueTransformationSequence")
     values = apply_modality_lut(pixels, rescale if rescale is not None else ds).astype(np.float64)
+    if not np.isfinite(values).all():
+        # Float pixel data may hold NaN or infinities (no value measured): drawn as the lowest value.
+        finite = values[np.isfinite(values)]
+        values = np.where(np.isfinite(values), values, float(finite.min()) if finite.size else 0.0)
     voi = _functional_group_item(ds, frame, "FrameVOILUTSequence")
     in_file = file_window(voi if voi is not None else ds)
     metadata["file_window"] = {"center": in_file[0], "width": in_file[1]} if in_file else None

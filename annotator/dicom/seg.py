@@ -205,6 +205,9 @@ def _highdicom_segmentation(
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         if "Frame Of Reference" in str(exc) and "required" in str(exc):
             raise SegRefused(NO_FRAME_OF_REFERENCE) from exc
+        if "SharedFunctionalGroupsSequence" in str(exc):
+            # A multi-frame IOD (RT dose, multi-frame ultrasound) holding one frame, without groups.
+            raise SegRefused(LEGACY_MULTI_FRAME) from exc
         # highdicom validates its sources; its message says which requirement is not met (values redacted).
         raise SegRefused(f"highdicom cannot build a SEG from this source: {redacted(str(exc))}") from exc
 

@@ -97,4 +97,5 @@ def _normalised(lines: list[str]) -> list[str]:
 
 def _values_hidden(line: str) -> str:
     # dciodvfy quotes values ("... = <Doe^Jane>"); a problem report names attributes, never values.
-    return re.sub(r"=\s*<[^>]*>", "= <value>", line)
+    # Attribute and module names (Element=<...>, Module=<...>) have no space before the "=".
+    return re.sub(r"(\s)=\s*<[^>]*>", r"\1= <value>", line)

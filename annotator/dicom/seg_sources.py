@@ -10,7 +10,6 @@ no frame of reference (projection images), written without Pixel Measures.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +32,12 @@ _TYPE2_COPIED = (
 def source_header(dataset: Any) -> Any:
     """A copy of the source header with absent Type 2 attributes of the copied modules present, empty
     (seg_refusal has already refused legacy files of more than one frame)."""
-    prepared = copy.deepcopy(dataset)
+    from pydicom.dataset import Dataset
+
+    # A shallow copy: only top-level elements are added or removed here, never changed in place.
+    prepared = Dataset(dataset)
+    if hasattr(dataset, "file_meta"):
+        prepared.file_meta = dataset.file_meta
     if "PerFrameFunctionalGroupsSequence" not in prepared and "NumberOfFrames" in prepared:
         # A legacy multi-frame IOD holding one frame (NM, RT dose): one frame is a single-frame
         # source to highdicom, which otherwise looks for functional groups it does not have.

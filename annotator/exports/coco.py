@@ -3,7 +3,8 @@
 Layout written (https://cocodataset.org/#format-data), plus one documented extra key per entry,
 "sam_annotator", which COCO tools ignore (see docs/exports.md):
   images[]:      id (our image id), file_name, width, height,
-                 sam_annotator {original_name, dicom {study/series/sop instance uid, frame}?}
+                 sam_annotator {original_name, dicom {study/series/sop instance uid, frame_index
+                 (0-based), frame_number (1-based, DICOM's numbering)}?}
   categories[]:  id 1..N in the project's label-class order, name, supercategory "", sam_annotator {color}
   annotations[]: id (our annotation id), image_id, category_id, iscrowd 0, segmentation (compressed RLE
                  or polygons), area and bbox computed by pycocotools from that segmentation,
@@ -30,7 +31,6 @@ DICOM_KEYS = {
     "study_uid": "study_instance_uid",
     "series_uid": "series_instance_uid",
     "sop_instance_uid": "sop_instance_uid",
-    "frame": "frame",
 }
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -54,7 +54,13 @@ def coco_categories(label_classes: Sequence[dict]) -> tuple[list[dict], dict[int
 def coco_image(image: ImageRow, file_name: str) -> dict:
     extra: dict[str, Any] = {"original_name": image["original_name"]}
     metadata = image.get("metadata") or {}
-    dicom = {name: metadata[key] for key, name in DICOM_KEYS.items() if metadata.get(key) not in (None, "")}
+    dicom: dict[str, Any] = {
+        name: metadata[key] for key, name in DICOM_KEYS.items() if metadata.get(key) not in (None, "")
+    }
+    if dicom and isinstance(metadata.get("frame"), int):
+        # Named for what they count: a bare "frame" was 0-based where DICOM's frame numbers start at 1.
+        dicom["frame_index"] = metadata["frame"]
+        dicom["frame_number"] = metadata["frame"] + 1
     if dicom:
         extra["dicom"] = dicom
     return {

@@ -68,7 +68,7 @@ def export_options_clean(*, project: Project, format: str, options: dict[str, An
             {"statuses": f"Statuses must be a list of {', '.join(AnnotationStatus.values)} (or 'all')."}
         )
     label_class_ids = options.get("label_class_ids") or []
-    if not isinstance(label_class_ids, list) or not all(isinstance(v, int) for v in label_class_ids):
+    if not isinstance(label_class_ids, list) or not all(isinstance(v, int) and 0 < v < 2**63 for v in label_class_ids):
         raise ValidationError({"label_class_ids": "Give a list of label class ids."})
     found = set(LabelClass.objects.filter(project=project, pk__in=label_class_ids).values_list("pk", flat=True))
     if found != set(label_class_ids):
@@ -79,6 +79,7 @@ def export_options_clean(*, project: Project, format: str, options: dict[str, An
     if job_id is not None and (
         not isinstance(job_id, int)
         or isinstance(job_id, bool)
+        or not 0 < job_id < 2**63
         or not Job.objects.filter(project=project, pk=job_id).exists()
     ):
         raise ValidationError({"job_id": f"Not a job of this project: {job_id!r}."})

@@ -21,6 +21,12 @@ in metadata["file_sha256"] (duplicate checks and frame siblings use it).
 `annotator.services.dicom_render.images_render_dicom` re-renders a project's DICOM images after a
 window change (Celery task annotator.tasks.dicom_render).
 
+One DICOM instance is one image: a file whose SOP Instance UID the project (or the same upload)
+already holds with other bytes is refused with the reason, never stored beside it (a SEG would merge
+their masks into one frame). Ultrasound and secondary-capture files whose Burned In Annotation is
+not NO are flagged (metadata["burned_in_annotation_flag"], IngestReport.flagged) or refused, as
+`Project.dicom_burned_in` says. A DICOMDIR is reported in IngestReport.skipped, not rejected.
+
 In a project with `dicom_deidentify`, the stored original of a DICOM upload is the de-identified
 copy made by annotator/dicom/deidentify.py, and all hashes above are of that copy; its
 Image.original_name is "<SOPInstanceUID>.dcm", never the uploaded path (folder names often hold the
@@ -45,6 +51,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from annotator.dicom import deidentify as deid
+from annotator.dicom.burned_in import burned_in_risk
 from annotator.media import (
     SNIFF_BYTES,
     DecodedImage,
@@ -73,6 +80,8 @@ MAX_DICOM_FRAMES = 2_000
 class IngestReport:
     accepted: list[Image] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): not images, not failures
+    flagged: list[tuple[str, str]] = field(default_factory=list)  # (name, warning): accepted, marked
 
 
 def images_ingest(*, project: Project, files: Iterable[tuple[str, IO[bytes]]], user: User | None) -> IngestReport:
@@ -95,12 +104,18 @@ def images_ingest(*, project: Project, files: Iterable[tuple[str, IO[bytes]]], u
             if candidate.refusal is not None:
                 report.rejected.append((candidate.name, candidate.refusal))
                 continue
+            if candidate.skipped is not None or candidate.data is None:
+                report.skipped.append((candidate.name, candidate.skipped or "nothing to import"))
+                continue
             try:
                 images = _ingest_one(project, candidate.name, candidate.data, user, seen_in_upload)
             except MediaError as exc:
                 report.rejected.append((candidate.name, exc.reason))
             else:
                 report.accepted.extend(images)
+                warning = (images[0].metadata or {}).get("burned_in_annotation_flag") if images else None
+                if warning:
+                    report.flagged.append((candidate.name, warning))
     if report.accepted:
         embeddings_request(images=report.accepted)
         renditions_request(report.accepted)
@@ -131,7 +146,9 @@ def _ingest_one(
     dicom = sniff_format(data[:SNIFF_BYTES]) == "DICOM"
     # The DICOM settings are read per file, not from the request's project object: a window or
     # de-identification change committed while a long upload runs applies to its later files.
-    row = Project.objects.filter(pk=project.pk).values("dicom_window", "dicom_deidentify").first()
+    row = (
+        Project.objects.filter(pk=project.pk).values("dicom_window", "dicom_deidentify", "dicom_burned_in").first()
+    )
     dicom_settings: dict[str, Any] = dict(row) if row else {}
     window = dicom_settings.get("dicom_window")
     deidentify = bool(dicom_settings.get("dicom_deidentify"))
@@ -146,11 +163,20 @@ def _ingest_one(
         raise MediaError(existing)
     frames = _decode_frames(data, name, window=window if dicom else None)
     multi_frame = len(frames) > 1
+    instance_uid = str(frames[0].metadata.get("sop_instance_uid") or "") if dicom else ""
+    if instance_uid:
+        _refuse_second_instance(project, instance_uid, seen_in_upload)
+    burned_in = burned_in_risk(frames[0].metadata) if dicom else None
+    if burned_in and dicom_settings.get("dicom_burned_in") == "refuse":
+        raise MediaError(f"refused: {burned_in}, and this project refuses such images; nothing was kept")
     if dicom and deidentify:
         name = _neutral_name(frames[0].metadata.get("sop_instance_uid", ""), sha256)
     written: list[str] = []
     try:
         with transaction.atomic():
+            if instance_uid:
+                # Again under the project's row lock: a concurrent upload of another copy may have won.
+                _refuse_second_instance(project, instance_uid, {}, lock=True)
             if dicom and not deidentify and _deidentify_locked(project.pk):
                 # Turned on since this file was read: project_update counted the DICOM images under
                 # the same row lock, so storing this identified original now would slip past it.
@@ -164,6 +190,8 @@ def _ingest_one(
             for index, decoded in enumerate(frames):
                 is_dicom = decoded.format == "DICOM"
                 metadata = {**decoded.metadata, "file_sha256": sha256} if is_dicom or multi_frame else decoded.metadata
+                if burned_in:
+                    metadata["burned_in_annotation_flag"] = burned_in
                 images.append(
                     Image.objects.create(
                         project=project,
@@ -196,11 +224,38 @@ def _ingest_one(
         logger.exception("Storing %s failed", name)  # neutral when de-identifying (set above)
         raise MediaError(f"could not be stored ({type(exc).__name__}); nothing was kept") from exc
     seen_in_upload[sha256] = name
+    if instance_uid:
+        seen_in_upload[f"sop:{instance_uid}"] = name
     if dicom and _current_window(project.pk) != window:
         # The window changed after this file was rendered: a re-render run that listed the images
         # before this commit missed it, so start another (idempotent; it renders only what differs).
         dicom_render_enqueue(project.pk)
     return images
+
+
+def _refuse_second_instance(project: Project, uid: str, seen_in_upload: dict[str, str], *, lock: bool = False) -> None:
+    """One DICOM instance (SOP Instance UID, each of its frames) is one image: a second copy with other
+    bytes (the same instance uncompressed and RLE, or edited) is refused, never kept beside the first,
+    whose masks a SEG would otherwise merge into one frame. Identical bytes are caught before this."""
+    if lock:
+        Project.objects.select_for_update().filter(pk=project.pk).exists()
+    earlier = seen_in_upload.get(f"sop:{uid}")
+    if earlier is not None:
+        raise MediaError(
+            f"same DICOM instance as {earlier} in this upload (SOP Instance UID {uid}) with different bytes; "
+            "a second copy of an instance is refused, never merged"
+        )
+    existing = (
+        Image.objects.filter(project=project, format="DICOM", metadata__sop_instance_uid=uid)
+        .only("id", "original_name")
+        .first()
+    )
+    if existing is not None:
+        raise MediaError(
+            f"this DICOM instance (SOP Instance UID {uid}) is already in the project as {existing.original_name} "
+            f"(image {existing.id}) with different bytes; a second copy of an instance is refused, never merged: "
+            "delete that image first to replace it"
+        )
 
 
 def _deidentify_locked(project_id: int) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +66,9 @@ def browser(request, live_server, tmp_path: Path, monkeypatch) -> Iterator[Brows
             + list(extra.args if (extra := request.node.get_closest_marker("chromium_args")) else ()),
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
+        context.on("page", _poll_from_python)
         session = BrowserSession(page=context.pages[0] if context.pages else context.new_page())
+        _poll_from_python(session.page)
 
         def only_local(route) -> None:
             url = route.request.url
@@ -87,6 +90,30 @@ def browser(request, live_server, tmp_path: Path, monkeypatch) -> Iterator[Brows
         finally:
             context.close()
     assert session.blocked_requests == [], f"the page tried to leave localhost: {session.blocked_requests}"
+
+
+def _poll_from_python(page) -> None:
+    """Give `page.wait_for_function` a version that works under the app's Content-Security-Policy.
+
+    Playwright's own compiles the predicate inside the page (eval), which a policy without
+    'unsafe-eval' refuses; `page.evaluate` goes through the DevTools protocol, which the policy does
+    not govern. Same arguments; returns the predicate's truthy value instead of a handle.
+    """
+    if getattr(page, "_polls_from_python", False):
+        return
+
+    def wait_for_function(expression: str, arg=None, *, timeout: float | None = None, polling=None):
+        deadline = time.monotonic() + (ACTION_TIMEOUT_MS if timeout is None else timeout) / 1000
+        while True:
+            value = page.evaluate(expression, arg)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {expression[:200]}")
+            page.wait_for_timeout(50)
+
+    page.wait_for_function = wait_for_function
+    page._polls_from_python = True
 
 
 @pytest.fixture

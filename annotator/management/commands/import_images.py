@@ -1,8 +1,11 @@
 """`manage.py import_images --project NAME [--create] [--user USERNAME] PATH...`
 
 Bulk loads through the same service as uploads. Prints one line per file,
-`accepted <name> <width>x<height>` or `rejected <name>: <reason>`, and exits 1 when any file was
-rejected. Folders are walked recursively (hidden files skipped); zip archives are expanded.
+`accepted <name> <width>x<height>`, `rejected <name>: <reason>` or `skipped <name>: <reason>` (a
+DICOMDIR index: not a failure), then `flagged <name>: <warning>` for accepted images to check
+(burned-in annotation), and exits 1 when any file was rejected. Folders are walked recursively
+(hidden files skipped); zip archives are expanded. A CD export's folder (DICOMDIR and its files)
+imports with exit 0: the DICOMDIR is skipped and the images it lists are imported as files.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ class Command(BaseCommand):
             self.stdout.write(f"accepted {image.original_name} {image.width}x{image.height}")
         for name, reason in report.rejected:
             self.stdout.write(f"rejected {name}: {reason}")
+        for name, reason in report.skipped:
+            self.stdout.write(f"skipped {name}: {reason}")
+        for name, warning in report.flagged:
+            self.stdout.write(f"flagged {name}: {warning}")
         if report.rejected:
             raise CommandError(
                 f"{len(report.rejected)} of {len(report.accepted) + len(report.rejected)} files rejected",

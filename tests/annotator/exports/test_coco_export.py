@@ -80,7 +80,8 @@ def test_categories_images_extras_and_dicom_fields(dataset, tmp_path):
         "study_instance_uid": "1.2.3",
         "series_instance_uid": "1.2.3.4",
         "sop_instance_uid": "1.2.3.4.5",
-        "frame": 0,
+        "frame_index": 0,  # 0-based index into the file's frames
+        "frame_number": 1,  # DICOM's 1-based frame number
     }
     assert "dicom" not in images[first.pk]["sam_annotator"]
     draft = next(a for a in data["annotations"] if a["id"] == dataset["draft"].pk)

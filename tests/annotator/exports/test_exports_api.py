@@ -83,6 +83,15 @@ def test_bad_export_requests_are_400(dataset):
     assert response.status_code == 400 and "987654" in response.json()["label_class_ids"][0]
 
 
+def test_ids_beyond_64_bits_are_400_not_a_database_overflow(dataset):
+    """Found by schemathesis: such an id reached the database query and overflowed (500)."""
+    client = client_for(dataset["manager"])
+    url = f"/api/projects/{dataset['project'].pk}/exports/"
+    huge = 6914459037280085315944448
+    assert client.post(url, {"format": "coco", "label_class_ids": [huge]}, format="json").status_code == 400
+    assert client.post(url, {"format": "coco", "job_id": huge}, format="json").status_code == 400
+
+
 def test_a_failing_export_records_its_error(dataset):
     from annotator.services.exports import export_run
 
