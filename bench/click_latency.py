@@ -202,7 +202,11 @@ def move_in_place(page, key: str, image_id: int, wait_ahead: bool) -> float:
         page.wait_for_selector("#annotator-root[data-next-ahead=ready]", timeout=60_000)
     page.keyboard.press(key)
     page.wait_for_selector(f"#annotator-root[data-image-id='{image_id}'][data-decoder=ready]", timeout=60_000)
-    page.wait_for_function("window.__samBench.ready !== null")
+    # Polled through evaluate: the app's Content-Security-Policy refuses wait_for_function's eval.
+    for _ in range(1200):
+        if page.evaluate("window.__samBench.ready !== null"):
+            break
+        page.wait_for_timeout(50)
     return float(page.evaluate("window.__samBench.ready - window.__samBench.navigationStart"))
 
 
