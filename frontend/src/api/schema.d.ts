@@ -967,7 +967,10 @@ export interface components {
             /** @description Annotation statuses to export; default approved only; an empty list exports all. */
             statuses?: components["schemas"]["AnnotationStatusEnum"][];
             label_class_ids?: number[];
-            /** @description Only the images of this job. */
+            /**
+             * Format: int64
+             * @description Only the images of this job.
+             */
             job_id?: number | null;
             /** @default false */
             include_images?: boolean;
