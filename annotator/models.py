@@ -28,9 +28,7 @@ class Project(models.Model):
     dicom_render_state = models.JSONField(default=dict, blank=True)
     # US and secondary-capture uploads whose Burned In Annotation is not NO (text such as a patient's
     # name may be in the pixels): "flag" keeps them marked in Image.metadata, "refuse" stores nothing.
-    dicom_burned_in = models.CharField(
-        max_length=8, choices=[("flag", "Flag"), ("refuse", "Refuse")], default="flag"
-    )
+    dicom_burned_in = models.CharField(max_length=8, choices=[("flag", "Flag"), ("refuse", "Refuse")], default="flag")
     # Continuous learning (docs/models.md): fine-tune again after this many new approvals and
     # reviewer corrections; 0 = off.
     retrain_every = models.PositiveIntegerField(default=0)

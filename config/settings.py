@@ -200,6 +200,8 @@ SEGMENTATION_DOWNLOAD_BASE_URL = env.str("SAM_DOWNLOAD_BASE_URL", default="")
 SEGMENTATION_DEVICE = env.str("SAM_DEVICE", default="auto")
 # Images encoded together on a GPU worker; default 4.
 SEGMENTATION_GPU_BATCH_SIZE = env.int("SAM_GPU_BATCH_SIZE", default=4)
+# Images encoded together on a CPU worker; default 1 (a CPU gains little from batching).
+SEGMENTATION_CPU_BATCH_SIZE = env.int("SAM_CPU_BATCH_SIZE", default=1)
 
 # Celery. Default broker: kombu's filesystem transport under ./var/broker (no server process).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

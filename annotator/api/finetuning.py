@@ -3,6 +3,8 @@ them (promote a candidate, roll back). Managers start, cancel and switch; every 
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -30,12 +32,14 @@ class FinetuneParamsSerializer(serializers.Serializer):
         required=False, min_value=_LIMITS["minutes"][0], max_value=_LIMITS["minutes"][1], help_text="Training budget."
     )
     max_epochs = serializers.IntegerField(
-        required=False, min_value=_LIMITS["max_epochs"][0], max_value=_LIMITS["max_epochs"][1]
+        required=False, min_value=int(_LIMITS["max_epochs"][0]), max_value=int(_LIMITS["max_epochs"][1])
     )
     lr = serializers.FloatField(required=False, min_value=_LIMITS["lr"][0], max_value=_LIMITS["lr"][1])
-    seed = serializers.IntegerField(required=False, min_value=_LIMITS["seed"][0], max_value=_LIMITS["seed"][1])
+    seed = serializers.IntegerField(
+        required=False, min_value=int(_LIMITS["seed"][0]), max_value=int(_LIMITS["seed"][1])
+    )
     patience = serializers.IntegerField(
-        required=False, min_value=_LIMITS["patience"][0], max_value=_LIMITS["patience"][1]
+        required=False, min_value=int(_LIMITS["patience"][0]), max_value=int(_LIMITS["patience"][1])
     )
     statuses = serializers.ListField(
         child=serializers.ChoiceField(choices=services.TRAINABLE_STATUSES),
@@ -154,7 +158,7 @@ def _version_row(model: SamModel, active: SamModel) -> dict:
     }
 
 
-def _versions(project: Project) -> list[dict]:
+def _versions(project: Project) -> Any:
     active = project_model(project)
     return ModelVersionSerializer([_version_row(m, active) for m in model_lineage(project)], many=True).data
 

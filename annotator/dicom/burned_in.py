@@ -30,8 +30,10 @@ def burned_in_risk(metadata: dict[str, Any]) -> str | None:
     value = str(metadata.get("burned_in_annotation") or "").strip().upper()
     if not us_or_sc or value == "NO":
         return None
-    kind = "ultrasound" if metadata.get("modality") == "US" or ".6." in str(metadata.get("sop_class_uid")) else (
-        "secondary capture"
+    kind = (
+        "ultrasound"
+        if metadata.get("modality") == "US" or ".6." in str(metadata.get("sop_class_uid"))
+        else "secondary capture"
     )
-    state = "YES" if value == "YES" else ("absent" if not value else value)
+    state = value or "absent"
     return f"{kind} image whose Burned In Annotation is {state}: text in its pixels is not removed"

@@ -119,14 +119,12 @@ def dicomdir_listing(data: bytes) -> list[str] | None:
 
     if data[128:132] != b"DICM":
         return None
+    if not _meta_names_directory(data):
+        return None  # decided from the file meta's bytes: an image is not parsed a second time
     redact_dicom_logs()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # The file meta alone decides (cheap); only an index is parsed whole.
-            head = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPClassUID"])
-            if str(getattr(head.file_meta, "MediaStorageSOPClassUID", "") or "") != MEDIA_STORAGE_DIRECTORY:
-                return None
             ds = pydicom.dcmread(io.BytesIO(data))
     except Exception:
         return None
@@ -137,3 +135,12 @@ def dicomdir_listing(data: bytes) -> list[str] | None:
             parts = [file_id] if isinstance(file_id, str) else list(file_id)
             listed.append("/".join(str(part) for part in parts))
     return listed
+
+
+def _meta_names_directory(data: bytes) -> bool:
+    """Whether the file meta group (after "DICM": explicit VR little endian, its length first in
+    (0002,0000)) holds the Media Storage Directory SOP class UID."""
+    if data[132:136] != b"\x02\x00\x00\x00" or data[136:138] != b"UL":
+        return b"1.2.840.10008.1.3.10" in data[132:2048]  # no group length: look near the start
+    length = int.from_bytes(data[140:144], "little")
+    return MEDIA_STORAGE_DIRECTORY.encode() in data[144 : 144 + min(length, 65536)]

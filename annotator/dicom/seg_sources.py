@@ -10,6 +10,7 @@ no frame of reference (projection images), written without Pixel Measures.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +59,7 @@ def slice_thickness(sources: Sequence[Any]) -> float | None:
             return value
     positions = [_position_along_normal(ds) for ds in sources]
     known = sorted({round(p, 6) for p in positions if p is not None})
-    gaps = [b - a for a, b in zip(known, known[1:], strict=False) if b - a > 1e-6]
+    gaps = [b - a for a, b in itertools.pairwise(known) if b - a > 1e-6]
     return min(gaps) if gaps else None
 
 
@@ -101,7 +102,7 @@ def complete_derived_attributes(seg: Any, *, sources: Sequence[Any]) -> str | No
         thickness = slice_thickness(sources)
         if thickness is not None:
             measures[0].SliceThickness = thickness
-        elif not has_plane:
+        elif not has_plane and shared_item is not None:
             del shared_item.PixelMeasuresSequence
         else:
             return (

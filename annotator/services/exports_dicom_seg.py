@@ -26,8 +26,8 @@ from django.core.files.storage import default_storage
 from annotator import geometry
 from annotator import selectors_exports as rows
 from annotator.dicom import seg as dicom_seg
-from annotator.dicom.seg_check import seg_problems
 from annotator.dicom.parse import read_stored_dicom_header
+from annotator.dicom.seg_check import seg_problems
 from annotator.exports.rows import ImageRow, group_by_image
 from annotator.models import Image, Project
 

@@ -146,9 +146,7 @@ def _ingest_one(
     dicom = sniff_format(data[:SNIFF_BYTES]) == "DICOM"
     # The DICOM settings are read per file, not from the request's project object: a window or
     # de-identification change committed while a long upload runs applies to its later files.
-    row = (
-        Project.objects.filter(pk=project.pk).values("dicom_window", "dicom_deidentify", "dicom_burned_in").first()
-    )
+    row = Project.objects.filter(pk=project.pk).values("dicom_window", "dicom_deidentify", "dicom_burned_in").first()
     dicom_settings: dict[str, Any] = dict(row) if row else {}
     window = dicom_settings.get("dicom_window")
     deidentify = bool(dicom_settings.get("dicom_deidentify"))

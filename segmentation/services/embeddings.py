@@ -11,7 +11,7 @@ import io
 import logging
 import time
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.conf import settings
@@ -90,7 +90,7 @@ def embedding_fail(embedding_id: int, reason: str) -> None:
     logger.warning("Embedding %s failed: %s", embedding_id, reason)
 
 
-def _source_pixels(embedding: Embedding) -> np.ndarray:
+def source_pixels(embedding: Embedding) -> np.ndarray:
     """HxWx3 uint8 RGB of the embedding's source file."""
     if not embedding.source_name:
         raise ValueError(f"Embedding {embedding.pk} names no source pixels (request it again).")
@@ -110,16 +110,24 @@ def _claim(embedding_id: int) -> bool:
     )
 
 
-def _batch_partners(embedding: Embedding, device) -> list[Embedding]:
-    """On a GPU, other pending embeddings of the same encoder, claimed now and encoded in one batch
-    (their own tasks then find them ready and return)."""
-    if getattr(device, "type", "cpu") != "cuda" or settings.SEGMENTATION_GPU_BATCH_SIZE <= 1:
+def batch_size_for(device: Any) -> int:
+    """Images encoded together on this device (SAM_GPU_BATCH_SIZE on CUDA, SAM_CPU_BATCH_SIZE else)."""
+    if getattr(device, "type", "cpu") == "cuda":
+        return max(1, settings.SEGMENTATION_GPU_BATCH_SIZE)
+    return max(1, settings.SEGMENTATION_CPU_BATCH_SIZE)
+
+
+def _batch_partners(embedding: Embedding, device: Any) -> list[Embedding]:
+    """Other pending embeddings of the same encoder, claimed now and encoded in one batch with this
+    one (their own tasks then find them ready and return)."""
+    size = batch_size_for(device)
+    if size <= 1:
         return []
     candidates = Embedding.objects.filter(model_sha256=embedding.model_sha256, status=EmbeddingState.PENDING).exclude(
         pk=embedding.pk
     )
     partners = []
-    for other in candidates.order_by("id")[: settings.SEGMENTATION_GPU_BATCH_SIZE - 1]:
+    for other in candidates.order_by("id")[: size - 1]:
         if Embedding.objects.filter(pk=other.pk, status=EmbeddingState.PENDING).update(status=EmbeddingState.RUNNING):
             partners.append(other)
     return partners
@@ -155,7 +163,7 @@ def embedding_compute(embedding_id: int) -> Embedding:
         readable, pixels = [], []
         for member in batch:
             try:
-                pixels.append(_source_pixels(member))
+                pixels.append(source_pixels(member))
                 readable.append(member)
             except Exception as exc:
                 if _is_transient(exc):

@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 # A Redis database of its own (exports use 12, the engine's worker test 13).
 BROKER_URL = os.environ.get("E2E_FINETUNE_BROKER_URL", "redis://127.0.0.1:6379/11")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-# A one-minute training budget (the base's evaluation counts against it), then the decoder export and
+# A two-minute training budget (the base's evaluation counts against it), then the decoder export and
 # its check against PyTorch, on a shared 2-core machine.
 RUN_DONE_MS = 300_000
 SIZE = (192, 120)  # width, height of the generated images
@@ -41,10 +41,8 @@ OBJECTS_PER_IMAGE = 3
 RECORD_PROGRESS = """() => {
   window.__progressSeen = [];
   const line = document.getElementById("finetune-progress");
-  const curve = document.getElementById("finetune-curve-line");
-  new MutationObserver(() => {
-    window.__progressSeen.push(line.textContent + " | points " + curve.getAttribute("points").split(" ").length);
-  }).observe(document.getElementById("finetune-active"), {childList: true, characterData: true, subtree: true, attributes: true});
+  new MutationObserver(() => window.__progressSeen.push(line.textContent))
+    .observe(line, {childList: true, characterData: true, subtree: true});
 }"""
 
 
@@ -190,7 +188,7 @@ def test_train_promote_pick_up_in_place_and_roll_back(browser, live_server, trai
     assert "download_model vit_b --default" in page.locator("#model-default-warning").inner_text()
     page.wait_for_selector("#finetune-runs tbody tr:has-text('No runs yet')")
     page.evaluate(RECORD_PROGRESS)
-    page.fill("#finetune-form input[name=minutes]", "1")
+    page.fill("#finetune-form input[name=minutes]", "2")
     page.select_option("#finetune-form select[name=promote]", "always")
     page.click("#finetune-start")
     page.wait_for_selector("#model-panel[data-run-status=running]", timeout=RUN_DONE_MS)
@@ -213,7 +211,11 @@ def test_train_promote_pick_up_in_place_and_roll_back(browser, live_server, trai
     page.wait_for_selector(f'#model-active-name:text-is("{version.name}")')
     assert base.name in page.locator("#model-lineage").inner_text()
     assert page.locator("#model-default-warning").is_hidden()
-    assert any("points" in seen and not seen.endswith("points 1") for seen in page.evaluate("window.__progressSeen"))
+    # The loss curve of the run: one vertex per recorded step (none below two: a busy CPU may allow
+    # only a step or two within the budget).
+    steps = [row for row in run.history["steps"] if row["loss"] is not None]
+    points = page.locator("#finetune-curve-line").get_attribute("points").split()
+    assert len(points) == (len(steps) if len(steps) >= 2 else 0), (points, steps)
     panel.screenshot(path=str(DOCS / "finetune-panel.png"))
 
     # The open annotator moves on in place: the new version's decoder graphs are loaded and clicked.

@@ -3,6 +3,7 @@ import { ApiError } from "../api/http";
 import { errorText, type FinetuneRun, type ModelVersion } from "../api/finetuning";
 import {
   better,
+  curveCaption,
   durationText,
   epochRows,
   lineage,
@@ -121,6 +122,9 @@ describe("history", () => {
     const points = lossCurvePoints(stepRows(history), 104, 44).split(" ").map((p) => p.split(",").map(Number));
     expect(points).toEqual([[2, 2], [35.3, 22], [102, 42]]);
     expect(lossCurvePoints([{ step: 1, loss: 1 }], 100, 40)).toBe("");
+    expect(curveCaption(stepRows(history))).toBe("training loss 1.000 at step 1 → 0.000 at step 4");
+    expect(curveCaption([{ step: 1, loss: 1 }])).toBe("loss curve: one step so far");
+    expect(curveCaption([])).toBe("");
   });
 
   it("names the run's progress", () => {

@@ -148,6 +148,16 @@ export function lossCurvePoints(rows: readonly HistoryRow[], width: number, heig
   return rows.map((_, i) => `${sx(steps[i]!).toFixed(1)},${sy(losses[i]!).toFixed(1)}`).join(" ");
 }
 
+/** The loss curve in words (the SVG has no axes): first and last step's loss. */
+export function curveCaption(rows: readonly HistoryRow[]): string {
+  const first = rows[0];
+  const last = rows[rows.length - 1];
+  if (first === undefined || last === undefined || rows.length < 2) {
+    return rows.length === 1 ? "loss curve: one step so far" : "";
+  }
+  return `training loss ${(first.loss ?? 0).toFixed(3)} at step ${first.step ?? 0} → ${(last.loss ?? 0).toFixed(3)} at step ${last.step ?? 0}`;
+}
+
 /** The active run's progress in words: epoch, step, loss, held-out score. */
 export function progressText(run: FinetuneRun): string {
   if (run.status === "queued") {

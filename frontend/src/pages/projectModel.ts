@@ -9,6 +9,7 @@ import * as api from "../api/finetuning";
 import type { FinetuneRun, ModelVersion, PromoteRule } from "../api/finetuning";
 import {
   DEFAULT_MODEL_WARNING_SHORT,
+  curveCaption,
   METRIC_ROWS,
   better,
   durationText,
@@ -205,8 +206,9 @@ class ModelPanel {
     byId("finetune-progress")!.textContent = `Run #${run.id}: ${progressText(run)}${ended}`;
     byId("finetune-curve-line")!.setAttribute("points", lossCurvePoints(stepRows(run.history), 320, 90));
     const cancel = byId("finetune-cancel");
+    byId("finetune-curve-caption")!.textContent = curveCaption(stepRows(run.history));
     if (cancel !== null) {
-      cancel.hidden = !active;
+      cancel.style.display = active ? "" : "none"; // buttons are display: inline-block, which beats [hidden]
       cancel.toggleAttribute("disabled", run.cancel_requested === true);
     }
   }
@@ -228,7 +230,7 @@ class ModelPanel {
       row.dataset["status"] = run.status;
       const status = element("td", run.status);
       if (run.message !== "") {
-        status.append(element("div", run.message, run.status === "failed" ? "error" : "muted"));
+        status.append(element("div", run.message, `run-message ${run.status === "failed" ? "error" : "muted"}`));
       }
       row.append(element("td", `#${run.id} ${new Date(run.created_at).toLocaleString()}`), status);
       row.append(element("td", run.train_objects ? `${run.train_objects} train / ${run.heldout_objects ?? 0} held out` : "–"));

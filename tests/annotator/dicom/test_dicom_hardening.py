@@ -69,7 +69,6 @@ def test_deidentify_blanks_every_name_and_date_at_every_level_and_zeroes_the_pre
     ds = pydicom.dcmread(io.BytesIO(result))
     for keyword in (
         "ContentCreatorName",
-        "VerifyingObserverName",
         "PerformedStationName",
         "RequestedProcedureDescription",
         "ReasonForStudy",
@@ -80,7 +79,9 @@ def test_deidentify_blanks_every_name_and_date_at_every_level_and_zeroes_the_pre
         assert ds.get(keyword) in (None, ""), keyword
     assert ds[0x00181200].value in (None, "")
     assert ds.FrameContentSequence[0].get("FrameAcquisitionDateTime") in (None, "")
-    assert ds.FrameContentSequence[0][0x0040A123].value in (None, "")
+    # Code D of Table E.1-1 (Person Name, Verifying Observer Name): a dummy value, not the original.
+    assert ds.FrameContentSequence[0][0x0040A123].value == "ANONYMOUS"
+    assert ds.get("VerifyingObserverName") in (None, "", "ANONYMOUS")
     assert result[:128] == b"\0" * 128
     for secret in (
         b"JANE",
@@ -95,7 +96,10 @@ def test_deidentify_blanks_every_name_and_date_at_every_level_and_zeroes_the_pre
         b"20260101",
     ):
         assert secret not in result, secret
-    assert all(element.VR not in ("PN", "DA", "DT", "TM") or element.value in (None, "") for element in ds.iterall())
+    assert all(
+        element.VR not in ("PN", "DA", "DT", "TM") or element.value in (None, "", "ANONYMOUS")
+        for element in ds.iterall()
+    )
     # UIDs stay (Retain UIDs Option) and the pixels decode as before.
     original = pydicom.dcmread(io.BytesIO(source))
     for uid in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"):

@@ -47,7 +47,8 @@ def test_lossless_transfer_syntaxes_give_the_same_pixels_as_the_uncompressed_fil
     expected = display_pixels(reference)
     assert expected.std() > 10  # a real picture, not a flat field
     for name in LOSSLESS_MR_VARIANTS:
-        image = ingest_one(project, name, shipped_path(name).read_bytes())
+        # One project each: the variants are the same instance (SOP Instance UID), one image per project.
+        image = ingest_one(make_project(), name, shipped_path(name).read_bytes())
         assert (image.width, image.height, image.format) == (64, 64, "DICOM")
         assert image.metadata["transfer_syntax"] == str(pydicom.dcmread(shipped_path(name)).file_meta.TransferSyntaxUID)
         assert np.array_equal(display_pixels(image), expected), name

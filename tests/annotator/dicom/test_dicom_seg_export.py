@@ -134,9 +134,9 @@ def test_sources_a_seg_cannot_reference_are_reported_not_fatal(annotated):
     archive, summary = export_zip(project)
     assert summary["segmentations"] == 2
     assert summary["skipped"] == [
+        "photo.png: not a DICOM image (PNG), so there is nothing a DICOM SEG can reference",
         "nofor.dcm: the DICOM file has no Frame of Reference UID, which its IOD requires, so a DICOM SEG cannot "
         "reference it",
-        "photo.png: not a DICOM image (PNG), so there is nothing a DICOM SEG can reference",
     ]
     assert archive.read("skipped.txt").decode().splitlines() == summary["skipped"]
 
