@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotator.services import auto_masks, dicom_renditions, exports, finetuning_run, renditions
+from annotator.services import auto_masks, dicom_renditions, exports, finetuning_run, reconcile, renditions
 
 
 @shared_task(acks_late=True)
@@ -36,3 +36,9 @@ def finetune_run(run_id: int) -> None:
     """Fine-tune a project's decoder (services.finetuning_run); "training" queue, CUDA when present.
     A redelivered task for a claimed or finished run does nothing."""
     finetuning_run.finetune_execute(run_id)
+
+
+@shared_task(acks_late=True)
+def reconcile_lost_work() -> None:
+    """Send again the work whose task was lost (services.reconcile); run by celery beat."""
+    reconcile.reconcile()

@@ -205,6 +205,11 @@ SEGMENTATION_CPU_BATCH_SIZE = env.int("SAM_CPU_BATCH_SIZE", default=1)
 
 # Celery. Default broker: kombu's filesystem transport under ./var/broker (no server process).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# The longest a task may run, in seconds (a fine-tuning run: up to 50 training minutes plus its
+# evaluations and decoder export); default 7200. Redis redelivers an unacknowledged task after this
+# visibility timeout, so a live long task is never handed to a second worker. A task whose worker
+# died is sent again much sooner by the reconciler (ANNOTATOR_RECONCILE_STALE_AFTER_S).
+ANNOTATOR_LONGEST_TASK_S = env.int("ANNOTATOR_LONGEST_TASK_S", default=7200)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -215,6 +220,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": ANNOTATOR_LONGEST_TASK_S}
 # Result backend; default none (tasks write their results to the database themselves).
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 # Run tasks inline in the calling process (tests of services only); default off.
@@ -224,18 +231,39 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-# The one place that names queues: every task by its registered name. "embeddings" holds the work
-# that needs the SAM model (GPU workers take only it); "training" fine-tunes decoders (minutes per
-# task: a deployment can give it a worker of its own); "default" the rest.
+# A send that cannot reach the broker fails at once (common.tasks.enqueue logs it; the reconciler
+# sends it later) rather than holding a web request through retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
+# The one place that names queues (docs/architecture.md, "Queues"): every task by its registered
+# name. "embeddings" is interactive work a labeler waits for (an upload's embeddings and display
+# renditions, the reconciler), served by a worker of its own so bulk work never delays it;
+# "default" is bulk work (segment everything, exports, DICOM re-renders, decoder re-exports);
+# "training" fine-tunes decoders (minutes per task; scripts/run.sh serves it with "default").
 CELERY_TASK_ROUTES = {
     "segmentation.tasks.embedding_compute": {"queue": "embeddings"},
-    "segmentation.tasks.decoder_export_refresh": {"queue": "embeddings"},
-    "annotator.tasks.auto_masks_compute": {"queue": "embeddings"},
+    "annotator.tasks.display_renditions_make": {"queue": "embeddings"},
+    "annotator.tasks.reconcile_lost_work": {"queue": "embeddings"},
+    "segmentation.tasks.decoder_export_refresh": {"queue": "default"},
+    "annotator.tasks.auto_masks_compute": {"queue": "default"},
     "annotator.tasks.export_run": {"queue": "default"},
     "annotator.tasks.dicom_render": {"queue": "default"},
-    "annotator.tasks.display_renditions_make": {"queue": "default"},
     "annotator.tasks.finetune_run": {"queue": "training"},
 }
+# How often celery beat runs the reconciler (annotator.services.reconcile), in seconds; default 60.
+ANNOTATOR_RECONCILE_EVERY_S = env.int("ANNOTATOR_RECONCILE_EVERY_S", default=60)
+# Queued or running work with no progress for this many seconds is sent again; default 300.
+ANNOTATOR_RECONCILE_STALE_AFTER_S = env.int("ANNOTATOR_RECONCILE_STALE_AFTER_S", default=300)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-lost-work": {
+        "task": "annotator.tasks.reconcile_lost_work",
+        "schedule": float(ANNOTATOR_RECONCILE_EVERY_S),
+        # A tick that waits longer than one period is dropped: the next one does the same work.
+        "options": {"expires": float(ANNOTATOR_RECONCILE_EVERY_S)},
+    }
+}
+# Bulk jobs (segment everything, exports) of one project queued or running at once; more get 429.
+# Default 2.
+ANNOTATOR_MAX_BULK_JOBS_PER_PROJECT = env.int("ANNOTATOR_MAX_BULK_JOBS_PER_PROJECT", default=2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -8,6 +8,7 @@ waits until it is ready and stops it afterwards.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -20,8 +21,10 @@ from django.conf import settings
 from django.db import connection
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Every queue settings.CELERY_TASK_ROUTES names, as the CPU worker of scripts/run.sh consumes them.
+# Every queue settings.CELERY_TASK_ROUTES names (scripts/run.sh serves them with two workers).
 ALL_QUEUES = "default,embeddings,training"
+# A Redis URL nothing listens on (port 1 is privileged and closed): a broker that is down.
+UNREACHABLE_BROKER_URL = "redis://127.0.0.1:1/0"
 READY_TIMEOUT_S = 60
 
 
@@ -54,6 +57,40 @@ def use_broker(monkeypatch: pytest.MonkeyPatch, broker_url: str) -> Iterator[str
     finally:
         if app._pool is not None:
             app._pool.force_close_all()
+
+
+@contextlib.contextmanager
+def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point this process's Celery app at a broker that refuses connections (the broker is down)."""
+    from config.celery import app
+
+    saved_pool, saved_producers = app._pool, app.amqp._producer_pool
+    monkeypatch.setattr(app.conf, "broker_url", UNREACHABLE_BROKER_URL)
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    try:
+        yield UNREACHABLE_BROKER_URL
+    finally:
+        # Pools are not closed: kombu keeps producer pools per connection URL process-wide, and a
+        # closed one would be handed to the next test (it holds no open connection anyway).
+        monkeypatch.setattr(app.conf, "broker_url", settings.CELERY_BROKER_URL)
+        monkeypatch.setattr(app, "_pool", saved_pool)
+        monkeypatch.setattr(app.amqp, "_producer_pool", saved_producers)
+
+
+def queued_sends(task_name: str) -> list[str]:
+    """argsrepr of every message of this task waiting in the filesystem broker (the embedded
+    default, under the test var dir), e.g. ["(12,)"]: what a test sent, with no worker consuming."""
+    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    sends = []
+    for path in sorted(folder.glob("*.msg")):
+        try:
+            headers = json.loads(path.read_text())["headers"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if headers.get("task") == task_name:
+            sends.append(headers.get("argsrepr", ""))
+    return sends
 
 
 @contextlib.contextmanager

@@ -21,11 +21,11 @@ def compose() -> dict:
 
 
 def test_compose_has_every_service(compose):
-    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "gpu-worker"}
+    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "bulk-worker", "beat", "gpu-worker"}
 
 
 def test_app_services_point_at_compose_postgres_and_redis(compose):
-    for name in ("web", "worker", "gpu-worker"):
+    for name in ("web", "worker", "bulk-worker", "beat", "gpu-worker"):
         env = compose["services"][name]["environment"]
         assert (
             env["DATABASE_URL"].startswith("postgres://annotator:")
@@ -65,12 +65,39 @@ def test_gpu_worker_is_opt_in_and_reserves_a_gpu(compose):
 
 def test_web_and_worker_roles_exist_in_entrypoint(compose):
     entrypoint = (REPO_ROOT / "docker" / "entrypoint.sh").read_text()
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "bulk-worker", "beat"):
         role = compose["services"][name]["command"][0]
         assert f"  {role})" in entrypoint
     assert compose["services"]["web"]["build"]["dockerfile"] == "docker/Dockerfile"
-    # The Celery queues the workers consume must include the ones settings route tasks to.
-    assert "default,embeddings" in entrypoint
+
+
+def test_workers_consume_every_routed_queue_and_interactive_work_has_its_own():
+    """Every queue settings route a task to is consumed by a compose worker and by scripts/run.sh;
+    the interactive "embeddings" queue is never shared with a bulk queue (issue 15)."""
+    from django.conf import settings
+
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    entrypoint = (REPO_ROOT / "docker" / "entrypoint.sh").read_text()
+    run_sh = (REPO_ROOT / "scripts" / "run.sh").read_text()
+    assert '"${WORKER_QUEUES:-embeddings}"' in entrypoint and '"${WORKER_QUEUES:-default,training}"' in entrypoint
+    assert routed == {"embeddings", "default", "training"}
+    assert "-Q embeddings " in run_sh and "-Q default,training " in run_sh
+    for task in ("segmentation.tasks.embedding_compute", "annotator.tasks.reconcile_lost_work"):
+        assert settings.CELERY_TASK_ROUTES[task]["queue"] == "embeddings"
+    for task in ("annotator.tasks.auto_masks_compute", "annotator.tasks.export_run", "annotator.tasks.dicom_render"):
+        assert settings.CELERY_TASK_ROUTES[task]["queue"] == "default"
+
+
+def test_beat_runs_the_reconciler_and_the_run_script_starts_it():
+    from django.conf import settings
+
+    entries = settings.CELERY_BEAT_SCHEDULE.values()
+    assert any(entry["task"] == "annotator.tasks.reconcile_lost_work" for entry in entries)
+    assert "celery -A config beat" in (REPO_ROOT / "docker" / "entrypoint.sh").read_text()
+    run_sh = (REPO_ROOT / "scripts" / "run.sh").read_text()
+    assert "config beat" in run_sh
+    # A dead worker is restarted, not a reason to stop the web server.
+    assert "supervise" in run_sh
 
 
 def test_dockerfiles_build_the_app_from_the_repository_root():

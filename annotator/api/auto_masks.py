@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.access import project_for_user, user_of
+from annotator.api.errors import ErrorSerializer
 from annotator.models import AutoMaskJob, Role
 from annotator.selectors_embeddings import auto_mask_job_get
-from annotator.services.auto_masks import auto_mask_job_cancel, auto_mask_job_create
+from annotator.services.auto_masks import BulkJobLimitReached, auto_mask_job_cancel, auto_mask_job_create
 
 
 class AutoMaskParamsSerializer(serializers.Serializer):
@@ -24,8 +25,24 @@ class AutoMaskParamsSerializer(serializers.Serializer):
 
 
 class AutoMaskJobCreateSerializer(AutoMaskParamsSerializer):
-    image_id = serializers.IntegerField(required=False, allow_null=True, help_text="Omit for every image.")
+    """The scope is explicit: one image (`image_id`) or every image (`all_images: true`), never both;
+    an empty body is refused (a whole-project run is minutes of bulk work)."""
+
+    image_id = serializers.IntegerField(required=False, allow_null=True, help_text="One image of the project.")
+    all_images = serializers.BooleanField(
+        required=False, default=False, help_text="true: every image of the project (instead of image_id)."
+    )
     label_class_id = serializers.IntegerField(required=False, help_text="Default: the project's first class.")
+
+    def validate(self, attrs: dict) -> dict:
+        one, every = attrs.get("image_id") is not None, attrs.get("all_images", False)
+        if one == every:
+            raise serializers.ValidationError(
+                {
+                    "all_images": "Name the scope: image_id for one image, or all_images: true for every image (not both)."
+                }
+            )
+        return attrs
 
 
 class AutoMaskJobSerializer(serializers.ModelSerializer):
@@ -59,13 +76,20 @@ class AutoMaskJobSerializer(serializers.ModelSerializer):
 
 
 class AutoMaskJobListView(APIView):
-    @extend_schema(request=AutoMaskJobCreateSerializer, responses={201: AutoMaskJobSerializer})
+    @extend_schema(
+        request=AutoMaskJobCreateSerializer,
+        responses={
+            201: AutoMaskJobSerializer,
+            429: OpenApiResponse(ErrorSerializer, description="Too many bulk jobs of this project at once"),
+        },
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project, _ = project_for_user(request.user, project_id, roles=[Role.MANAGER])
         serializer = AutoMaskJobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         image_id, label_class_id = data.pop("image_id", None), data.pop("label_class_id", None)
+        data.pop("all_images", None)
         image = project.images.filter(pk=image_id).first() if image_id else None
         if image_id and image is None:
             raise ValidationError({"image_id": "No such image in this project."})
@@ -73,9 +97,12 @@ class AutoMaskJobListView(APIView):
         label_class = classes.filter(pk=label_class_id).first() if label_class_id else classes.first()
         if label_class is None:
             raise ValidationError({"label_class_id": "Create a label class first (or name one of this project's)."})
-        job = auto_mask_job_create(
-            project=project, user=user_of(request), label_class=label_class, image=image, params=data
-        )
+        try:
+            job = auto_mask_job_create(
+                project=project, user=user_of(request), label_class=label_class, image=image, params=data
+            )
+        except BulkJobLimitReached as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         return Response(AutoMaskJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 

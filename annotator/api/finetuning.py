@@ -16,7 +16,7 @@ from annotator.models import FinetuneRun, Project, Role
 from annotator.selectors_embeddings import project_model
 from annotator.selectors_finetuning import finetune_run_for_member, finetune_run_list, model_lineage
 from annotator.services import finetuning as services
-from segmentation.models import SamModel
+from segmentation.models import Architecture, SamModel
 
 MANAGERS = (Role.MANAGER,)
 _LIMITS = services.PARAM_LIMITS
@@ -139,7 +139,9 @@ class ModelVersionSerializer(serializers.Serializer):
     parent_id = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
     active = serializers.BooleanField(help_text="The project's model now.")
-    builtin_default = serializers.BooleanField(help_text="The model projects use when they name none.")
+    builtin_default = serializers.BooleanField(
+        help_text="The project's own built-in model (trained on synthetic shapes only, weak on photographs)."
+    )
     metrics = ClickMetricsSerializer(help_text="Held-out metrics from the version's training; {} for registered files.")
     training_seconds = serializers.FloatField(allow_null=True)
 
@@ -152,7 +154,7 @@ def _version_row(model: SamModel, active: SamModel) -> dict:
         "parent_id": model.parent_id,
         "created_at": model.created_at,
         "active": model.pk == active.pk,
-        "builtin_default": model.is_default,
+        "builtin_default": model.architecture == Architecture.DEFAULT and model.parent_id is None,
         "metrics": training.get("metrics", {}),
         "training_seconds": training.get("seconds"),
     }

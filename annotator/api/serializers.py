@@ -193,9 +193,15 @@ class UploadRejectedSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class UploadNoteSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    note = serializers.CharField(help_text='e.g. "embedding will be retried": accepted, queued later.')
+
+
 class UploadReportSerializer(serializers.Serializer):
     accepted = ImageBriefSerializer(many=True)
     rejected = UploadRejectedSerializer(many=True)
+    notes = UploadNoteSerializer(many=True)
 
 
 class UploadErrorSerializer(serializers.Serializer):
@@ -205,6 +211,7 @@ class UploadErrorSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.CharField(), required=False)
     accepted = ImageBriefSerializer(many=True, required=False)
     rejected = UploadRejectedSerializer(many=True, required=False)
+    notes = UploadNoteSerializer(many=True, required=False)
 
 
 class UploadSerializer(serializers.Serializer):

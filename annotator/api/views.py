@@ -220,6 +220,8 @@ class ImageListView(ListAPIView):
         body = {
             "accepted": s.ImageBriefSerializer(report.accepted, many=True).data,
             "rejected": [{"name": name, "reason": reason} for name, reason in report.rejected],
+            # Accepted files whose embedding could not be queued yet (the reconciler retries).
+            "notes": [{"name": name, "note": note} for name, note in report.notes],
         }
         code: int
         if not report.accepted:

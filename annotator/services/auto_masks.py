@@ -6,12 +6,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotator.models import AnnotationSource, AutoMaskJob, AutoMaskJobStatus, Image, LabelClass, Project
+from annotator.models import (
+    AnnotationSource,
+    AutoMaskJob,
+    AutoMaskJobStatus,
+    Export,
+    ExportStatus,
+    Image,
+    LabelClass,
+    Project,
+)
 from annotator.selectors_embeddings import project_model
 from annotator.services.annotations import annotation_create
 from annotator.services.embeddings import embedding_source
@@ -23,6 +33,19 @@ logger = logging.getLogger(__name__)
 AUTO_MASKS_COMPUTE_TASK = "annotator.tasks.auto_masks_compute"
 
 
+class BulkJobLimitReached(Exception):
+    """The project has ANNOTATOR_MAX_BULK_JOBS_PER_PROJECT bulk jobs queued or running (answer 429)."""
+
+
+def bulk_jobs_active(project: Project) -> int:
+    """The project's bulk jobs queued or running: segment-everything jobs and exports."""
+    jobs = AutoMaskJob.objects.filter(
+        project=project, status__in=[AutoMaskJobStatus.PENDING, AutoMaskJobStatus.RUNNING]
+    ).count()
+    return jobs + Export.objects.filter(project=project, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]).count()
+
+
+@transaction.atomic
 def auto_mask_job_create(
     *,
     project: Project,
@@ -36,6 +59,14 @@ def auto_mask_job_create(
     if image is not None and image.project_id != project.pk:
         raise ValidationError({"image": "The image belongs to another project."})
     image_ids = [image.pk] if image else list(project.images.order_by("id").values_list("id", flat=True))
+    # Serialized per project (row lock), so two requests at once cannot both pass the cap.
+    Project.objects.select_for_update().filter(pk=project.pk).exists()
+    active = bulk_jobs_active(project)
+    if active >= settings.ANNOTATOR_MAX_BULK_JOBS_PER_PROJECT:
+        raise BulkJobLimitReached(
+            f"This project already has {active} bulk jobs (segment everything, exports) queued or running; "
+            f"at most {settings.ANNOTATOR_MAX_BULK_JOBS_PER_PROJECT} at once. Wait for one to finish or cancel one."
+        )
     job = AutoMaskJob.objects.create(
         project=project,
         image=image,

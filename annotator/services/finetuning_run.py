@@ -153,6 +153,8 @@ def finetune_execute(run_id: int, *, report: Callable[[dict[str, Any]], None] | 
                 seed=params["seed"],
                 patience=params["patience"],
                 eval_clicks=EVAL_CLICKS,
+                # "always" asked for a new version: the best trained epoch, even if the base scores higher.
+                keep_trained=params["promote"] == "always",
             ),
             name=version_name(run),
             on_progress=recorder.on_progress,

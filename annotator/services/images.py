@@ -68,6 +68,7 @@ from annotator.services.dicom_renditions import dicom_render_enqueue, frame_sha2
 from annotator.services.embeddings import embeddings_request
 from annotator.services.renditions import renditions_request
 from annotator.uploads import upload_candidates
+from common.tasks import enqueue_failures
 from segmentation.services.embedding_cleanup import embeddings_delete
 
 logger = logging.getLogger(__name__)
@@ -82,14 +83,22 @@ class IngestReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): not images, not failures
     flagged: list[tuple[str, str]] = field(default_factory=list)  # (name, warning): accepted, marked
+    # (name, note): accepted, but its embedding could not be queued (broker down); the reconciler
+    # (annotator.services.reconcile) requests it again.
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+
+EMBEDDING_RETRY_NOTE = "embedding will be retried (the task queue could not be reached)"
 
 
 def images_ingest(*, project: Project, files: Iterable[tuple[str, IO[bytes]]], user: User | None) -> IngestReport:
     """Add files (images or zip archives of images) to a project; report every file's outcome.
 
-    Names of zip members are reported as "<archive name>/<member path>". Embeddings are requested
-    for the accepted images once their rows are committed. Call it outside a transaction: each file
-    commits on its own, and the clean-up of a failed file relies on that.
+    Names of zip members are reported as "<archive name>/<member path>". Each accepted file's
+    embeddings (and display renditions) are requested as soon as its rows are committed, so an
+    upload cut short (a killed request) leaves no committed image without its request; a request
+    the broker refused is noted (`notes`) and left to the reconciler. Call it outside a
+    transaction: each file commits on its own, and the clean-up of a failed file relies on that.
     """
     report = IngestReport()
     seen_in_upload: dict[str, str] = {}  # sha256 -> name, for duplicates inside this upload
@@ -113,13 +122,21 @@ def images_ingest(*, project: Project, files: Iterable[tuple[str, IO[bytes]]], u
                 report.rejected.append((candidate.name, exc.reason))
             else:
                 report.accepted.extend(images)
+                if images and not _request_derived(images):
+                    report.notes.append((candidate.name, EMBEDDING_RETRY_NOTE))
                 warning = (images[0].metadata or {}).get("burned_in_annotation_flag") if images else None
                 if warning:
                     report.flagged.append((candidate.name, warning))
-    if report.accepted:
-        embeddings_request(images=report.accepted)
-        renditions_request(report.accepted)
     return report
+
+
+def _request_derived(images: list[Image]) -> bool:
+    """Request the embeddings and display renditions of freshly committed images (autocommit: the
+    tasks are sent now). False when a send failed (the rows stay pending for the reconciler)."""
+    with enqueue_failures() as failed:
+        embeddings_request(images=images)
+        renditions_request(images)
+    return not failed
 
 
 def image_delete(*, image: Image) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from common.tasks import enqueue_on_commit
@@ -106,7 +107,8 @@ def _claim(embedding_id: int) -> bool:
     return bool(
         Embedding.objects.filter(pk=embedding_id)
         .exclude(status=EmbeddingState.READY)
-        .update(status=EmbeddingState.RUNNING)
+        # updated_at: when it started running (the reconciler's clock for a worker that died).
+        .update(status=EmbeddingState.RUNNING, updated_at=timezone.now())
     )
 
 
@@ -128,7 +130,8 @@ def _batch_partners(embedding: Embedding, device: Any) -> list[Embedding]:
     )
     partners = []
     for other in candidates.order_by("id")[: size - 1]:
-        if Embedding.objects.filter(pk=other.pk, status=EmbeddingState.PENDING).update(status=EmbeddingState.RUNNING):
+        claimed = Embedding.objects.filter(pk=other.pk, status=EmbeddingState.PENDING)
+        if claimed.update(status=EmbeddingState.RUNNING, updated_at=timezone.now()):
             partners.append(other)
     return partners
 

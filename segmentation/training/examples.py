@@ -45,6 +45,9 @@ class FinetuneParams:
     eval_clicks: int = 5
     box_share: float = 0.4  # first prompts simulated as a box rather than a click
     min_gain: float = 0.0  # a held-out score must beat the best by more than this to count
+    # True: the best trained epoch is kept even when the untrained base scores higher (a manager asked
+    # for a new version whatever its score: promote "always"); False: the base competes too.
+    keep_trained: bool = False
 
 
 @dataclass

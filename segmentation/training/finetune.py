@@ -232,7 +232,8 @@ def finetune(
     trainer = _Trainer(sam, params, device)
     prepared = [_prepare(trainer.geometry, e, device) for e in train]
     base = evaluate(sam, heldout, params.eval_clicks, device)
-    best_score, best_state = score(base, params.eval_clicks), _trained_state(sam)
+    best_score = -math.inf if params.keep_trained else score(base, params.eval_clicks)
+    best_state = _trained_state(sam)
     result = FinetuneResult(state_dict=best_state, base=base, tuned=base)
     stale, steps_per_epoch = 0, math.ceil(len(prepared) / params.batch)
     for epoch in range(1, params.max_epochs + 1):

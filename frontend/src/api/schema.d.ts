@@ -832,6 +832,10 @@ export interface components {
             /** Format: date-time */
             finished_at?: string | null;
         };
+        /**
+         * @description The scope is explicit: one image (`image_id`) or every image (`all_images: true`), never both;
+         *     an empty body is refused (a whole-project run is minutes of bulk work).
+         */
         AutoMaskJobCreate: {
             points_per_side?: number;
             /** Format: double */
@@ -841,8 +845,13 @@ export interface components {
             /** Format: double */
             box_nms_thresh?: number;
             min_mask_region_area?: number;
-            /** @description Omit for every image. */
+            /** @description One image of the project. */
             image_id?: number | null;
+            /**
+             * @description true: every image of the project (instead of image_id).
+             * @default false
+             */
+            all_images?: boolean;
             /** @description Default: the project's first class. */
             label_class_id?: number;
         };
@@ -1279,7 +1288,7 @@ export interface components {
             created_at: string;
             /** @description The project's model now. */
             active: boolean;
-            /** @description The model projects use when they name none. */
+            /** @description The project's own built-in model (trained on synthetic shapes only, weak on photographs). */
             builtin_default: boolean;
             /** @description Held-out metrics from the version's training; {} for registered files. */
             metrics: components["schemas"]["ClickMetrics"];
@@ -1457,6 +1466,12 @@ export interface components {
             files?: string[];
             accepted?: components["schemas"]["ImageBrief"][];
             rejected?: components["schemas"]["UploadRejected"][];
+            notes?: components["schemas"]["UploadNote"][];
+        };
+        UploadNote: {
+            name: string;
+            /** @description e.g. "embedding will be retried": accepted, queued later. */
+            note: string;
         };
         UploadRejected: {
             name: string;
@@ -1465,6 +1480,7 @@ export interface components {
         UploadReport: {
             accepted: components["schemas"]["ImageBrief"][];
             rejected: components["schemas"]["UploadRejected"][];
+            notes: components["schemas"]["UploadNote"][];
         };
         /**
          * @description * `fp32` - fp32
@@ -3278,6 +3294,15 @@ export interface operations {
             };
             /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many bulk jobs of this project at once */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

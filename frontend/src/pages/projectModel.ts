@@ -228,12 +228,9 @@ class ModelPanel {
       const row = element("tr");
       row.dataset["runId"] = String(run.id);
       row.dataset["status"] = run.status;
-      const status = element("td", run.status);
-      if (run.message !== "") {
-        status.append(element("div", run.message, `run-message ${run.status === "failed" ? "error" : "muted"}`));
-      }
-      row.append(element("td", `#${run.id} ${new Date(run.created_at).toLocaleString()}`), status);
-      row.append(element("td", run.train_objects ? `${run.train_objects} train / ${run.heldout_objects ?? 0} held out` : "–"));
+      const started = new Date(run.created_at).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+      row.append(element("td", `#${run.id} ${started}`), element("td", run.status, "run-status"));
+      row.append(element("td", run.train_objects ? `${run.train_objects} / ${run.heldout_objects ?? 0}` : "–"));
       for (const metric of METRIC_ROWS) {
         const base = run.metrics?.base;
         const tuned = run.metrics?.tuned;
@@ -247,6 +244,14 @@ class ModelPanel {
       row.append(element("td", run.decision === "" ? "–" : `${run.decision}${result ? ` (${result})` : ""}`, "decision"));
       row.append(element("td", durationText(run.seconds)));
       body.append(row);
+      if (run.message !== "") {
+        // How it ended (or why it failed), under its row across the table.
+        const note = element("tr", "", "run-message");
+        const cell = element("td", run.message, run.status === "failed" ? "error" : "muted");
+        cell.colSpan = 10;
+        note.append(cell);
+        body.append(note);
+      }
     }
   }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from annotator.models import FinetuneRun, Role
+from annotator.models import FinetuneRun, Project, Role
 from segmentation.models import SamModel
 from tests.annotator.finetuning.conftest import labelled_images
 from tests.factories import make_label_class, make_project, make_user
@@ -128,3 +128,23 @@ def test_the_continuous_learning_setting_in_the_project_api(team):
     assert changed.json()["retrain_due_in"] == 50
     assert team["manager"].patch(url, {"retrain_every": -1}, format="json").status_code == 400
     assert team["reviewer"].patch(url, {"retrain_every": 5}, format="json").status_code == 403
+
+
+def test_an_official_model_set_as_the_default_is_not_called_the_built_in_one(team):
+    """After `download_model vit_b --default` the default is Meta's model: no "synthetic shapes only"."""
+    project = team["project"]
+    SamModel.objects.filter(is_default=True).update(is_default=False)
+    official = SamModel.objects.create(
+        name="vit_b (sam_vit_b_01ec64.pth)",
+        architecture="vit_b",
+        checkpoint_path="/nonexistent/sam_vit_b.pth",
+        checkpoint_sha256="5" * 64,
+        encoder_input_size=1024,
+        embedding_shape=[256, 64, 64],
+        is_default=True,
+    )
+    Project.objects.filter(pk=project.pk).update(sam_model=None)
+    rows = team["reviewer"].get(f"/api/projects/{project.pk}/model-versions/").json()
+    assert [(r["id"], r["active"], r["builtin_default"]) for r in rows if r["id"] == official.pk] == [
+        (official.pk, True, False)
+    ]

@@ -81,8 +81,8 @@ def test_the_same_seed_gives_the_same_weights_and_another_seed_does_not(examples
     train, heldout = _split(examples)
 
     def run(seed: int) -> dict[str, torch.Tensor]:
-        # min_gain -1: the epoch is kept whatever its score, so the weights show the training itself.
-        params = ft.FinetuneParams(max_epochs=1, lr=3e-4, batch=7, rounds=2, seed=seed, min_gain=-1.0)
+        # keep_trained: the epoch is kept whatever its score, so the weights show the training itself.
+        params = ft.FinetuneParams(max_epochs=1, lr=3e-4, batch=7, rounds=2, seed=seed, keep_trained=True)
         return ft.finetune(_fresh_sam(), train[:7], heldout[:2], params).state_dict  # one step each
 
     first, again, other = run(1), run(1), run(2)
