@@ -52,11 +52,9 @@ def use_broker(monkeypatch: pytest.MonkeyPatch, broker_url: str) -> Iterator[str
     # Drop pools built for another broker, so the next send connects to this one.
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    try:
-        yield broker_url
-    finally:
-        if app._pool is not None:
-            app._pool.force_close_all()
+    # The pools are left open: kombu keeps them per broker URL process-wide (app._pool is that
+    # registry's entry), so closing one would hand a closed pool to the next test of this URL.
+    yield broker_url
 
 
 @contextlib.contextmanager
@@ -65,7 +63,10 @@ def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from config.celery import app
 
     saved_pool, saved_producers = app._pool, app.amqp._producer_pool
+    saved_url, saved_env = app.conf.broker_url, os.environ.get("CELERY_BROKER_URL")
     monkeypatch.setattr(app.conf, "broker_url", UNREACHABLE_BROKER_URL)
+    # Celery reads CELERY_BROKER_URL from the environment before its config (CI sets it).
+    monkeypatch.setenv("CELERY_BROKER_URL", UNREACHABLE_BROKER_URL)
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
     try:
@@ -73,7 +74,11 @@ def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     finally:
         # Pools are not closed: kombu keeps producer pools per connection URL process-wide, and a
         # closed one would be handed to the next test (it holds no open connection anyway).
-        monkeypatch.setattr(app.conf, "broker_url", settings.CELERY_BROKER_URL)
+        monkeypatch.setattr(app.conf, "broker_url", saved_url)
+        if saved_env is None:
+            monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+        else:
+            monkeypatch.setenv("CELERY_BROKER_URL", saved_env)
         monkeypatch.setattr(app, "_pool", saved_pool)
         monkeypatch.setattr(app.amqp, "_producer_pool", saved_producers)
 
