@@ -113,6 +113,9 @@ def check_annotation_status(role: str, status: str) -> None:
 def check_annotation_delete(user: User, role: str, annotation: Annotation) -> None:
     if role == Role.MANAGER:
         return
+    if role == Role.REVIEWER:
+        check_image_review_edit(user, role, annotation.image)  # a wrong object, deleted during review
+        return
     if role == Role.ANNOTATOR and annotation.author_id == user.pk:
         check_image_annotate(user, role, annotation.image)
         return
@@ -138,6 +141,25 @@ def check_image_annotate(user: User, role: str, image: Image) -> None:
         raise PermissionDenied("This image is not assigned to you.")
     if image.review_status not in ANNOTATOR_EDITABLE_IMAGE:
         raise PermissionDenied(f"This image is {image.review_status}; it can no longer be changed by its annotator.")
+
+
+def check_annotation_create(user: User, role: str, image: Image) -> None:
+    """PermissionDenied unless this member may add an annotation to this image now: annotators and
+    managers as for annotating; reviewers add missed objects while they review the image."""
+    if role == Role.REVIEWER:
+        check_image_review_edit(user, role, image)
+        return
+    check_image_annotate(user, role, image)
+
+
+def check_image_review_edit(user: User, role: str, image: Image) -> None:
+    """Reviewers add and delete objects only while the image is submitted, and only its reviewers."""
+    if image.review_status != ImageReviewStatus.SUBMITTED:
+        raise PermissionDenied(
+            f"This image is {image.review_status}; reviewers add and delete objects only while the image is "
+            "submitted for review."
+        )
+    check_image_review(user, role, image)
 
 
 def check_image_submit(user: User, role: str, image: Image) -> None:

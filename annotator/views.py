@@ -277,9 +277,14 @@ def image_review_page(request: HttpRequest, image_id: int) -> HttpResponse:
     image, role = selectors.image_for_user(request.user, image_id)
     check_image_review(user_of(request), role, image)
     approve = request.POST.get("decision") == "approve"
+    reject_rest = request.POST.get("decision") == "reject_rest"  # also the annotations not decided yet
     try:
         review_services.image_review(
-            image=image, reviewer=user_of(request), approve=approve, comment=request.POST.get("comment", "")
+            image=image,
+            reviewer=user_of(request),
+            approve=approve,
+            comment=request.POST.get("comment", ""),
+            reject_rest=reject_rest,
         )
     except ValidationError as exc:
         messages.error(request, _form_errors(exc))

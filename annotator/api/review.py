@@ -89,6 +89,15 @@ class ReviewSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class ImageReviewSerializer(ReviewSerializer):
+    reject_rest = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="With approve=false: also reject the annotations still undecided, with the comment as theirs "
+        "(otherwise they stay submitted and the comment stays on the image).",
+    )
+
+
 class TransitionSerializer(serializers.ModelSerializer):
     actor_username = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
     annotation_author_username = serializers.CharField(
@@ -234,12 +243,13 @@ class ImageSubmitView(APIView):
 
 
 class ImageReviewView(APIView):
-    @extend_schema(request=ReviewSerializer, responses={200: QueueImageSerializer})
+    @extend_schema(request=ImageReviewSerializer, responses={200: QueueImageSerializer})
     def post(self, request: Request, image_id: int) -> Response:
-        """Approve or reject the whole image (a rejection needs a comment)."""
+        """Approve or reject the whole image (a rejection needs a comment; reject_rest also rejects the
+        undecided annotations)."""
         image, role = selectors.image_for_user(request.user, image_id)
         check_image_review(user_of(request), role, image)
-        data = _valid(ReviewSerializer, request.data)
+        data = _valid(ImageReviewSerializer, request.data)
         image = review_services.image_review(image=image, reviewer=user_of(request), **data)
         return Response(QueueImageSerializer(image).data)
 

@@ -19,11 +19,10 @@ from rest_framework.views import APIView
 
 from annotator import selectors
 from annotator.access import (
-    ANNOTATION_WRITERS,
     check_annotation_change,
+    check_annotation_create,
     check_annotation_delete,
     check_annotation_status,
-    check_image_annotate,
     project_for_user,
     require_role,
     user_of,
@@ -34,6 +33,7 @@ from annotator.services import annotations as annotation_services
 from annotator.services import label_classes as label_class_services
 from annotator.services import memberships as membership_services
 from annotator.services import projects as project_services
+from annotator.services import review_edits
 from annotator.services.images import image_delete, images_ingest
 
 MANAGERS = (Role.MANAGER,)
@@ -259,12 +259,12 @@ class AnnotationListView(ListAPIView):
     @extend_schema(request=s.AnnotationCreateSerializer, responses={201: s.AnnotationSerializer})
     def post(self, request: Request, image_id: int) -> Response:
         image, role = selectors.image_for_user(request.user, image_id)
-        require_role(role, ANNOTATION_WRITERS)
-        check_image_annotate(user_of(request), role, image)  # assignment: only images in one's own jobs
+        # Roles and assignment (only images in one's own jobs); reviewers add missed objects during review.
+        check_annotation_create(user_of(request), role, image)
         data = _valid(s.AnnotationCreateSerializer, request.data)
         check_annotation_status(role, data["status"])
         data["label_class"] = _label_class_of(image.project, data["label_class"])
-        annotation = annotation_services.annotation_create(image=image, author=user_of(request), **data)
+        annotation = review_edits.annotation_add(image=image, author=user_of(request), **data)
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 
@@ -316,5 +316,5 @@ class AnnotationDetailView(APIView):
     def delete(self, request: Request, annotation_id: int) -> Response:
         annotation, role = selectors.annotation_for_user(request.user, annotation_id)
         check_annotation_delete(user_of(request), role, annotation)
-        annotation_services.annotation_delete(annotation=annotation)
+        review_edits.annotation_remove(annotation=annotation, actor=user_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -111,9 +111,11 @@ def _image_under_review(image: Image) -> Image:
 
 
 def _settle_image(image: Image, *, reviewer: User) -> None:
-    """After per-annotation reviews: once nothing waits, the image is rejected if anything was, else approved."""
+    """After per-annotation decisions (or a deletion during review): once every annotation is decided, the
+    image is rejected if any is rejected, else approved. An image left with no annotation does not settle
+    here: that takes an image-level decision."""
     statuses = set(Annotation.objects.filter(image=image).values_list("status", flat=True))
-    if AnnotationStatus.SUBMITTED in statuses or AnnotationStatus.DRAFT in statuses:
+    if not statuses or AnnotationStatus.SUBMITTED in statuses or AnnotationStatus.DRAFT in statuses:
         return
     rejected = AnnotationStatus.REJECTED in statuses
     _set_image_status(
@@ -144,16 +146,23 @@ def annotation_review(*, annotation: Annotation, reviewer: User, approve: bool, 
 
 
 @transaction.atomic
-def image_review(*, image: Image, reviewer: User, approve: bool, comment: str = "") -> Image:
-    """Approve everything on the image, or reject it (its waiting annotations with it) with a comment."""
+def image_review(*, image: Image, reviewer: User, approve: bool, comment: str = "", reject_rest: bool = False) -> Image:
+    """Approve everything on the image, or reject the image with a comment.
+
+    A plain rejection changes no annotation: those the reviewer left undecided stay `submitted` (the
+    annotator resubmits them with the fixes) and the image comment is not copied onto annotations.
+    `reject_rest` ("reject the rest") also rejects the undecided ones, with the image comment as theirs.
+    Annotations decided one by one keep their decision either way.
+    """
     comment = _check_reject_comment(approve, comment)
+    if approve and reject_rest:
+        raise ValidationError({"reject_rest": "Reject the rest goes with a rejection (approve: false)."})
     image = _image_under_review(image)
     if approve:
         waiting: tuple[AnnotationStatus, ...] = (AnnotationStatus.SUBMITTED, AnnotationStatus.REJECTED)
         to_status, image_status = AnnotationStatus.APPROVED, ImageReviewStatus.APPROVED
     else:
-        # Annotations approved one by one stay approved: the rejection concerns the rest (or a missing object).
-        waiting = (AnnotationStatus.SUBMITTED,)
+        waiting = (AnnotationStatus.SUBMITTED,) if reject_rest else ()
         to_status, image_status = AnnotationStatus.REJECTED, ImageReviewStatus.REJECTED
     for annotation in Annotation.objects.select_for_update().filter(image=image, status__in=waiting).order_by("id"):
         _set_annotation_status(annotation, actor=reviewer, image=image, to_status=to_status, comment=comment)

@@ -330,6 +330,12 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
     status.candidate.textContent = shown
       ? `mask ${shown.candidates.indexOf(shown.index) + 1}/${shown.candidates.length} · predicted IoU ${shown.iou.toFixed(3)}${shown.candidates.length > 1 ? " (Tab for others)" : ""}`
       : "";
+    if (controller.acceptPending) {
+      status.candidate.textContent = "saving this object as soon as its mask is decoded…";
+    }
+    // The mask shown is an older prompt's while a click decodes; an Enter meanwhile waits for it.
+    root.dataset["samDecoding"] = String(sam.decoding);
+    root.dataset["acceptPending"] = String(controller.acceptPending);
     root.dataset["maskIndex"] = shown ? String(shown.index) : "";
     root.dataset["maskArea"] = shown ? String(shown.mask.reduce((a, b) => a + b, 0)) : "";
     root.dataset["annotationCount"] = String(store.present.annotations.length);
@@ -373,6 +379,7 @@ async function startAnnotator(root: HTMLElement, config: PageConfig, tab: Tab, u
       imageComment: byId<HTMLInputElement>("review-image-comment"),
       approveAll: byId<HTMLButtonElement>("approve-all"),
       rejectAll: byId<HTMLButtonElement>("reject-all"),
+      rejectRest: byId<HTMLButtonElement>("reject-rest"),
       message: byId("review-message"),
       list: byId("annotation-list"),
     },

@@ -298,6 +298,22 @@ ENDPOINTS = [
         204,
     ),
     Endpoint("annotation-delete-others", "delete", lambda o: f"/api/annotations/{o['by_manager'].pk}/", MANAGERS, 204),
+    # While the image is submitted its reviewer adds a missed object and deletes a wrong one (issue 13).
+    Endpoint(
+        "annotation-create-during-review",
+        "post",
+        lambda o: f"/api/images/{o['submitted_image'].pk}/annotations/",
+        {"reviewer", "manager", "superuser"},
+        201,
+        lambda o: {"label_class": o["label_class"].pk, "source": "manual", "polygons": square_polygons(2, 2, 8)},
+    ),
+    Endpoint(
+        "annotation-delete-during-review",
+        "delete",
+        lambda o: f"/api/annotations/{o['submitted'].pk}/",
+        {"reviewer", "manager", "superuser"},
+        204,
+    ),
     # Review workflow (issue 6).
     Endpoint("job-list", "get", lambda o: f"/api/projects/{o['project'].pk}/jobs/", ALL_MEMBERS, 200),
     Endpoint(

@@ -108,7 +108,7 @@ def test_submit_review_fix_reopen_sam_and_approve_in_the_annotator_page(browser,
     assert item(page, sam_annotation.pk).locator(".origin").inner_text() == "SAM as is"
     assert item(page, square.pk).locator(".origin").inner_text() == "drawn by hand"
     assert item(page, square.pk).locator(".reopen-sam").count() == 0  # no SAM prompts to reopen
-    assert page.locator("button[data-tool=polygon]").is_disabled()  # reviewers correct, never draw
+    assert page.locator("button[data-tool=polygon]").is_enabled()  # reviewers add missed objects (issue 13)
     item(page, square.pk).locator(".reject-annotation").click()  # without a comment: refused
     wait_review_idle(page)
     assert page.locator("#review-message").get_attribute("data-kind") == "error"
@@ -121,7 +121,7 @@ def test_submit_review_fix_reopen_sam_and_approve_in_the_annotator_page(browser,
     assert (square.status, square.review_comment) == ("rejected", "The bottom right corner is off")
     assert Image.objects.get(pk=image.pk).review_status == "submitted"
     page.fill("#review-image-comment", "Please fix the square before I look again")
-    page.get_by_role("button", name="Reject all").click()
+    page.get_by_role("button", name="Reject the rest").click()  # the undecided SAM one too
     page.wait_for_selector("#annotator-root[data-review-status=rejected]")
     wait_review_idle(page)
     assert root.get_attribute("data-mode") == "read"

@@ -15,7 +15,10 @@ export type ReviewDecision = Schemas["Review"];
 export const submitImage = (imageId: number): Promise<ImageReviewState> =>
   requestJson(`/api/images/${imageId}/submit/`, { method: "POST" });
 
-export const reviewImage = (imageId: number, decision: ReviewDecision): Promise<ImageReviewState> =>
+/** An image-level decision: reject_rest (with approve false) also rejects the undecided annotations. */
+export type ImageReviewDecision = Schemas["ImageReview"];
+
+export const reviewImage = (imageId: number, decision: ImageReviewDecision): Promise<ImageReviewState> =>
   requestJson(`/api/images/${imageId}/review/`, { method: "POST", body: JSON.stringify(decision) });
 
 export const reviewAnnotation = (annotationId: number, decision: ReviewDecision): Promise<ServerAnnotation> =>

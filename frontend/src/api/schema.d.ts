@@ -279,7 +279,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Approve or reject the whole image (a rejection needs a comment). */
+        /**
+         * @description Approve or reject the whole image (a rejection needs a comment; reject_rest also rejects the
+         *     undecided annotations).
+         */
         post: operations["images_review_create"];
         delete?: never;
         options?: never;
@@ -1141,6 +1144,16 @@ export interface components {
             readonly original_name: string;
             readonly width: number;
             readonly height: number;
+        };
+        ImageReview: {
+            approve: boolean;
+            /** @default  */
+            comment?: string;
+            /**
+             * @description With approve=false: also reject the annotations still undecided, with the comment as theirs (otherwise they stay submitted and the comment stays on the image).
+             * @default false
+             */
+            reject_rest?: boolean;
         };
         /**
          * @description * `new` - New
@@ -2703,9 +2716,9 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Review"];
-                "application/x-www-form-urlencoded": components["schemas"]["Review"];
-                "multipart/form-data": components["schemas"]["Review"];
+                "application/json": components["schemas"]["ImageReview"];
+                "application/x-www-form-urlencoded": components["schemas"]["ImageReview"];
+                "multipart/form-data": components["schemas"]["ImageReview"];
             };
         };
         responses: {

@@ -3,12 +3,12 @@
  * document store and the SAM session, and asks render/draw.ts for a frame when something changed.
  * Loading (image, annotations, model, embedding) lives in main.ts.
  */
-import { maskToPolygons } from "../geometry/maskToPolygons";
 import { fitView, panBy, screenToImage, zoomAt, type Point, type View } from "../geometry/transforms";
 import { drawFrame, maskCanvas } from "../render/draw";
 import { normalizeBox, type Box } from "../sam/feeds";
 import { deleteVertex, insertVertex, moveVertex, type AnnotationDoc, type DocumentStore } from "../state/document";
 import { hitEdge, hitVertex, insidePolygons, type VertexHit } from "./polygonEdit";
+import { samAccepted } from "./samAccept";
 import type { SamSession } from "./samSession";
 
 export type ToolName = "sam" | "polygon" | "select";
@@ -51,6 +51,7 @@ export class AnnotatorApp {
   private spaceHeld = false;
   private panning: Point | null = null;
   private frameRequested = false;
+  private accepting: Promise<void> | null = null;
   private maskCache: { source: Uint8Array; canvas: HTMLCanvasElement } | null = null;
   private hoverCache: { source: Uint8Array; canvas: HTMLCanvasElement } | null = null;
 
@@ -140,44 +141,49 @@ export class AnnotatorApp {
     this.changed();
   }
 
-  /** Enter in SAM mode: the shown mask becomes polygons, saved as an annotation. */
-  acceptMask(): void {
-    const shown = this.sam.shown;
-    if (shown === null) {
+  /**
+   * Enter in SAM mode: the mask of the latest prompt set becomes polygons, saved as an annotation.
+   * While a click is still decoding, the accept waits for it (a second Enter meanwhile joins the
+   * same accept), so the stored prompts, mask, click count and time always belong together. The
+   * label class and detail are those at the time Enter was pressed.
+   */
+  acceptMask(): Promise<void> {
+    this.accepting ??= this.commitMask().finally(() => {
+      this.accepting = null;
+      this.changed();
+    });
+    this.changed();
+    return this.accepting;
+  }
+
+  /** An accept waits for the decode in flight (status line: "saving when the mask lands"). */
+  get acceptPending(): boolean {
+    return this.accepting !== null;
+  }
+
+  private async commitMask(): Promise<void> {
+    const labelClass = this.labelClass;
+    const detail = this.detail;
+    const settled = await this.sam.settled();
+    if (settled === null) {
+      return; // cancelled meanwhile, or the decode failed (reported)
+    }
+    const accepted = samAccepted(settled, detail, performance.now());
+    if (accepted === null) {
       return;
     }
-    const polygons = maskToPolygons(shown.mask, { width: shown.width, height: shown.height }, this.detail);
-    if (polygons.length === 0) {
-      return;
-    }
-    const prompt = this.sam.prompt;
-    const prompts = {
-      points: prompt.points.map((p) => [round2(p.x), round2(p.y), p.positive ? 1 : 0]),
-      ...(prompt.box !== null ? { box: boxArray(normalizeBox(prompt.box)) } : {}),
-      mask_index: shown.index,
-      predicted_iou: round2(shown.iou * 100) / 100,
-    };
     if (this.reopened !== null) {
       const target = this.reopened;
       this.reopened = null;
       this.sam.cancel();
-      this.hooks.replaceGeometry?.(target, polygons, prompts);
+      this.hooks.replaceGeometry?.(target, accepted.polygons, accepted.prompts);
       return;
     }
     if (!this.permissions.create) {
       return;
     }
-    const annotation: AnnotationDoc = {
-      localId: newLocalId(),
-      labelClass: this.labelClass,
-      polygons,
-      source: prompt.box !== null && prompt.points.length === 0 ? "sam_box" : "sam_click",
-      prompts,
-      timeSpentMs: Math.round(performance.now() - this.sam.startedAt),
-      clickCount: this.sam.clickCount,
-    };
     this.sam.cancel();
-    this.store.add(annotation);
+    this.store.add({ localId: newLocalId(), labelClass, ...accepted });
   }
 
   closeDraft(): void {
@@ -393,7 +399,7 @@ export class AnnotatorApp {
         if (this.tool === "polygon") {
           this.closeDraft();
         } else {
-          this.acceptMask();
+          void this.acceptMask();
         }
         return true;
       case "Escape":
@@ -503,4 +509,3 @@ export class AnnotatorApp {
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;
 const clamp = (value: number, low: number, high: number): number => Math.min(high, Math.max(low, value));
-const boxArray = (box: Box): number[] => [box.x0, box.y0, box.x1, box.y1].map(round2);

@@ -45,11 +45,10 @@ describe("pageMode and permissionsFor (the rules of annotator/access.py)", () =>
     expect(pageMode("manager", review("approved", true, true))).toBe("annotate");
   });
 
-  it("lets reviewers correct but not create or delete", () => {
-    expect(permissionsFor("review", "reviewer")).toEqual({ create: false, edit: true, delete: false });
-    expect(permissionsFor("review", "manager")).toEqual({ create: true, edit: true, delete: true });
-    expect(permissionsFor("annotate", "annotator")).toEqual({ create: true, edit: true, delete: true });
-    expect(permissionsFor("read", "manager")).toEqual({ create: false, edit: false, delete: false });
+  it("lets reviewers correct, add and delete during review", () => {
+    expect(permissionsFor("review")).toEqual({ create: true, edit: true, delete: true });
+    expect(permissionsFor("annotate")).toEqual({ create: true, edit: true, delete: true });
+    expect(permissionsFor("read")).toEqual({ create: false, edit: false, delete: false });
   });
 });
 

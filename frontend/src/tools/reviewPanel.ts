@@ -49,13 +49,13 @@ export function pageMode(role: string, review: Pick<ReviewConfig, "status" | "ca
   return "read";
 }
 
-/** Reviewers correct what is there (no new or deleted annotations); managers may do everything. */
-export function permissionsFor(mode: PageMode, role: string): EditPermissions {
-  if (mode === "annotate" || (mode === "review" && role === "manager")) {
+/**
+ * Annotating and reviewing both edit freely: reviewers correct, add missed objects and delete wrong
+ * ones (an object added during review is stored approved: annotator/services/review_edits.py).
+ */
+export function permissionsFor(mode: PageMode): EditPermissions {
+  if (mode === "annotate" || mode === "review") {
     return { create: true, edit: true, delete: true };
-  }
-  if (mode === "review") {
-    return { create: false, edit: true, delete: false };
   }
   return { create: false, edit: false, delete: false };
 }
@@ -140,7 +140,8 @@ export interface ReviewElements {
   readonly bar: HTMLElement; // review mode: image comment + approve all / reject all
   readonly imageComment: HTMLInputElement;
   readonly approveAll: HTMLButtonElement;
-  readonly rejectAll: HTMLButtonElement;
+  readonly rejectAll: HTMLButtonElement; // "Reject image": the undecided annotations stay as they are
+  readonly rejectRest?: HTMLButtonElement; // "Reject the rest": the undecided ones are rejected too
   readonly message: HTMLElement; // outcome or error of the last review action
   readonly list: HTMLElement; // the annotation list
 }
@@ -183,6 +184,7 @@ export class ReviewPanel {
     elements.submit.addEventListener("click", () => void this.submit());
     elements.approveAll.addEventListener("click", () => void this.decideImage(true));
     elements.rejectAll.addEventListener("click", () => void this.decideImage(false));
+    elements.rejectRest?.addEventListener("click", () => void this.decideImage(false, true));
     elements.list.addEventListener("input", (event) => {
       const input = event.target as HTMLInputElement;
       const id = Number(input.closest("li")?.dataset["annotationId"]);
@@ -310,7 +312,7 @@ export class ReviewPanel {
     const mode = pageMode(role, { status: this.status, can_submit: review.can_submit, can_review: review.can_review });
     const changed = mode !== this.mode;
     this.mode = mode;
-    app.permissions = permissionsFor(mode, role);
+    app.permissions = permissionsFor(mode);
     elements.root.dataset["mode"] = mode;
     elements.root.dataset["reviewStatus"] = this.status;
     elements.status.dataset["status"] = this.status;
@@ -320,6 +322,9 @@ export class ReviewPanel {
     elements.bar.hidden = mode !== "review";
     elements.approveAll.disabled = this.busy;
     elements.rejectAll.disabled = this.busy;
+    if (elements.rejectRest !== undefined) {
+      elements.rejectRest.disabled = this.busy;
+    }
     elements.banner.hidden = this.comment === "";
     elements.banner.textContent = this.comment ? `Reviewer's comment on this image: ${this.comment}` : "";
     elements.banner.dataset["status"] = this.status;
@@ -365,14 +370,19 @@ export class ReviewPanel {
     });
   }
 
-  async decideImage(approve: boolean): Promise<void> {
+  /**
+   * Approve everything, or reject the image: plainly (the annotations not decided yet stay as they
+   * are, the comment stays on the image) or with `rejectRest`, which rejects those too.
+   */
+  async decideImage(approve: boolean, rejectRest = false): Promise<void> {
     await this.act(async () => {
       await this.savedNow();
       const comment = this.deps.elements.imageComment.value;
-      this.setImageState(await reviewApi.reviewImage(this.deps.imageId, { approve, comment }));
+      const decision = { approve, comment, ...(rejectRest ? { reject_rest: true } : {}) };
+      this.setImageState(await reviewApi.reviewImage(this.deps.imageId, decision));
       this.deps.elements.imageComment.value = "";
       await this.refresh();
-      return approve ? "Image approved." : "Image rejected.";
+      return approve ? "Image approved." : rejectRest ? "Image and the undecided annotations rejected." : "Image rejected.";
     });
   }
 

@@ -27,14 +27,35 @@ export interface ShownMask {
   readonly candidates: readonly number[];
 }
 
+/**
+ * What an accept commits: the mask decoded for exactly this prompt, with the click count and start
+ * time of the same session, taken together so that they always belong to one another.
+ */
+export interface SettledMask {
+  readonly shown: ShownMask;
+  readonly prompt: Prompt;
+  readonly clickCount: number;
+  readonly startedAt: number;
+}
+
 export class SamSession {
   prompt: Prompt = EMPTY_PROMPT;
   result: DecodeResult | null = null;
+  /** The prompt `result` was decoded for: an older one while a newer click is still decoding. */
+  resultPrompt: Prompt | null = null;
   shownIndex = 0;
   hover: ShownMask | null = null;
   startedAt = 0;
   clickCount = 0;
   private generation = 0;
+  /** Bumped by cancel/restore: decodes and accepts of an earlier session stop there. */
+  private epoch = 0;
+  /**
+   * The decode of the latest prompt, chained after the one before it (never rejects). Clicks decode
+   * one after another, each fed the low-res logits of the previous prompt's mask, so that a quick
+   * click, click gives exactly the mask that clicking slowly gives.
+   */
+  private pending: Promise<void> | null = null;
 
   constructor(
     private readonly decoder: () => DecoderClient | null,
@@ -48,7 +69,33 @@ export class SamSession {
   }
 
   get shown(): ShownMask | null {
-    return this.result === null ? null : maskOf(this.result, this.shownIndex, promptPointCount(this.prompt));
+    return this.result === null || this.resultPrompt === null
+      ? null
+      : maskOf(this.result, this.shownIndex, promptPointCount(this.resultPrompt));
+  }
+
+  /** True while the mask shown (if any) is not yet the one of the latest prompt. */
+  get decoding(): boolean {
+    return this.active && this.resultPrompt !== this.prompt;
+  }
+
+  /**
+   * The mask of the latest prompt set, once it is decoded: waits for the decode in flight (and for
+   * any click made meanwhile). Null when the session was cancelled or restarted meanwhile, or when
+   * the decode failed (the error was reported).
+   */
+  async settled(): Promise<SettledMask | null> {
+    const epoch = this.epoch;
+    while (this.pending !== null && this.epoch === epoch) {
+      await this.pending;
+    }
+    if (this.epoch !== epoch || !this.active || this.resultPrompt !== this.prompt) {
+      return null;
+    }
+    const shown = this.shown;
+    return shown === null
+      ? null
+      : { shown, prompt: this.prompt, clickCount: this.clickCount, startedAt: this.startedAt };
   }
 
   addPoint(point: PromptPoint): void {
@@ -76,7 +123,7 @@ export class SamSession {
     this.hover = null;
     this.prompt = prompt;
     await this.run();
-    if (this.prompt === prompt && this.result !== null && maskIndex !== null) {
+    if (this.prompt === prompt && this.resultPrompt === prompt && this.result !== null && maskIndex !== null) {
       const candidates = cycleCandidates(this.result.outputCount, promptPointCount(prompt));
       if (candidates.includes(maskIndex)) {
         this.shownIndex = maskIndex;
@@ -90,7 +137,7 @@ export class SamSession {
     if (this.result === null) {
       return;
     }
-    const candidates = cycleCandidates(this.result.outputCount, promptPointCount(this.prompt));
+    const candidates = cycleCandidates(this.result.outputCount, promptPointCount(this.resultPrompt ?? this.prompt));
     const at = candidates.indexOf(this.shownIndex);
     this.shownIndex = candidates[(at + step + candidates.length) % candidates.length] ?? this.shownIndex;
     this.onChange();
@@ -98,8 +145,11 @@ export class SamSession {
 
   cancel(): void {
     this.generation += 1;
+    this.epoch += 1;
+    this.pending = null;
     this.prompt = EMPTY_PROMPT;
     this.result = null;
+    this.resultPrompt = null;
     this.clickCount = 0;
     this.startedAt = 0;
     this.onChange();
@@ -141,30 +191,53 @@ export class SamSession {
     this.hover = null;
   }
 
-  private async run(): Promise<void> {
+  /** Decode the latest prompt after the decode before it has landed (see `pending`). */
+  private run(): Promise<void> {
     const decoder = this.decoder();
     const key = this.embeddingKey();
     if (decoder === null || key === null) {
       this.onError("The embedding or decoder is not ready yet: use the polygon tool meanwhile.");
-      return;
+      return Promise.resolve();
     }
     const generation = ++this.generation;
+    const epoch = this.epoch;
     const prompt = this.prompt;
-    // Refinement feeds back the low-res logits of the mask being shown (SAM's interactive loop).
-    const previous = this.result === null ? null : lowResOf(this.result, this.shownIndex);
-    try {
-      const result = await decoder.decode(key, prompt, previous);
-      if (generation !== this.generation) {
-        return; // a newer prompt or a cancel happened meanwhile
+    const before = this.pending;
+    const decode = async (): Promise<void> => {
+      if (before !== null) {
+        await before;
       }
-      this.result = result;
-      this.shownIndex = officialMaskIndex(result.ious, promptPointCount(prompt));
-      this.onChange();
-    } catch (error) {
-      if (!(error instanceof Superseded)) {
-        this.onError(`Segmentation failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (epoch !== this.epoch) {
+        return; // cancelled meanwhile
       }
-    }
+      // Refinement feeds back the low-res logits of the mask being shown (SAM's interactive loop):
+      // the previous prompt's, since it has landed by now.
+      const previous = this.result === null ? null : lowResOf(this.result, this.shownIndex);
+      try {
+        const result = await decoder.decode(key, prompt, previous);
+        if (epoch !== this.epoch) {
+          return;
+        }
+        this.result = result;
+        this.resultPrompt = prompt;
+        this.shownIndex = officialMaskIndex(result.ious, promptPointCount(prompt));
+        if (generation === this.generation) {
+          this.onChange(); // intermediate masks of a quick click chain are not drawn
+        }
+      } catch (error) {
+        if (!(error instanceof Superseded) && epoch === this.epoch) {
+          this.onError(`Segmentation failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    };
+    const run = decode();
+    this.pending = run;
+    void run.finally(() => {
+      if (this.pending === run) {
+        this.pending = null;
+      }
+    });
+    return run;
   }
 }
 

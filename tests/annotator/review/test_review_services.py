@@ -108,7 +108,8 @@ def test_reject_whole_image_keeps_approved_and_reaches_annotator(crew):
     other = make_annotation(image, label_class=crew["cell"], author=anton)
     image_submit(image=image, user=anton)
     annotation_review(annotation=kept, reviewer=rita, approve=True)
-    image_review(image=image, reviewer=rita, approve=False, comment="a cell is missing")
+    # "Reject the rest" (issue 13): the undecided one is rejected with the image comment.
+    image_review(image=image, reviewer=rita, approve=False, comment="a cell is missing", reject_rest=True)
     image = _fresh(image)
     assert (image.review_status, image.review_comment) == ("rejected", "a cell is missing")
     assert _fresh(kept).status == "approved" and _fresh(other).status == "rejected"
@@ -132,7 +133,7 @@ def test_queue_puts_rejections_first(crew):
     late = images[3]
     make_annotation(late, label_class=crew["cell"], author=anton)
     image_submit(image=late, user=anton)
-    image_review(image=late, reviewer=rita, approve=False, comment="missing cells")
+    image_review(image=late, reviewer=rita, approve=False, comment="missing cells", reject_rest=True)
     image_submit(image=images[0], user=anton)
     queue = queue_for_user(project=crew["project"], user=anton, role="annotator")
     assert [image.pk for image in queue.images] == [late.pk, images[1].pk, images[2].pk]
