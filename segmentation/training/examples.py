@@ -42,7 +42,9 @@ class FinetuneParams:
     rounds: int = 4  # prompt rounds per object per step: 1 first prompt + corrections
     seed: int = 0
     patience: int = 3  # epochs without a held-out gain before stopping
-    eval_clicks: int = 5
+    eval_clicks: int = 5  # clicks per held-out object in the per-epoch score (mean mIoU@1..eval_clicks)
+    # Clicks in the final base-vs-tuned report (NoC@85/90, never-reached shares): evaluate_clicks' 20.
+    report_clicks: int = 20
     box_share: float = 0.4  # first prompts simulated as a box rather than a click
     min_gain: float = 0.0  # a held-out score must beat the best by more than this to count
     # True: the best trained epoch is kept even when the untrained base scores higher (a manager asked

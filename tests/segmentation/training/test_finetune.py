@@ -71,6 +71,8 @@ def test_fine_tuning_raises_the_heldout_score_on_a_new_domain(examples):
     params = ft.FinetuneParams(minutes=5, max_epochs=2, lr=3e-4, batch=7, rounds=3, patience=2)
     result = ft.finetune(_fresh_sam(), train, heldout, params, on_progress=progress.append)
     assert result.tuned["mIoU@1"] >= result.base["mIoU@1"] + 0.05, (result.base, result.tuned)
+    # The record compares with the full 20-click simulator, not the 5-click early-stopping score.
+    assert result.base["max_clicks"] == result.tuned["max_clicks"] == 20 and "NoC@90" in result.tuned
     assert ftx.score(result.tuned, 5) > ftx.score(result.base, 5)
     assert [row["epoch"] for row in result.history] == [1.0, 2.0]
     assert any("step" in row and row["loss"] > 0 for row in progress)
