@@ -83,9 +83,50 @@ def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setattr(app.amqp, "_producer_pool", saved_producers)
 
 
+@contextlib.contextmanager
+def use_filesystem_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Send this process's tasks to the embedded filesystem broker under the test var dir, whatever
+    CELERY_BROKER_URL says (CI sets Redis): tests that read what was sent use queued_sends."""
+    from config.celery import app
+
+    folder = Path(settings.MEDIA_ROOT).parent / "broker-sends"
+    options = {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+    for name in ("queue", "processed", "control"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    for old in (folder / "queue").glob("*.msg"):
+        old.unlink()
+    monkeypatch.setattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", options)
+    monkeypatch.setitem(app.conf, "broker_transport_options", options)
+    with use_broker_url(monkeypatch, "filesystem://"):
+        yield folder
+
+
+@contextlib.contextmanager
+def use_broker_url(monkeypatch: pytest.MonkeyPatch, broker_url: str) -> Iterator[str]:
+    """Point this process's Celery app at broker_url (no flush), restoring the old one after."""
+    from config.celery import app
+
+    saved_pool, saved_producers = app._pool, app.amqp._producer_pool
+    monkeypatch.setattr(app.conf, "broker_url", broker_url)
+    monkeypatch.setenv("CELERY_BROKER_URL", broker_url)
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    try:
+        yield broker_url
+    finally:
+        monkeypatch.setattr(app, "_pool", saved_pool)
+        monkeypatch.setattr(app.amqp, "_producer_pool", saved_producers)
+
+
 def queued_sends(task_name: str) -> list[str]:
     """argsrepr of every message of this task waiting in the filesystem broker (the embedded
-    default, under the test var dir), e.g. ["(12,)"]: what a test sent, with no worker consuming."""
+    default, or use_filesystem_broker's), e.g. ["(12,)"]: what a test sent, with no worker consuming."""
     folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
     sends = []
     for path in sorted(folder.glob("*.msg")):

@@ -18,11 +18,18 @@ from annotator.services.embeddings import embeddings_request
 from annotator.services.reconcile import reconcile
 from common.tasks import enqueue, enqueue_failures
 from segmentation.models import Embedding, EmbeddingState
-from tests.celery_worker import queued_sends, unreachable_broker
+from tests.celery_worker import queued_sends, unreachable_broker, use_filesystem_broker
 from tests.factories import image_bytes, make_image, make_label_class, make_project, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EMBED = "segmentation.tasks.embedding_compute"
+
+
+@pytest.fixture(autouse=True)
+def filesystem_broker(monkeypatch):
+    """Sends land in files this test reads, also where CELERY_BROKER_URL names Redis (CI)."""
+    with use_filesystem_broker(monkeypatch) as folder:
+        yield folder
 
 
 def test_a_send_to_an_unreachable_broker_is_recorded_not_raised(monkeypatch):
