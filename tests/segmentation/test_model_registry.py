@@ -116,14 +116,14 @@ def test_stale_model_manifest_prepares_then_serves_only_the_current_export(tmp_p
     queued = []
     from segmentation import tasks
 
-    monkeypatch.setattr(tasks.decoder_export_refresh, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(tasks.decoder_export_refresh, "apply_async", lambda args, **options: queued.append(tuple(args)))
     body = client.get(f"/api/projects/{project.pk}/model/").json()
     again = client.get(f"/api/projects/{project.pk}/model/").json()
     monkeypatch.undo()
     assert body["decoder_state"] == again["decoder_state"] == "preparing"
     assert body["decoders"] == {} and body["first_click"] is None
     assert queued == [(other.pk,)]  # queued once, not per request
-    assert settings.CELERY_TASK_ROUTES[tasks.decoder_export_refresh.name] == {"queue": "embeddings"}
+    assert settings.CELERY_TASK_ROUTES[tasks.decoder_export_refresh.name] == {"queue": "default"}  # bulk work
     assert client.get(old_int8_url).status_code == 404
     assert "being prepared" in client.get(old_int8_url).json()["detail"]
 
