@@ -48,6 +48,8 @@ class AutoMaskJobCreateSerializer(AutoMaskParamsSerializer):
 class AutoMaskJobSerializer(serializers.ModelSerializer):
     total_images = serializers.SerializerMethodField()
     done_images = serializers.SerializerMethodField()
+    # Declared: a field derived from the model gets database-dependent bounds in the schema.
+    annotations_created = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = AutoMaskJob

@@ -9,6 +9,9 @@ from segmentation.models import Embedding
 class EmbeddingStatusSerializer(serializers.ModelSerializer):
     # Before an image has an embedding row, the status endpoint answers status, error and attempts only.
     updated_at = serializers.DateTimeField(required=False)
+    # Declared, not derived from the model: a derived field's bounds come from the database backend
+    # (32-bit on PostgreSQL, 64-bit on SQLite), which would make the schema differ between the two.
+    compute_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
 
     class Meta:
         model = Embedding

@@ -824,8 +824,7 @@ export interface components {
             status?: components["schemas"]["AutoMaskJobStatusEnum"];
             readonly total_images: number;
             readonly done_images: number;
-            /** Format: int64 */
-            annotations_created?: number;
+            readonly annotations_created: number;
             cancel_requested?: boolean;
             error?: string;
             /** Format: date-time */
@@ -938,7 +937,6 @@ export interface components {
             readonly error: string;
             readonly attempts: number;
             model_sha256?: string;
-            /** Format: int64 */
             compute_ms?: number | null;
             /** Format: date-time */
             updated_at?: string;
