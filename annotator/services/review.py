@@ -24,7 +24,7 @@ SUBMITTED_ON_SUBMIT = (AnnotationStatus.DRAFT, AnnotationStatus.REJECTED)
 REVIEWABLE = frozenset({AnnotationStatus.SUBMITTED, AnnotationStatus.APPROVED, AnnotationStatus.REJECTED})
 
 
-def _record(
+def record_transition(
     *,
     image: Image,
     actor: User,
@@ -45,7 +45,7 @@ def _record(
     )
 
 
-def _locked_image(image: Image) -> Image:
+def locked_image(image: Image) -> Image:
     """The image row, locked, so two reviewers (or a submit and a review) cannot interleave."""
     return Image.objects.select_for_update().get(pk=image.pk)
 
@@ -53,7 +53,7 @@ def _locked_image(image: Image) -> Image:
 def _set_image_status(image: Image, *, actor: User, to_status: str, comment: str = "") -> None:
     if image.review_status == to_status and not comment:
         return
-    _record(image=image, actor=actor, from_status=image.review_status, to_status=to_status, comment=comment)
+    record_transition(image=image, actor=actor, from_status=image.review_status, to_status=to_status, comment=comment)
     image.review_status = to_status
     image.review_comment = comment
     image.save(update_fields=["review_status", "review_comment"])
@@ -64,7 +64,7 @@ def _set_annotation_status(
 ) -> None:
     """Change status (and the review comment unless comment is None); bumps the version so an editor
     holding the old version learns that the annotation changed under them."""
-    _record(
+    record_transition(
         image=image,
         annotation=annotation,
         actor=actor,
@@ -88,7 +88,7 @@ def _check_reject_comment(approve: bool, comment: str) -> str:
 @transaction.atomic
 def image_submit(*, image: Image, user: User) -> Image:
     """Annotator hands the image in: its drafts (and fixed rejections) become submitted."""
-    image = _locked_image(image)
+    image = locked_image(image)
     if image.review_status not in SUBMITTABLE:
         raise ValidationError(
             {"detail": f"This image is {image.review_status}; only new or rejected images can be submitted."}
@@ -102,7 +102,7 @@ def image_submit(*, image: Image, user: User) -> Image:
 
 
 def _image_under_review(image: Image) -> Image:
-    image = _locked_image(image)
+    image = locked_image(image)
     if image.review_status != ImageReviewStatus.SUBMITTED:
         raise ValidationError(
             {"detail": f"This image is {image.review_status}; only submitted images can be reviewed."}
@@ -110,7 +110,7 @@ def _image_under_review(image: Image) -> Image:
     return image
 
 
-def _settle_image(image: Image, *, reviewer: User) -> None:
+def settle_image(image: Image, *, reviewer: User) -> None:
     """After per-annotation decisions (or a deletion during review): once every annotation is decided, the
     image is rejected if any is rejected, else approved. An image left with no annotation does not settle
     here: that takes an image-level decision."""
@@ -139,7 +139,7 @@ def annotation_review(*, annotation: Annotation, reviewer: User, approve: bool, 
         raise ValidationError({"detail": f"This annotation is {annotation.status}; it was never submitted."})
     to_status = AnnotationStatus.APPROVED if approve else AnnotationStatus.REJECTED
     _set_annotation_status(annotation, actor=reviewer, image=image, to_status=to_status, comment=comment)
-    _settle_image(image, reviewer=reviewer)
+    settle_image(image, reviewer=reviewer)
     if approve:
         _learn_on_commit(image)
     return Annotation.objects.select_related("label_class", "author").get(pk=annotation.pk)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from annotator.models import Annotation, AnnotationStatus, Image, ImageReviewStatus
 from annotator.services.annotations import annotation_create, annotation_delete
-from annotator.services.review import _locked_image, _record, _settle_image
+from annotator.services.review import locked_image, record_transition, settle_image
 
 
 @transaction.atomic
@@ -17,12 +17,12 @@ def annotation_add(*, image: Image, author: User, **fields) -> Annotation:
     """Create an annotation. While the image is under review (a reviewer or manager adding a missed
     object) it is created `approved`, with its audit row: the reviewer's own object needs no decision
     and does not keep the image from settling."""
-    image = _locked_image(image)
+    image = locked_image(image)
     if image.review_status != ImageReviewStatus.SUBMITTED:
         return annotation_create(image=image, author=author, **fields)
     fields["status"] = AnnotationStatus.APPROVED
     annotation = annotation_create(image=image, author=author, **fields)
-    _record(
+    record_transition(
         image=image,
         annotation=annotation,
         actor=author,
@@ -37,7 +37,7 @@ def annotation_add(*, image: Image, author: User, **fields) -> Annotation:
 def annotation_remove(*, annotation: Annotation, actor: User) -> None:
     """Delete an annotation. During review (a reviewer or manager deleting a wrong object) the image
     settles afterwards when every remaining annotation is decided."""
-    image = _locked_image(annotation.image)
+    image = locked_image(annotation.image)
     annotation_delete(annotation=annotation)
     if image.review_status == ImageReviewStatus.SUBMITTED:
-        _settle_image(image, reviewer=actor)
+        settle_image(image, reviewer=actor)
