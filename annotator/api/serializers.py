@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from annotator.models import (
     Annotation,
+    AnnotationKind,
     AnnotationSource,
     AnnotationStatus,
     EmbeddingStatus,
@@ -33,6 +34,13 @@ class PolygonsField(serializers.JSONField):
     """An annotation's polygons (the services check them; the schema states their shape)."""
 
 
+@extend_schema_field(
+    {"type": "array", "description": "A box annotation's [x, y, width, height] in image pixels", "items": {"type": "number"}}
+)
+class BoxField(serializers.JSONField):
+    """A box annotation's box (the services check it)."""
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     image_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
     annotation_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
@@ -54,6 +62,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "dicom_deidentify",
             "dicom_window",
             "dicom_render_state",
+            "dicom_burned_in",
             "retrain_every",
             "retrain_due_in",
         ]
@@ -74,6 +83,8 @@ class ProjectUpdateSerializer(serializers.Serializer):
     # DICOM settings (docs/dicom.md); the window is checked by the service (media.window_choice_clean).
     dicom_deidentify = serializers.BooleanField(required=False)
     dicom_window = serializers.JSONField(required=False, allow_null=True)
+    # US / secondary-capture uploads whose Burned In Annotation is not NO: flag them or refuse them.
+    dicom_burned_in = serializers.ChoiceField(choices=[("flag", "Flag"), ("refuse", "Refuse")], required=False)
     # Continuous learning: fine-tune again after this many approvals and corrections; 0 = off.
     retrain_every = serializers.IntegerField(required=False, min_value=0, max_value=100_000)
 
@@ -233,12 +244,15 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "rle",
             "bbox",
             "area",
+            "kind",
             "source",
             "prompts",
             "author",
             "author_name",
             "time_spent_ms",
             "click_count",
+            "vertex_count",
+            "stroke_count",
             "edited_after_sam",
             "status",
             "review_comment",
@@ -259,8 +273,12 @@ class AnnotationCreateSerializer(serializers.Serializer):
     polygons = PolygonsField(required=False, allow_null=True, default=None)
     prompts = serializers.DictField(required=False, default=dict)
     status = serializers.ChoiceField(choices=AnnotationStatus.choices, required=False, default=AnnotationStatus.DRAFT)
+    kind = serializers.ChoiceField(choices=AnnotationKind.choices, required=False, default=AnnotationKind.MASK)
+    bbox = BoxField(required=False, allow_null=True, default=None)
     time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
     click_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
+    vertex_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
+    stroke_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
 
 
 class AnnotationUpdateSerializer(serializers.Serializer):
@@ -270,9 +288,12 @@ class AnnotationUpdateSerializer(serializers.Serializer):
     polygons = PolygonsField(required=False)
     prompts = serializers.DictField(required=False)
     status = serializers.ChoiceField(choices=AnnotationStatus.choices, required=False)
+    bbox = BoxField(required=False)
     review_comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
     click_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    vertex_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    stroke_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
 
 
 class ConflictSerializer(serializers.Serializer):

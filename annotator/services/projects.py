@@ -16,7 +16,9 @@ from annotator.services.images import image_delete
 
 logger = logging.getLogger(__name__)
 
-EDITABLE_FIELDS = frozenset({"name", "description", "dicom_deidentify", "dicom_window", "retrain_every"})
+EDITABLE_FIELDS = frozenset(
+    {"name", "description", "dicom_deidentify", "dicom_window", "dicom_burned_in", "retrain_every"}
+)
 
 
 def _check_name_free(name: str, *, exclude_pk: int | None = None) -> None:

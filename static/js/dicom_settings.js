@@ -1,5 +1,5 @@
 // DICOM card of the project page (templates/projects/detail.html, managers only): saves the
-// de-identification setting and the project's window through PATCH /api/projects/<id>/ and shows the
+// de-identification setting, the burned-in annotation rule and the project's window through PATCH /api/projects/<id>/ and shows the
 // outcome, or the API's reasons when it refuses (docs/dicom.md).
 (function () {
   "use strict";
@@ -22,6 +22,7 @@
       headers: { "Content-Type": "application/json", "Accept": "application/json",
                  "X-CSRFToken": form.querySelector("input[name=csrfmiddlewaretoken]").value },
       body: JSON.stringify({ dicom_deidentify: document.getElementById("dicom-deidentify").checked,
+                             dicom_burned_in: document.getElementById("dicom-burned-in").value,
                              dicom_window: windowChoice })
     }).then(function (response) {
       return response.json().then(function (body) {
