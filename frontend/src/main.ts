@@ -18,7 +18,7 @@ import { Autosaver, type SaveState } from "./state/autosave";
 import { DocumentStore, type AnnotationDoc, type AnnotationSourceName } from "./state/document";
 import { AnnotatorApp, newLocalId, type LabelClassInfo, type ToolName } from "./tools/annotatorApp";
 import { ReviewPanel, type ReviewConfig } from "./tools/reviewPanel";
-import { SamSession } from "./tools/samSession";
+import { SamSession } from "./sam/session";
 import { WindowLevelControl } from "./tools/windowLevel";
 import { fetchAnnotatorPage, swapIn } from "./tools/navigation";
 import type { DicomConfig } from "./api/dicom";

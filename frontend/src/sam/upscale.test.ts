@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { candidateMask } from "../tools/samSession";
+import { candidateMask } from "./session";
 import type { DecodeResult } from "./messages";
 import { upscaleCandidate, upscalePlan, upscaleTaps, upscaleThreshold } from "./upscale";
 

@@ -9,7 +9,7 @@ import { normalizeBox, type Box } from "../sam/feeds";
 import { deleteVertex, insertVertex, moveVertex, type AnnotationDoc, type DocumentStore } from "../state/document";
 import { hitEdge, hitVertex, insidePolygons, type VertexHit } from "./polygonEdit";
 import { samAccepted } from "./samAccept";
-import type { SamSession } from "./samSession";
+import type { SamSession } from "../sam/session";
 
 export type ToolName = "sam" | "polygon" | "select";
 

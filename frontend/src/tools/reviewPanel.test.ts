@@ -15,7 +15,7 @@ import {
   promptFromStored,
   saveReplacedGeometry,
 } from "./reviewPanel";
-import { SamSession } from "./samSession";
+import { SamSession } from "../sam/session";
 
 vi.mock("../api/annotator", async (original) => ({
   ...(await original<typeof import("../api/annotator")>()),

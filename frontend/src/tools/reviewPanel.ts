@@ -18,7 +18,7 @@ import type { Prompt, PromptPoint } from "../sam/feeds";
 import { conflictCopy, type Autosaver, type SaveState } from "../state/autosave";
 import type { DocumentStore } from "../state/document";
 import type { AnnotatorApp, EditPermissions, LabelClassInfo } from "./annotatorApp";
-import type { SamSession } from "./samSession";
+import type { SamSession } from "../sam/session";
 import { button } from "../render/dom";
 
 export type PageMode = "annotate" | "review" | "read";

@@ -1,11 +1,11 @@
 /**
  * What Enter commits from a SAM session: the polygons, prompts, source, time and click count of one
- * settled mask (samSession.ts `settled()`), all taken from the same prompt set. Pure.
+ * settled mask (sam/session.ts `settled()`), all taken from the same prompt set. Pure.
  */
 import { maskToPolygons } from "../geometry/maskToPolygons";
 import { normalizeBox, type Box } from "../sam/feeds";
 import type { AnnotationDoc } from "../state/document";
-import type { SettledMask } from "./samSession";
+import type { SettledMask } from "../sam/session";
 
 export type SamAccepted = Pick<AnnotationDoc, "polygons" | "prompts" | "source" | "timeSpentMs" | "clickCount">;
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { DecoderClient } from "../sam/decoderClient";
-import type { Prompt } from "../sam/feeds";
-import type { DecodeResult } from "../sam/messages";
-import { samAccepted } from "./samAccept";
-import { SamSession } from "./samSession";
+import type { DecoderClient } from "./decoderClient";
+import type { Prompt } from "./feeds";
+import type { DecodeResult } from "./messages";
+import { samAccepted } from "../tools/samAccept";
+import { SamSession } from "./session";
 
 const SIDE = 4;
 

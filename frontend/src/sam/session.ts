@@ -3,8 +3,8 @@
  * shown, and the low-res logits fed back on the next click. Pure state + the decoder facade; the
  * canvas and keyboard live elsewhere.
  */
-import type { DecoderClient } from "../sam/decoderClient";
-import { Superseded } from "../sam/decoderClient";
+import type { DecoderClient } from "./decoderClient";
+import { Superseded } from "./decoderClient";
 import {
   EMPTY_PROMPT,
   cycleCandidates,
@@ -14,9 +14,9 @@ import {
   type Box,
   type Prompt,
   type PromptPoint,
-} from "../sam/feeds";
-import type { DecodeResult } from "../sam/messages";
-import { upscaleCandidate, upscalePlan, type UpscalePlan } from "../sam/upscale";
+} from "./feeds";
+import type { DecodeResult } from "./messages";
+import { upscaleCandidate, upscalePlan, type UpscalePlan } from "./upscale";
 
 export interface ShownMask {
   readonly mask: Uint8Array; // width × height, 1 = inside
