@@ -32,7 +32,7 @@ ANNOTATION_WRITERS = (Role.MANAGER, Role.ANNOTATOR)
 # Fields a reviewer may change; an annotator may change everything else on their own annotations.
 REVIEW_FIELDS = frozenset({"review_comment"})
 # What a reviewer may correct on the annotations of an image under review (docs/review.md).
-CORRECTION_FIELDS = frozenset({"label_class", "rle", "polygons", "prompts"})
+CORRECTION_FIELDS = frozenset({"label_class", "rle", "polygons", "bbox", "prompts"})
 # Statuses an annotator may set on their own work; approving or rejecting is the reviewer's.
 ANNOTATOR_STATUSES = frozenset({AnnotationStatus.DRAFT, AnnotationStatus.SUBMITTED})
 # Image statuses in which the annotator may still change the image's annotations.

@@ -227,3 +227,24 @@ def rle_to_polygons(rle: Rle, *, epsilon: float = 0.0, min_area: float = 0.0) ->
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def validate_box(box: object, *, width: int, height: int) -> list[float]:
+    """A bounding box [x, y, w, h] in image pixels (COCO's order), checked: four finite numbers, a
+    positive width and height, inside the image. GeometryError otherwise."""
+    if not isinstance(box, list) or len(box) != 4:
+        raise GeometryError("A box must be [x, y, width, height] in image pixels.")
+    if not all(_is_number(v) for v in box):
+        raise GeometryError("Box coordinates must be finite numbers.")
+    x, y, w, h = (float(v) for v in box)
+    if w <= 0 or h <= 0:
+        raise GeometryError("A box needs a positive width and height.")
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        raise GeometryError(f"The box lies outside the image ({width}x{height}).")
+    return [x, y, w, h]
+
+
+def box_polygons(box: Sequence[float]) -> Polygons:
+    """The box as one rectangular ring (what masks-based writers and the canvas draw)."""
+    x, y, w, h = box
+    return [[[x, y, x + w, y, x + w, y + h, x, y + h]]]

@@ -136,6 +136,13 @@ class AnnotationSource(models.TextChoices):
     IMPORT = "import", "Imported"
 
 
+class AnnotationKind(models.TextChoices):
+    # mask: polygons / RLE (SAM, hand-drawn, brushed); box: a plain bounding box (detection), whose
+    # polygons and RLE are its rectangle so that every mask-based reader still draws it.
+    MASK = "mask", "Mask"
+    BOX = "box", "Bounding box"
+
+
 class AnnotationStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     SUBMITTED = "submitted", "Submitted"
@@ -151,7 +158,9 @@ class Annotation(models.Model):
     polygons = models.JSONField(default=list)
     # COCO compressed RLE of the mask: {"size": [height, width], "counts": "..."}.
     rle = models.JSONField(default=dict)
-    bbox = models.JSONField(default=list)  # [x, y, width, height] from the mask
+    # [x, y, width, height]: derived from the mask, or for a box annotation the box as drawn (floats).
+    bbox = models.JSONField(default=list)
+    kind = models.CharField(max_length=8, choices=AnnotationKind.choices, default=AnnotationKind.MASK)
     area = models.PositiveBigIntegerField(default=0)  # mask pixels
     source = models.CharField(max_length=16, choices=AnnotationSource.choices)
     # The prompts that produced a SAM mask: {"points": [[x, y, label], ...], "box": [x0, y0, x1, y1]}.
@@ -160,7 +169,11 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="annotations"
     )
     time_spent_ms = models.PositiveIntegerField(default=0)
+    # Labeling effort (docs/annotator.md "Metrics"): time from the first action on the object to its
+    # accept (plus later touch-ups), SAM clicks and box drags, polygon vertices placed, brush strokes.
     click_count = models.PositiveIntegerField(default=0)
+    vertex_count = models.PositiveIntegerField(default=0)
+    stroke_count = models.PositiveIntegerField(default=0)
     # True once the geometry was changed after SAM produced it.
     edited_after_sam = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=AnnotationStatus.choices, default=AnnotationStatus.DRAFT)
@@ -181,6 +194,7 @@ class Annotation(models.Model):
 class ExportFormat(models.TextChoices):
     COCO = "coco", "COCO instances"
     YOLO = "yolo", "YOLO segmentation"
+    YOLO_DETECT = "yolo-detect", "YOLO detection boxes"
     MASKS = "masks", "PNG masks"
     DICOM_SEG = "dicom-seg", "DICOM SEG"
 

@@ -20,7 +20,7 @@ from annotator.models import Annotation, Export, Image, LabelClass, Project
 
 CHUNK_ROWS = 2000
 IMAGE_FIELDS = ("id", "original_name", "width", "height", "display", "metadata")
-ANNOTATION_FIELDS = ("id", "image_id", "label_class_id", "source", "status", "author__username")
+ANNOTATION_FIELDS = ("id", "image_id", "label_class_id", "kind", "bbox", "source", "status", "author__username")
 
 
 def export_label_classes(*, project: Project, label_class_ids: Sequence[int] | None = None) -> list[dict]:

@@ -7,6 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotator.api.fields import BoxField, effort_field
 from annotator.models import (
     Annotation,
     AnnotationKind,
@@ -32,13 +33,6 @@ from annotator.selectors_finetuning import retrain_due_in
 )
 class PolygonsField(serializers.JSONField):
     """An annotation's polygons (the services check them; the schema states their shape)."""
-
-
-@extend_schema_field(
-    {"type": "array", "description": "A box annotation's [x, y, width, height] in image pixels", "items": {"type": "number"}}
-)
-class BoxField(serializers.JSONField):
-    """A box annotation's box (the services check it)."""
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -275,10 +269,10 @@ class AnnotationCreateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=AnnotationStatus.choices, required=False, default=AnnotationStatus.DRAFT)
     kind = serializers.ChoiceField(choices=AnnotationKind.choices, required=False, default=AnnotationKind.MASK)
     bbox = BoxField(required=False, allow_null=True, default=None)
-    time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
-    click_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
-    vertex_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
-    stroke_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
+    time_spent_ms = effort_field(default=0)
+    click_count = effort_field(default=0)
+    vertex_count = effort_field(default=0)
+    stroke_count = effort_field(default=0)
 
 
 class AnnotationUpdateSerializer(serializers.Serializer):
@@ -290,10 +284,10 @@ class AnnotationUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=AnnotationStatus.choices, required=False)
     bbox = BoxField(required=False)
     review_comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
-    click_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
-    vertex_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
-    stroke_count = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    time_spent_ms = effort_field()
+    click_count = effort_field()
+    vertex_count = effort_field()
+    stroke_count = effort_field()
 
 
 class ConflictSerializer(serializers.Serializer):

@@ -7,8 +7,9 @@ Layout written (https://cocodataset.org/#format-data), plus one documented extra
                  (0-based), frame_number (1-based, DICOM's numbering)}?}
   categories[]:  id 1..N in the project's label-class order, name, supercategory "", sam_annotator {color}
   annotations[]: id (our annotation id), image_id, category_id, iscrowd 0, segmentation (compressed RLE
-                 or polygons), area and bbox computed by pycocotools from that segmentation,
-                 sam_annotator {source, author, status, label_class_id, polygon_lost_pixels?, ...}
+                 or polygons), area and bbox computed by pycocotools from that segmentation;
+                 a box annotation: bbox as drawn, area w*h, segmentation [] (detection only),
+                 sam_annotator {source, author, status, label_class_id, kind?, polygon_lost_pixels?, ...}
 
 Memory stays flat: entries are serialised one by one as the row iterators yield them.
 """
@@ -116,6 +117,20 @@ def coco_annotation(row: AnnotationRow, *, category_id: int, height: int, width:
         "status": row.get("status", ""),
         "label_class_id": row.get("label_class_id"),
     }
+    if row.get("kind") == "box":
+        # A plain bounding box: COCO's bbox as drawn, no segmentation ([]), area = w * h.
+        box = [round(float(v), 2) for v in row["bbox"]]
+        extra["kind"] = "box"
+        return {
+            "id": row["id"],
+            "image_id": row["image_id"],
+            "category_id": category_id,
+            "iscrowd": 0,
+            "segmentation": [],
+            "area": round(box[2] * box[3], 2),
+            "bbox": box,
+            EXTRA_KEY: extra,
+        }
     if segmentation == "rle":
         encoded = _pycoco_rle(row["rle"])
         value: Any = {"size": list(row["rle"]["size"]), "counts": row["rle"]["counts"]}

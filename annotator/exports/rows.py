@@ -24,6 +24,8 @@ class AnnotationRow(TypedDict, total=False):
     label_class_id: int
     rle: dict
     polygons: list
+    kind: str  # "mask" or "box"
+    bbox: list  # [x, y, w, h]: the box as drawn for a box, derived from the mask otherwise
     source: str
     status: str
     author__username: str | None

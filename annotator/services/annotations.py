@@ -26,6 +26,7 @@ from annotator import geometry
 from annotator import limits as input_limits
 from annotator.models import (
     Annotation,
+    AnnotationKind,
     AnnotationSource,
     AnnotationStatus,
     Image,
@@ -37,9 +38,8 @@ from annotator.services.review import SUBMITTABLE
 
 SAM_SOURCES = frozenset({AnnotationSource.SAM_CLICK, AnnotationSource.SAM_BOX, AnnotationSource.AUTO})
 GEOMETRY_FIELDS = frozenset({"rle", "polygons"})
-UPDATABLE_FIELDS = frozenset(
-    {"label_class", "rle", "polygons", "prompts", "review_comment", "time_spent_ms", "click_count"}
-)
+EFFORT_FIELDS = ("time_spent_ms", "click_count", "vertex_count", "stroke_count")
+UPDATABLE_FIELDS = frozenset({"label_class", "rle", "polygons", "bbox", "prompts", "review_comment", *EFFORT_FIELDS})
 # to_status of an audit row that records a correction made during review (not an annotation status).
 CORRECTED = "corrected"
 # What a correction (or a change after review) can be about, in the order the audit comment names them.
@@ -95,12 +95,39 @@ def _derive_geometry(*, image: Image, rle: dict | None, polygons: list | None) -
     return _Geometry(rle=rle, polygons=polygons, bbox=geometry.rle_bbox(rle), area=area)
 
 
+def _box_geometry(*, image: Image, bbox: Any, rle: dict | None, polygons: list | None) -> _Geometry:
+    """A box annotation: the box as drawn (floats, COCO's [x, y, w, h]) is the shape of record; its
+    polygons and RLE are the rectangle, so mask readers (canvas, PNG masks, DICOM SEG) draw it. A
+    box thinner than a pixel may rasterise to an empty mask: it is still a valid box."""
+    if rle is not None or polygons is not None:
+        raise ValidationError({"geometry": "A box annotation is given by bbox [x, y, width, height] only."})
+    if bbox is None:
+        raise ValidationError({"bbox": "A box annotation needs bbox [x, y, width, height]."})
+    try:
+        box = geometry.validate_box(bbox, width=image.width, height=image.height)
+    except geometry.GeometryError as exc:
+        raise ValidationError({"bbox": str(exc)}) from exc
+    polygons = geometry.box_polygons(box)
+    rle = geometry.polygons_to_rle(polygons, width=image.width, height=image.height)
+    return _Geometry(rle=rle, polygons=polygons, bbox=box, area=geometry.rle_area(rle))
+
+
+def _shape(*, image: Image, kind: str, rle: dict | None, polygons: list | None, bbox: Any) -> _Geometry:
+    if kind == AnnotationKind.BOX:
+        return _box_geometry(image=image, bbox=bbox, rle=rle, polygons=polygons)
+    if bbox is not None:
+        raise ValidationError({"bbox": "A mask's bbox is derived from the mask; only box annotations take one."})
+    return _derive_geometry(image=image, rle=rle, polygons=polygons)
+
+
 def _check_label_class(image: Image, label_class: LabelClass) -> None:
     if label_class.project_id != image.project_id:
         raise ValidationError({"label_class": "The label class belongs to another project."})
 
 
-def _check_choices(*, source: str | None = None, status: str | None = None) -> None:
+def _check_choices(*, source: str | None = None, status: str | None = None, kind: str | None = None) -> None:
+    if kind is not None and kind not in AnnotationKind.values:
+        raise ValidationError({"kind": f"Unknown kind {kind!r}; one of {AnnotationKind.values}."})
     if source is not None and source not in AnnotationSource.values:
         raise ValidationError({"source": f"Unknown source {source!r}; one of {AnnotationSource.values}."})
     if status is not None and status not in AnnotationStatus.values:
@@ -126,15 +153,20 @@ def annotation_create(
     prompts: dict | None = None,
     author: User | None = None,
     status: str = AnnotationStatus.DRAFT,
+    kind: str = AnnotationKind.MASK,
+    bbox: list | None = None,
     time_spent_ms: int = 0,
     click_count: int = 0,
+    vertex_count: int = 0,
+    stroke_count: int = 0,
 ) -> Annotation:
     _check_label_class(image, label_class)
-    _check_choices(source=source, status=status)
+    _check_choices(source=source, status=status, kind=kind)
     prompts = prompts or {}
     _check_prompts(prompts)
-    shape = _derive_geometry(image=image, rle=rle, polygons=polygons)
+    shape = _shape(image=image, kind=kind, rle=rle, polygons=polygons, bbox=bbox)
     annotation = Annotation(
+        kind=kind,
         image=image,
         label_class=label_class,
         source=source,
@@ -147,6 +179,8 @@ def annotation_create(
         status=status,
         time_spent_ms=time_spent_ms,
         click_count=click_count,
+        vertex_count=vertex_count,
+        stroke_count=stroke_count,
     )
     annotation.save()
     return annotation
@@ -177,14 +211,22 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
     if "prompts" in changes:
         _check_prompts(changes["prompts"])
         values["prompts"] = changes["prompts"]
-    for name in ("review_comment", "time_spent_ms", "click_count"):
+    for name in ("review_comment", *EFFORT_FIELDS):
         if name in changes:
             values[name] = changes[name]
-    if GEOMETRY_FIELDS & set(changes):
+    if (GEOMETRY_FIELDS | {"bbox"}) & set(changes):
         # New polygons without an RLE replace the mask; a new RLE without polygons re-derives them.
-        shape = _derive_geometry(image=image, rle=changes.get("rle"), polygons=changes.get("polygons"))
+        shape = _shape(
+            image=image,
+            kind=annotation.kind,
+            rle=changes.get("rle"),
+            polygons=changes.get("polygons"),
+            bbox=changes.get("bbox"),
+        )
         values.update(rle=shape.rle, polygons=shape.polygons, bbox=shape.bbox, area=shape.area)
-        changed_mask = shape.rle != geometry.rle_normalize(annotation.rle or shape.rle)
+        changed_mask = shape.rle != geometry.rle_normalize(annotation.rle or shape.rle) or (
+            annotation.kind == AnnotationKind.BOX and shape.bbox != annotation.bbox
+        )
         if annotation.source in SAM_SOURCES and changed_mask:
             values["edited_after_sam"] = True
         if changed_mask:

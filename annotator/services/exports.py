@@ -43,6 +43,7 @@ FUTURE_FORMATS: dict[str, str] = {}
 # DICOM SEG is written by annotator.services.exports_dicom_seg (highdicom).
 DICOM_SEG = ExportFormat.DICOM_SEG.value
 EXPORT_FORMATS = tuple(ExportFormat.values)
+YOLO_FORMATS = (ExportFormat.YOLO, ExportFormat.YOLO_DETECT)
 
 
 def export_options_clean(*, project: Project, format: str, options: dict[str, Any] | None) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def export_options_clean(*, project: Project, format: str, options: dict[str, An
     ):
         raise ValidationError({"job_id": f"Not a job of this project: {job_id!r}."})
     # YOLO's layout has the images beside the labels; the other formats carry them only on request.
-    include_images = True if format == ExportFormat.YOLO else bool(options.get("include_images", False))
+    include_images = True if format in YOLO_FORMATS else bool(options.get("include_images", False))
     return {
         "segmentation": segmentation,
         "statuses": sorted(statuses),
@@ -196,8 +197,8 @@ def export_write(
             project=project, label_classes=label_classes, filters=filters, handle=handle, advance=advance
         )
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        if format == ExportFormat.YOLO:
-            return _write_yolo(project, label_classes, filters, archive, advance)
+        if format in YOLO_FORMATS:
+            return _write_yolo(project, label_classes, filters, archive, advance, detect=format != ExportFormat.YOLO)
         return _write_masks(project, options, label_classes, filters, archive, advance)
 
 
@@ -286,12 +287,15 @@ def _grouped(project, filters, *, polygons: bool, rle: bool):
         yield image, names.pop(image["id"]), batch
 
 
-def _write_yolo(project, label_classes, filters, archive, advance) -> dict[str, Any]:
+def _write_yolo(project, label_classes, filters, archive, advance, *, detect: bool = False) -> dict[str, Any]:
     class_index = {lc["id"]: index for index, lc in enumerate(label_classes)}
-    archive.writestr(_member("data.yaml"), yolo.data_yaml(label_classes))
+    archive.writestr(
+        _member("data.yaml"), yolo.data_yaml(label_classes, task="detection" if detect else "segmentation")
+    )
     counts = {"images": 0, "annotations": 0, "lines": 0}
-    for image, file_name, batch in _grouped(project, filters, polygons=True, rle=False):
-        lines = yolo.yolo_lines(batch, class_index=class_index, width=image["width"], height=image["height"])
+    write_lines = yolo.yolo_box_lines if detect else yolo.yolo_lines
+    for image, file_name, batch in _grouped(project, filters, polygons=not detect, rle=False):
+        lines = write_lines(batch, class_index=class_index, width=image["width"], height=image["height"])
         archive.writestr(_member(yolo.label_file_name(file_name)), "\n".join(lines) + ("\n" if lines else ""))
         _add_storage_file(archive, image["display"], f"images/{file_name}")
         counts["images"] += 1

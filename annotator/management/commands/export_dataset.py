@@ -1,4 +1,4 @@
-"""`manage.py export_dataset --project NAME --format coco|yolo|masks|dicom-seg [--segmentation rle|polygon]
+"""`manage.py export_dataset --project NAME --format coco|yolo|yolo-detect|masks|dicom-seg [--segmentation rle|polygon]
 [--status approved|all] [--with-images] --out PATH`
 
 Writes the same file the export task stores (COCO JSON, or a zip when images are included or the

@@ -753,6 +753,7 @@ export interface components {
             readonly rle: unknown;
             readonly bbox: unknown;
             readonly area: number;
+            readonly kind: components["schemas"]["KindEnum"];
             readonly source: components["schemas"]["SourceEnum"];
             /** @description The clicks and box that made a SAM mask */
             readonly prompts: {
@@ -762,6 +763,8 @@ export interface components {
             readonly author_name: string | null;
             readonly time_spent_ms: number;
             readonly click_count: number;
+            readonly vertex_count: number;
+            readonly stroke_count: number;
             readonly edited_after_sam: boolean;
             readonly status: components["schemas"]["AnnotationStatusEnum"];
             readonly review_comment: string;
@@ -782,10 +785,18 @@ export interface components {
             };
             /** @default draft */
             status?: components["schemas"]["AnnotationStatusEnum"];
+            /** @default mask */
+            kind?: components["schemas"]["KindEnum"];
+            /** @description A box's [x, y, width, height] in image pixels */
+            bbox?: number[] | null;
             /** @default 0 */
             time_spent_ms?: number;
             /** @default 0 */
             click_count?: number;
+            /** @default 0 */
+            vertex_count?: number;
+            /** @default 0 */
+            stroke_count?: number;
         };
         /**
          * @description * `draft` - Draft
@@ -806,9 +817,13 @@ export interface components {
                 [key: string]: unknown;
             };
             status?: components["schemas"]["AnnotationStatusEnum"];
+            /** @description A box's [x, y, width, height] in image pixels */
+            bbox?: number[];
             review_comment?: string;
             time_spent_ms?: number;
             click_count?: number;
+            vertex_count?: number;
+            stroke_count?: number;
         };
         AuthToken: {
             username: string;
@@ -908,6 +923,12 @@ export interface components {
          * @enum {string}
          */
         DecoderStateEnum: "ready" | "preparing" | "unavailable";
+        /**
+         * @description * `flag` - Flag
+         *     * `refuse` - Refuse
+         * @enum {string}
+         */
+        DicomBurnedInEnum: "flag" | "refuse";
         /** @description What the annotator's window/level control and frame stepper need (frontend/src/tools/windowLevel.ts). */
         DicomPageConfig: {
             modality: string;
@@ -1027,6 +1048,8 @@ export interface components {
              *     * `always` - always
              */
             promote?: components["schemas"]["PromoteEnum"];
+            /** @description Train the image encoder too (GPU recommended): the version gets an encoder of its own and the project's images are embedded again when it becomes the project's model. */
+            train_encoder?: boolean;
         };
         /**
          * @description * `draft` - draft
@@ -1110,11 +1133,12 @@ export interface components {
         /**
          * @description * `coco` - COCO instances
          *     * `yolo` - YOLO segmentation
+         *     * `yolo-detect` - YOLO detection boxes
          *     * `masks` - PNG masks
          *     * `dicom-seg` - DICOM SEG
          * @enum {string}
          */
-        FormatEnum: "coco" | "yolo" | "masks" | "dicom-seg";
+        FormatEnum: "coco" | "yolo" | "yolo-detect" | "masks" | "dicom-seg";
         Image: {
             readonly id: number;
             readonly project: number;
@@ -1204,6 +1228,12 @@ export interface components {
             reviewer?: number | null;
             name?: string;
         };
+        /**
+         * @description * `mask` - Mask
+         *     * `box` - Bounding box
+         * @enum {string}
+         */
+        KindEnum: "mask" | "box";
         LabelClass: {
             readonly id: number;
             readonly name: string;
@@ -1394,6 +1424,7 @@ export interface components {
             readonly dicom_deidentify: boolean;
             readonly dicom_window: unknown;
             readonly dicom_render_state: unknown;
+            readonly dicom_burned_in: components["schemas"]["DicomBurnedInEnum"];
             readonly retrain_every: number;
             /** @description Approvals or corrections still needed before the next automatic fine-tuning; null when off. */
             readonly retrain_due_in: number | null;
@@ -1403,6 +1434,7 @@ export interface components {
             description?: string;
             dicom_deidentify?: boolean;
             dicom_window?: unknown;
+            dicom_burned_in?: components["schemas"]["DicomBurnedInEnum"];
             retrain_every?: number;
         };
         ProjectWrite: {
