@@ -2,8 +2,7 @@
 middle of an embedding, and a broker that is down during an upload. In both, the reconciler (its
 task function, run here) gets the image "ready" with a new worker within a bounded time.
 
-Broker: CELERY_BROKER_URL when set (CI: redis://127.0.0.1:6379/3), else the filesystem broker of
-the test var dir, shared with the worker subprocess through ANNOTATOR_VAR_DIR.
+Broker: the `broker` fixture of tests/faults/conftest.py (Redis when CELERY_BROKER_URL names it).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
@@ -22,60 +20,31 @@ from annotator.models import EmbeddingStatus, Image, Role
 from annotator.services.embeddings import embeddings_request
 from annotator.services.reconcile import reconcile
 from segmentation.models import Embedding, EmbeddingState
-from tests.celery_worker import run_worker, unreachable_broker, use_broker
-from tests.factories import image_bytes, image_with_embedding_status, make_image, make_project, make_user
+from tests.celery_worker import unreachable_broker
+from tests.factories import image_bytes, make_image, make_project, make_user
+from tests.faults.helpers import READY_WITHIN_S, embedding_status, embedding_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-READY_WITHIN_S = 120
-WORKER_ENV = {"SAM_CHECKPOINT_DIR": str(settings.SEGMENTATION_CHECKPOINT_DIR), "SAM_DEVICE": "cpu"}
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    url = os.environ.get("CELERY_BROKER_URL", "")
-    if url.startswith("redis://"):
-        with use_broker(monkeypatch, url):
-            yield url
-    else:
-        yield "filesystem://"
-
-
-def _worker(broker: str, tmp_path, name: str):
-    return run_worker(
-        broker_url=broker, queues="embeddings", name=name, log_path=tmp_path / f"{name}.log", extra_env=WORKER_ENV
-    )
-
-
-def _wait(predicate, timeout: float, what: str, log_path=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    log = log_path.read_text()[-3000:] if log_path and log_path.exists() else ""
-    raise AssertionError(f"{what} did not happen within {timeout} s\n{log}")
-
-
-def _status(image: Image) -> str:
-    return image_with_embedding_status(image).embedding_status
 
 
 def test_worker_killed_mid_embedding_then_the_reconciler_gets_the_image_ready(broker, tmp_path):
     project = make_project()
     image = make_image(project, width=640, height=480)
-    with _worker(broker, tmp_path, "doomed") as (process, log_path):
+    with embedding_worker(broker, tmp_path, "doomed") as (process, log_path):
         embeddings_request(images=[image])  # autocommit: sent at once
-        _wait(lambda: _status(image) == EmbeddingStatus.RUNNING, 60, "the embedding starting", log_path)
+        wait_until(lambda: embedding_status(image) == EmbeddingStatus.RUNNING, 60, "the embedding starting", log_path)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
     embedding = Embedding.objects.get(image_sha256=image.sha256)
     assert embedding.status == EmbeddingState.RUNNING  # what the dead worker left: no live task
 
     started = time.monotonic()
-    with _worker(broker, tmp_path, "rescuer") as (_, log_path):
+    with embedding_worker(broker, tmp_path, "rescuer") as (_, log_path):
         report = reconcile(stale_after=timedelta(0))
         assert embedding.pk in report.embeddings
-        _wait(lambda: _status(image) == EmbeddingStatus.READY, READY_WITHIN_S, "the embedding ready", log_path)
+        wait_until(
+            lambda: embedding_status(image) == EmbeddingStatus.READY, READY_WITHIN_S, "the embedding ready", log_path
+        )
     assert time.monotonic() - started < READY_WITHIN_S + 60
     assert Embedding.objects.filter(image_sha256=image.sha256).count() == 1
 
@@ -91,9 +60,11 @@ def test_broker_down_during_an_upload_then_the_reconciler_embeds_it(broker, tmp_
     assert response.status_code == 201, response.content
     assert [n["name"] for n in response.json()["notes"]] == ["scan.png"]
     image = Image.objects.get(project=project)
-    assert _status(image) == EmbeddingStatus.PENDING
+    assert embedding_status(image) == EmbeddingStatus.PENDING
 
-    with _worker(broker, tmp_path, "after-outage") as (_, log_path):
+    with embedding_worker(broker, tmp_path, "after-outage") as (_, log_path):
         reconcile(stale_after=timedelta(0))
-        _wait(lambda: _status(image) == EmbeddingStatus.READY, READY_WITHIN_S, "the embedding ready", log_path)
+        wait_until(
+            lambda: embedding_status(image) == EmbeddingStatus.READY, READY_WITHIN_S, "the embedding ready", log_path
+        )
     assert Image.objects.filter(project=project).count() == 1
