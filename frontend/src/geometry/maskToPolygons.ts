@@ -19,7 +19,11 @@ const DX = [1, 0, -1, 0] as const;
 const DY = [0, 1, 0, -1] as const;
 
 export function maskToPolygons(mask: Uint8Array, size: Size, tolerance = 1, minArea = 4): Polygons {
-  const rings = traceRings(mask, size);
+  return ringsToPolygons(traceRings(mask, size), tolerance, minArea);
+}
+
+/** Traced rings → polygons: small rings dropped, Douglas–Peucker, holes given to their outer ring. */
+export function ringsToPolygons(rings: readonly Ring[], tolerance = 1, minArea = 4): Polygons {
   const outers: { ring: Ring; area: number; holes: Ring[] }[] = [];
   const holes: { ring: Ring; area: number }[] = [];
   for (const ring of rings) {
