@@ -19,6 +19,7 @@ from annotator.models import (
     Role,
     StatusTransition,
 )
+from annotator.selectors_activity import active_time_by_author
 
 # "Accepted from SAM" counts the interactive SAM tools only (docs/review.md).
 SAM_PROMPT_SOURCES = (AnnotationSource.SAM_CLICK, AnnotationSource.SAM_BOX)
@@ -163,10 +164,12 @@ def annotator_metrics(*, project: Project) -> list[dict]:
         .order_by()
     )
     review_by_author = {row["annotation_author_id"]: row for row in reviews}
+    activity = active_time_by_author(project=project)
     result = []
     for row in per_author:
         objects, time_ms, clicks = row["objects"], row["time_ms"] or 0, row["clicks"] or 0  # type: ignore[misc]  # django-stubs misses the annotate() keys
         review = review_by_author.get(row["author_id"], {"reviewed": 0, "rejected": 0})
+        active = activity.get(row["author_id"], {"active_ms": 0, "idle_gaps": 0, "idle_ms": 0})
         result.append(
             {
                 "user_id": row["author_id"],
@@ -177,6 +180,11 @@ def annotator_metrics(*, project: Project) -> list[dict]:
                 "seconds_per_object": _ratio(time_ms / 1000, objects, 2),
                 "clicks_per_object": _ratio(clicks, objects, 2),
                 "sam_accepted_share": _ratio(row["sam_accepted"], objects),
+                # Server-side active time (annotator.selectors_activity): idle gaps over 60 s left out.
+                "active_hours": round(active["active_ms"] / 3_600_000, 4),
+                "objects_per_active_hour": _ratio(objects * 3_600_000, active["active_ms"], 2),
+                "idle_gaps": active["idle_gaps"],
+                "idle_hours": round(active["idle_ms"] / 3_600_000, 4),
                 "reviewed": review["reviewed"],
                 "rejected": review["rejected"],
                 "rejection_rate": _ratio(review["rejected"], review["reviewed"]),
@@ -222,6 +230,10 @@ def metrics_csv_rows(metrics: dict) -> list[list]:
             "seconds_per_object",
             "clicks_per_object",
             "sam_accepted_share",
+            "active_hours",
+            "objects_per_active_hour",
+            "idle_gaps",
+            "idle_hours",
             "reviewed",
             "rejected",
             "rejection_rate",
