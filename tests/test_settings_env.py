@@ -35,6 +35,17 @@ def test_database_url_selects_postgresql(tmp_path):
     assert (database["USER"], database["PASSWORD"]) == ("alice", "s3cret")
     # SQLite-only tweaks must not leak into other engines.
     assert "timeout" not in database.get("OPTIONS", {})
+    # Persistent, health-checked connections (bench/load_saves.py: a connection per request cost a
+    # third of the save throughput).
+    assert (database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]) == (60, True)
+
+
+def test_database_conn_max_age_is_a_setting(tmp_path):
+    env = {"ANNOTATOR_VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@db.internal/a"}
+    values = settings_values(["DATABASES"], {**env, "DATABASE_CONN_MAX_AGE": "0"})
+    assert values["DATABASES"]["default"]["CONN_MAX_AGE"] == 0
+    sqlite = settings_values(["DATABASES"], {"ANNOTATOR_VAR_DIR": str(tmp_path)})["DATABASES"]["default"]
+    assert sqlite.get("CONN_MAX_AGE", 0) == 0  # SQLite opens a connection for nothing
 
 
 def test_redis_broker_url_drops_filesystem_transport_options(tmp_path):
