@@ -1,5 +1,6 @@
 /**
- * Builds src/main.ts (annotator page) and src/pages/projectModel.ts (project page's Model panel) into ../static/dist/ (served by Django + whitenoise under /static/dist/).
+ * Builds src/main.ts (annotator page), src/pages/projectModel.ts + projectPage.ts (project page) and
+ * src/pages/uploadPage.ts (upload page) into ../static/dist/ (served by Django + whitenoise under /static/dist/).
  *
  * Django templates find the hashed bundle names through .vite/manifest.json. onnxruntime-web's
  * wasm runtime is copied next to the bundle (static/dist/ort/) so the browser never loads code
@@ -57,8 +58,14 @@ export default defineConfig({
     target: "es2022",
     sourcemap: true,
     rolldownOptions: {
-      // The annotator page, and the project page's Model panel (fine-tuning, versions).
-      input: { main: resolve(frontendDir, "src/main.ts"), projectModel: resolve(frontendDir, "src/pages/projectModel.ts") },
+      // The annotator page; the project page's Model panel (fine-tuning, versions) and its other
+      // cards (DICOM settings, exports, live counts); the upload page.
+      input: {
+        main: resolve(frontendDir, "src/main.ts"),
+        projectModel: resolve(frontendDir, "src/pages/projectModel.ts"),
+        projectPage: resolve(frontendDir, "src/pages/projectPage.ts"),
+        uploadPage: resolve(frontendDir, "src/pages/uploadPage.ts"),
+      },
     },
   },
   worker: { format: "es" },

@@ -83,7 +83,7 @@ def test_manager_sees_upload_link_and_page(client, setup):
     page = client.get(upload_url)
     assert page.status_code == 200
     assert reverse("api-image-list", args=[setup["project"].pk]) in page.content.decode()
-    assert b"upload.js" in page.content and b"<progress" in page.content
+    assert b"uploadPage" in page.content and b"<progress" in page.content  # frontend/src/pages/uploadPage.ts
 
 
 def test_non_member_gets_404_and_annotator_403_on_upload(client, setup):
@@ -96,13 +96,14 @@ def test_non_member_gets_404_and_annotator_403_on_upload(client, setup):
 
 def test_static_assets_are_served(client):
     assert client.get("/static/css/app.css").status_code == 200
-    assert client.get("/static/js/upload.js").status_code == 200
+    assert client.get("/static/dist/.vite/manifest.json").status_code == 200
 
 
 def test_project_detail_query_count_does_not_grow(client, setup, django_assert_max_num_queries):
     client.force_login(setup["manager"])
     for _ in range(10):
         make_annotation(make_image(setup["project"]), label_class=setup["project"].label_classes.first())
-    # 15: the Model panel reads the project's active model (one query, whatever the image count).
-    with django_assert_max_num_queries(15):
+    # 15: the Model panel reads the project's active model (one query, whatever the image count);
+    # 16: the annotators' active time (one query, annotator.selectors_activity).
+    with django_assert_max_num_queries(16):
         assert client.get(reverse("project-detail", args=[setup["project"].pk])).status_code == 200

@@ -1,4 +1,4 @@
-"""The project page's DICOM card (static/js/dicom_settings.js) in real headless Chromium: a refused
+"""The project page's DICOM card (frontend/src/pages/dicomSettings.ts) in real headless Chromium: a refused
 de-identification switch shows the API's reason, and a window is saved."""
 
 from __future__ import annotations

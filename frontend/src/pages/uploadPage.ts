@@ -1,0 +1,4 @@
+/** The upload page's Vite entry (templates/projects/upload.html). */
+import { startUpload } from "./upload";
+
+startUpload();
