@@ -36,6 +36,7 @@ class LabelledObject:
     prompts: dict[str, Any]
     corrected: bool  # edited after SAM, or corrected by a reviewer: SAM got it wrong
     embedding_name: str  # storage name of the image's ready embedding under the model's encoder
+    source_name: str = ""  # storage name of the pixels that embedding was computed from
 
     @property
     def key(self) -> str:
@@ -54,11 +55,12 @@ def labelled_objects(
         .values_list("id", "version", "image_id", "image__sha256", "rle", "prompts", "edited_after_sam")
     )
     shas = {row[3] for row in rows}
-    ready = dict(
-        Embedding.objects.filter(
+    ready = {
+        sha: (file, source)
+        for sha, file, source in Embedding.objects.filter(
             image_sha256__in=shas, model_sha256=model.encoder_sha256, status=EmbeddingState.READY
-        ).values_list("image_sha256", "file")
-    )
+        ).values_list("image_sha256", "file", "source_name")
+    }
     corrected = set(
         StatusTransition.objects.filter(project=project, to_status=CORRECTED, annotation__isnull=False).values_list(
             "annotation_id", flat=True
@@ -72,10 +74,11 @@ def labelled_objects(
             rle=rle,
             prompts=prompts or {},
             corrected=edited or pk in corrected,
-            embedding_name=ready[sha],
+            embedding_name=ready[sha][0],
+            source_name=ready[sha][1],
         )
         for pk, version, image_id, sha, rle, prompts, edited in rows
-        if ready.get(sha)
+        if sha in ready and ready[sha][0]
     ]
     return found, len(rows) - len(found)
 

@@ -58,6 +58,11 @@ class FinetuneParamsSerializer(serializers.Serializer):
         required=False,
         help_text="auto: only when the held-out score improves by 0.01 and NoC@90 does not worsen.",
     )
+    train_encoder = serializers.BooleanField(
+        required=False,
+        help_text="Train the image encoder too (GPU recommended): the version gets an encoder of its own and "
+        "the project's images are embedded again when it becomes the project's model.",
+    )
 
 
 class FinetuneProgressSerializer(serializers.Serializer):

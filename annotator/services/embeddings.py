@@ -32,6 +32,14 @@ def embeddings_request(*, images: Iterable[Image]) -> None:
         engine.embeddings_request(model=model, sources=sources)
 
 
+def project_embeddings_request(project_id: int) -> None:
+    """Request every image's embedding under the project's model as it is now: after the project
+    switched to a model with another image encoder (a version trained with its encoder), none of its
+    stored embeddings fit. The project page's embedding counts show the progress."""
+    images = Image.objects.filter(project_id=project_id).select_related("project", "project__sam_model")
+    embeddings_request(images=images.order_by("id").iterator(chunk_size=500))
+
+
 def embedding_retry(image: Image) -> Embedding:
     """Compute the image's embedding again unless it is ready (the retry button)."""
     return engine.embedding_retry(model=project_model(image.project), source=embedding_source(image))

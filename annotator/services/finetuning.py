@@ -36,8 +36,10 @@ from annotator.selectors_finetuning import (
     retrain_due_in,
     split_counts,
 )
+from annotator.services.embeddings import project_embeddings_request
 from common.tasks import enqueue_on_commit
 from segmentation.models import SamModel
+from segmentation.services.embeddings import pixels_for_training
 from segmentation.storage import read_embedding
 from segmentation.training.examples import Example, is_heldout
 
@@ -62,6 +64,7 @@ PARAM_DEFAULTS: dict[str, Any] = {
     "statuses": [AnnotationStatus.APPROVED.value],
     "holdout": 0.2,
     "promote": "auto",
+    "train_encoder": False,
 }
 # (lowest, highest) of each number; minutes stay under the broker's one-hour redelivery timeout.
 PARAM_LIMITS: dict[str, tuple[float, float]] = {
@@ -106,6 +109,8 @@ def finetune_params_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
         params["statuses"] = [s for s in TRAINABLE_STATUSES if s in statuses]
     if params["promote"] not in PROMOTE_CHOICES:
         errors["promote"] = f"Choose one of {', '.join(PROMOTE_CHOICES)}."
+    if not isinstance(params["train_encoder"], bool):
+        errors["train_encoder"] = "Must be true or false."
     if errors:
         raise ValidationError(errors)
     return params
@@ -147,14 +152,18 @@ def _stored_prompts(prompts: dict[str, Any]) -> dict[str, Any] | None:
     return kept or None
 
 
-def training_data(*, project: Project, model: SamModel, statuses: tuple[str, ...], holdout: float) -> TrainingData:
+def training_data(
+    *, project: Project, model: SamModel, statuses: tuple[str, ...], holdout: float, pixels: bool = False
+) -> TrainingData:
     """Every object in those statuses whose image has a ready embedding under the model's encoder, as
-    Examples, split by image. Each image's embedding is read once and shared by its objects."""
+    Examples, split by image. Each image's embedding (and with pixels=True, for training the image
+    encoder, its pixels: the embedding's source) is read once and shared by its objects."""
     objects, skipped = labelled_objects(project=project, model=model, statuses=statuses)
     data = TrainingData(skipped=skipped)
     embeddings: dict[str, np.ndarray] = {}
+    images: dict[str, np.ndarray] | None = {} if pixels else None
     for item in objects:
-        example = _example(item, embeddings)
+        example = _example(item, embeddings, images)
         if example is None:
             data.skipped += 1
             continue
@@ -163,7 +172,9 @@ def training_data(*, project: Project, model: SamModel, statuses: tuple[str, ...
     return data
 
 
-def _example(item: LabelledObject, embeddings: dict[str, np.ndarray]) -> Example | None:
+def _example(
+    item: LabelledObject, embeddings: dict[str, np.ndarray], images: dict[str, np.ndarray] | None
+) -> Example | None:
     try:
         mask = geometry.rle_decode(item.rle).astype(bool)
     except geometry.GeometryError:
@@ -172,7 +183,13 @@ def _example(item: LabelledObject, embeddings: dict[str, np.ndarray]) -> Example
         return None
     if item.embedding_name not in embeddings:
         embeddings[item.embedding_name] = read_embedding(item.embedding_name)[0]
+    image = None
+    if images is not None:
+        if item.source_name not in images:
+            images[item.source_name] = pixels_for_training(item.source_name)
+        image = images[item.source_name]
     return Example(
+        image=image,
         key=item.key,
         embedding=embeddings[item.embedding_name],
         mask=mask,
@@ -268,8 +285,13 @@ def model_activate(*, project: Project, model: SamModel, user: User | None) -> P
     _check_manager(project, user)
     if model.pk not in {m.pk for m in model_lineage(project)}:
         raise ValidationError({"detail": "This model is not a version of this project's model."})
+    previous_encoder = project_model(project).encoder_sha256
     project.sam_model = model
     project.save(update_fields=["sam_model"])
+    if model.encoder_sha256 != previous_encoder:
+        # Another image encoder (a version trained with its encoder, or a rollback from one): the
+        # embeddings under it are requested now (content it embedded before is reused at once).
+        project_embeddings_request(project.pk)
     logger.info("Project %s now uses model %s (by %s)", project.pk, model.name, user or "the system")
     return project
 

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotator.models import FinetuneDecision, FinetuneRun, FinetuneRunStatus, Project
+from annotator.services.embeddings import project_embeddings_request
 from annotator.services.finetuning import STALE_AFTER, enough_objects, too_few_message, training_data
 from segmentation.services.finetuning import finetune_version
 from segmentation.training.examples import FinetuneCancelled, FinetuneParams, score
@@ -127,10 +128,15 @@ def finetune_execute(run_id: int, *, report: Callable[[dict[str, Any]], None] | 
         return FinetuneRun.objects.get(pk=run_id)
     run = FinetuneRun.objects.select_related("project", "base_model").get(pk=run_id)
     params = run.params
+    train_encoder = bool(params.get("train_encoder", False))  # runs recorded before the option: False
     recorder = _Recorder(run, report)
     try:
         data = training_data(
-            project=run.project, model=run.base_model, statuses=tuple(params["statuses"]), holdout=params["holdout"]
+            project=run.project,
+            model=run.base_model,
+            statuses=tuple(params["statuses"]),
+            holdout=params["holdout"],
+            pixels=train_encoder,
         )
         FinetuneRun.objects.filter(pk=run_id).update(
             train_objects=len(data.train), heldout_objects=len(data.heldout), annotations=data.annotations
@@ -155,6 +161,7 @@ def finetune_execute(run_id: int, *, report: Callable[[dict[str, Any]], None] | 
                 eval_clicks=EVAL_CLICKS,
                 # "always" asked for a new version: the best trained epoch, even if the base scores higher.
                 keep_trained=params["promote"] == "always",
+                train_encoder=train_encoder,
             ),
             name=version_name(run),
             on_progress=recorder.on_progress,
@@ -177,6 +184,8 @@ def finetune_execute(run_id: int, *, report: Callable[[dict[str, Any]], None] | 
     with transaction.atomic():
         if promoted:
             Project.objects.filter(pk=run.project_id).update(sam_model=version)
+            if version.encoder_sha256 != run.base_model.encoder_sha256:
+                project_embeddings_request(run.project_id)  # its own encoder: every image again
         _finish(
             run_id,
             FinetuneRunStatus.DONE,

@@ -25,8 +25,8 @@ class VersionCheckError(RuntimeError):
     """A fine-tuned version failed a check before registration (nothing is registered)."""
 
 
-def merged_checkpoint(base_checkpoint: str | Path, trained: dict[str, torch.Tensor]) -> tuple[bytes, bool]:
-    """(bytes of the base checkpoint with the trained tensors put in, whether any tensor changed).
+def merged_checkpoint(base_checkpoint: str | Path, trained: dict[str, torch.Tensor]) -> tuple[bytes, list[str]]:
+    """(bytes of the base checkpoint with the trained tensors put in, the keys whose tensor changed).
 
     Saved to memory, not to a path: torch.save names the zip archive after the file, so bytes saved
     from memory depend on the weights only (the same weights give the same sha256)."""
@@ -34,13 +34,14 @@ def merged_checkpoint(base_checkpoint: str | Path, trained: dict[str, torch.Tens
     unknown = sorted(set(trained) - set(state))
     if unknown:
         raise VersionCheckError(f"Trained keys missing from {base_checkpoint}: {unknown[:5]}")
-    merged, changed = dict(state), False
+    merged, changed = dict(state), []
     for key, value in trained.items():
         if tuple(value.shape) != tuple(state[key].shape):
             raise VersionCheckError(f"{key}: trained shape {tuple(value.shape)}, base {tuple(state[key].shape)}")
         dtype = torch.float32 if state[key].is_floating_point() else state[key].dtype
         new = value.detach().to(device="cpu", dtype=dtype).contiguous()
-        changed = changed or not torch.equal(new, state[key].to(dtype))
+        if not torch.equal(new, state[key].to(dtype)):
+            changed.append(key)
         merged[key] = new
     buffer = io.BytesIO()
     torch.save(merged, buffer)

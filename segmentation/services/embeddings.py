@@ -95,10 +95,28 @@ def source_pixels(embedding: Embedding) -> np.ndarray:
     """HxWx3 uint8 RGB of the embedding's source file."""
     if not embedding.source_name:
         raise ValueError(f"Embedding {embedding.pk} names no source pixels (request it again).")
-    with default_storage.open(embedding.source_name, "rb") as handle:
+    return _stored_rgb(embedding.source_name)
+
+
+def _stored_rgb(name: str, longest: int | None = None) -> np.ndarray:
+    with default_storage.open(name, "rb") as handle:
         data = handle.read()
     with PILImage.open(io.BytesIO(data)) as picture:
-        return np.asarray(picture.convert("RGB"))
+        rgb = picture.convert("RGB")
+        if longest is not None and max(rgb.size) > longest:
+            rgb.thumbnail((longest, longest), PILImage.Resampling.BILINEAR)
+        return np.asarray(rgb)
+
+
+# Every SAM encoder takes at most 1024-px inputs: pixels kept for encoder training are no larger, so
+# a project of large images fits in a training worker's memory (about 3 MB an image).
+TRAINING_PIXELS_LONGEST = 1024
+
+
+def pixels_for_training(source_name: str) -> np.ndarray:
+    """HxWx3 uint8 RGB of an embedding's source, longest side at most TRAINING_PIXELS_LONGEST (the
+    encoder resizes to its input size anyway; the aspect ratio, which the masks share, is kept)."""
+    return _stored_rgb(source_name, TRAINING_PIXELS_LONGEST)
 
 
 def _claim(embedding_id: int) -> bool:

@@ -2,6 +2,11 @@
 objects (segmentation.training.finetune), then register the result as a new SamModel whose parent
 is the base and whose encoder is the base's (so it reads every embedding the base has).
 
+With params.train_encoder the image encoder is trained too: the version then has an encoder of its
+own (encoder_sha256 = its checkpoint's sha256), so no embedding of the base fits it and every image
+that is to be annotated with it is embedded again (the annotator requests that when a project
+switches to such a version).
+
 Imported by the web process too (the annotator's services): torch is loaded only inside
 finetune_version, through the lazily imported segmentation.training / segmentation.sam modules.
 
@@ -102,6 +107,8 @@ def finetune_version(
     """Fine-tune a fresh copy of `base` and register the kept state as version `name` (parent=base,
     encoder_sha256=base's, training = training_record(...), its own fp32 + int8 first-click and
     refinement decoders, the fp32 refinement graph checked against PyTorch). Never the default model.
+    With params.train_encoder: encoder_sha256 is the version's own, and the file's encoder must be
+    the trained one (the check's embedding comes from it).
 
     Returns (result, model). The same weights are the same model: when no epoch beat the base (the
     kept state IS the base) the model returned is `base` itself, and weights already registered give
@@ -109,6 +116,7 @@ def finetune_version(
     during training or before the row is saved) with nothing registered; ValueError for a taken name.
     """
     # torch: loaded here, in the training worker, never when the web process imports this module.
+    from segmentation.sam.encoder import encode_images
     from segmentation.sam.versions import (
         VersionCheckError,
         encoders_equal,
@@ -124,26 +132,29 @@ def finetune_version(
         sam, train, heldout, params, device=get_device(), on_progress=on_progress, should_stop=should_stop
     )
     sam.cpu()  # the checks below compare against PyTorch on the CPU, as onnxruntime runs there
-    data_bytes, changed = merged_checkpoint(base.checkpoint_path, result.state_dict)
-    if not changed:
+    data_bytes, changed_keys = merged_checkpoint(base.checkpoint_path, result.state_dict)
+    if not changed_keys:
         logger.info("Fine-tuning %s kept the base weights: no version registered", base.name)
         return result, base
     sha = hashlib.sha256(data_bytes).hexdigest()
     existing = SamModel.objects.filter(checkpoint_sha256=sha).first()
     if existing is not None:
         return result, existing
+    own_encoder = params.train_encoder and any(key.startswith("image_encoder.") for key in changed_keys)
+    # The check's embedding must come from the encoder the version will be used with.
+    check_embedding = encode_images(sam, [heldout[0].image], "cpu")[0] if own_encoder else heldout[0].embedding
     path = version_checkpoint_path(sha)
     wrote = not path.exists()
     if wrote:
         _write_atomically(path, data_bytes)
 
     def check(record: SamModel, exported: Any) -> None:
-        # The file's encoder is the base's (the shared-embedding promise), its decoder the trained one.
+        # The file's encoder is the one trained (decoder only: the base's, the shared-embedding promise).
         if not encoders_equal(exported, sam):
-            raise VersionCheckError("The version's image encoder differs from its base's.")
+            raise VersionCheckError("The version's image encoder differs from the one trained.")
         with default_storage.open(record.decoder_fp32.name, "rb") as handle:
             graph = handle.read()
-        diff = refinement_graph_max_diff(sam, graph, heldout[0].embedding, seed=params.seed)
+        diff = refinement_graph_max_diff(sam, graph, check_embedding, seed=params.seed)
         if diff > DECODER_CHECK_TOLERANCE:
             raise VersionCheckError(
                 f"The exported decoder of {name!r} differs from PyTorch by {diff:.3g} (> {DECODER_CHECK_TOLERANCE})."
@@ -157,7 +168,7 @@ def finetune_version(
             architecture=base.architecture,
             checkpoint_path=path,
             parent=base,
-            encoder_sha256=base.encoder_sha256,
+            encoder_sha256=None if own_encoder else base.encoder_sha256,
             training=training_record(
                 base=base, params=params, result=result, train=len(train), heldout=len(heldout), data=data
             ),

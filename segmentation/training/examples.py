@@ -30,6 +30,9 @@ class Example:
     # "box": [x0, y0, x1, y1]} (either may be missing), or None for objects drawn by hand.
     prompts: dict[str, Any] | None = None
     weight: float = 1.0
+    # (H, W, 3) uint8 RGB, the pixels the embedding was computed from (any size with the mask's aspect
+    # ratio); needed only when the image encoder is trained too (FinetuneParams.train_encoder).
+    image: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class FinetuneParams:
     # True: the best trained epoch is kept even when the untrained base scores higher (a manager asked
     # for a new version whatever its score: promote "always"); False: the base competes too.
     keep_trained: bool = False
+    # Train the image encoder too (pixels needed; the version gets an encoder of its own, so its images
+    # are embedded again), with its own learning rate: the encoder starts from features that already
+    # work, and a decoder-sized step would wreck them.
+    train_encoder: bool = False
+    encoder_lr: float = 1e-5
 
 
 @dataclass

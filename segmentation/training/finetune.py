@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from segmentation.training import prompts
+from segmentation.training import encoder_mode, prompts
 from segmentation.training.embedding_predictor import ModelGeometry, evaluate
 from segmentation.training.examples import (
     TRAINED_PREFIXES,
@@ -49,7 +49,8 @@ from segmentation.training.examples import (
 
 @dataclass
 class _Prepared:
-    embedding: torch.Tensor  # (C, h, w)
+    key: str  # the image: objects of one image share its embedding (and, training the encoder, its pass)
+    embedding: torch.Tensor  # (C, h, w); empty when the encoder is trained (embeddings come from pixels)
     target: torch.Tensor  # (L, L) float in [0, 1] on the low-res grid of the padded input square
     valid: torch.Tensor  # (L, L) 1 inside the image, 0 in the padding
     box: torch.Tensor  # (4,) the mask's box in input pixels
@@ -57,7 +58,7 @@ class _Prepared:
     weight: float
 
 
-def _prepare(geometry: ModelGeometry, example: Example, device: torch.device) -> _Prepared:
+def _prepare(geometry: ModelGeometry, example: Example, device: torch.device, *, pixels: bool) -> _Prepared:
     height, width = example.mask.shape
     s = geometry.scale(height, width)
     low_h = max(1, round(height * s * geometry.low_per_input))
@@ -69,7 +70,10 @@ def _prepare(geometry: ModelGeometry, example: Example, device: torch.device) ->
     ys, xs = np.nonzero(example.mask)
     box = [xs.min() * s, ys.min() * s, (xs.max() + 1) * s, (ys.max() + 1) * s] if len(xs) else [0.0] * 4
     return _Prepared(
-        embedding=torch.as_tensor(np.asarray(example.embedding, np.float32), device=device),
+        key=example.key,
+        embedding=torch.empty(0)
+        if pixels
+        else torch.as_tensor(np.asarray(example.embedding, np.float32), device=device),
         target=torch.as_tensor(target, device=device),
         valid=torch.as_tensor(valid, device=device),
         box=torch.tensor(box, dtype=torch.float32, device=device),
@@ -109,15 +113,30 @@ def _true_iou(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
     return inter / (pred | tgt).sum((-2, -1)).float().clamp(min=1)
 
 
+def trained_prefixes(params: FinetuneParams) -> tuple[str, ...]:
+    return (*TRAINED_PREFIXES, encoder_mode.ENCODER_PREFIX) if params.train_encoder else TRAINED_PREFIXES
+
+
 class _Trainer:
-    def __init__(self, sam: Any, params: FinetuneParams, device: torch.device) -> None:
-        self.sam, self.params, self.device = sam, params, device
+    def __init__(
+        self, sam: Any, params: FinetuneParams, device: torch.device, bank: encoder_mode.PixelBank | None
+    ) -> None:
+        self.sam, self.params, self.device, self.bank = sam, params, device, bank
         self.geometry = ModelGeometry(sam)
         self.generator = torch.Generator(device=device).manual_seed(params.seed)
-        self.trained = [p for name, p in sam.named_parameters() if name.startswith(TRAINED_PREFIXES)]
+        prefixes = trained_prefixes(params)
         for name, p in sam.named_parameters():
-            p.requires_grad_(name.startswith(TRAINED_PREFIXES))
-        self.optimizer = torch.optim.AdamW(self.trained, lr=params.lr, weight_decay=params.weight_decay)
+            p.requires_grad_(name.startswith(prefixes))
+        decoder = [p for name, p in sam.named_parameters() if name.startswith(TRAINED_PREFIXES)]
+        groups: list[dict[str, Any]] = [{"params": decoder, "lr": params.lr}]
+        if bank is not None:
+            groups.append({"params": encoder_mode.encoder_parameters(sam), "lr": params.encoder_lr})
+        self.optimizer = torch.optim.AdamW(groups, lr=params.lr, weight_decay=params.weight_decay)
+
+    def _embeddings(self, batch: list[_Prepared]) -> torch.Tensor:
+        if self.bank is None:
+            return torch.stack([b.embedding for b in batch])
+        return self.bank.embed([b.key for b in batch])
 
     def _first_tokens(
         self, batch: list[_Prepared], target: torch.Tensor
@@ -161,7 +180,8 @@ class _Trainer:
 
     def step(self, batch: list[_Prepared]) -> dict[str, float]:
         n, rounds = len(batch), self.params.rounds
-        embeddings = torch.stack([b.embedding for b in batch])
+        self.optimizer.zero_grad(set_to_none=True)
+        embeddings = self._embeddings(batch)
         target = torch.stack([b.target for b in batch])
         valid = torch.stack([b.valid for b in batch])
         weights = torch.tensor([b.weight for b in batch], device=self.device)
@@ -171,7 +191,7 @@ class _Trainer:
         prev = torch.zeros(n, 1, self.geometry.low, self.geometry.low, device=self.device)
         has_mask = torch.zeros(n, device=self.device)
         total, shown = 0.0, []
-        self.optimizer.zero_grad(set_to_none=True)
+        losses = []
         for r in range(rounds):
             if r > 0:
                 xy, label = self._next_clicks(batch, used, prev, target, valid)
@@ -186,13 +206,18 @@ class _Trainer:
             with torch.no_grad():
                 ious = _true_iou(masks, target, valid)
             loss = ((per.min(1).values + ((iou_pred - ious) ** 2).mean(1)) * weights).sum() / rounds
-            loss.backward()
+            if self.bank is None:
+                loss.backward()  # each round's graph is freed at once; the embeddings are constants
+            else:
+                losses.append(loss)  # one backward at the end: every round flows into the shared encoder pass
             with torch.no_grad():
                 pick = iou_pred[:, candidates].argmax(1) + candidates.start
                 rows = torch.arange(n, device=self.device)
                 prev = masks[rows, pick][:, None].detach()
                 shown.append(float(ious[rows, pick].mean()))
             total += float(loss.detach())
+        if losses:
+            torch.stack(losses).sum().backward()
         self.optimizer.step()
         return {"loss": total, "iou_first": shown[0], "iou_last": shown[-1]}
 
@@ -219,8 +244,9 @@ def finetune(
     on_progress: Callable[[dict[str, float]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> FinetuneResult:
-    """Train `sam`'s prompt encoder + mask decoder in place on `train`; return the best state by
-    held-out score (the base state when no epoch beats it). Raises FinetuneCancelled on request."""
+    """Train `sam`'s prompt encoder + mask decoder (and its image encoder with params.train_encoder)
+    in place on `train`; return the best state by held-out score (the base state when no epoch beats
+    it). Raises FinetuneCancelled on request."""
     if not train or not heldout:
         raise ValueError("Fine-tuning needs at least one training and one held-out object.")
     device = device or torch.device("cpu")
@@ -229,15 +255,25 @@ def finetune(
     torch.manual_seed(params.seed)
     rng = np.random.default_rng(params.seed)
     sam.to(device)
-    trainer = _Trainer(sam, params, device)
-    prepared = [_prepare(trainer.geometry, e, device) for e in train]
+    bank = encoder_mode.PixelBank(sam, train, device) if params.train_encoder else None
+    if bank is not None:
+        encoder_mode.require_images(heldout)
+    trainer = _Trainer(sam, params, device, bank)
+    prepared = [_prepare(trainer.geometry, e, device, pixels=bank is not None) for e in train]
+
+    def heldout_now() -> Sequence[Example]:
+        # A trained encoder gives other embeddings than the stored ones: score on what it gives.
+        return encoder_mode.reembedded(sam, heldout, device) if bank is not None else heldout
+
     base = evaluate(sam, heldout, params.eval_clicks, device)
     best_score = -math.inf if params.keep_trained else score(base, params.eval_clicks)
-    base_state = best_state = _trained_state(sam)
+    prefixes = trained_prefixes(params)
+    base_state = best_state = _trained_state(sam, prefixes)
     result = FinetuneResult(state_dict=best_state, base=base, tuned=base)
     stale, steps_per_epoch = 0, math.ceil(len(prepared) / params.batch)
     for epoch in range(1, params.max_epochs + 1):
         sam.train()
+        sam.image_encoder.eval()  # frozen, or trained with the base's normalisation statistics
         order = rng.permutation(len(prepared))
         losses = []
         for step in range(steps_per_epoch):
@@ -250,7 +286,7 @@ def finetune(
             losses.append(stats["loss"])
             if on_progress is not None:
                 on_progress({"epoch": epoch, "step": (epoch - 1) * steps_per_epoch + step + 1, **stats})
-        metrics = evaluate(sam, heldout, params.eval_clicks, device)
+        metrics = evaluate(sam, heldout_now(), params.eval_clicks, device)
         current = score(metrics, params.eval_clicks)
         row = {"epoch": float(epoch), "loss": float(np.mean(losses)) if losses else math.nan, "heldout": current}
         result.history.append(row)
@@ -258,7 +294,7 @@ def finetune(
             on_progress({**row, "seconds": time.monotonic() - started})
         result.epochs = epoch
         if current > best_score + params.min_gain:
-            best_score, best_state, result.tuned, stale = current, _trained_state(sam), metrics, 0
+            best_score, best_state, result.tuned, stale = current, _trained_state(sam, prefixes), metrics, 0
         else:
             stale += 1
         if time.monotonic() > deadline:
@@ -275,16 +311,18 @@ def finetune(
         sam.load_state_dict(base_state, strict=False)
         result.base = evaluate(sam, heldout, params.report_clicks, device)
         sam.load_state_dict(best_state, strict=False)
-        result.tuned = evaluate(sam, heldout, params.report_clicks, device)
+        result.tuned = evaluate(sam, heldout_now(), params.report_clicks, device)
     sam.load_state_dict(best_state, strict=False)
     sam.eval()
     result.seconds = time.monotonic() - started
     return result
 
 
-def _trained_state(sam: Any) -> dict[str, torch.Tensor]:
+def _trained_state(sam: Any, prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Copies of the trained tensors; floating point ones as float32 (integer buffers such as
+    BatchNorm's num_batches_tracked keep their dtype)."""
     return {
-        name: copy.deepcopy(value.detach()).float().cpu()
+        name: copy.deepcopy(value.detach()).cpu().to(torch.float32 if value.is_floating_point() else value.dtype)
         for name, value in sam.state_dict().items()
-        if name.startswith(TRAINED_PREFIXES)
+        if name.startswith(prefixes)
     }

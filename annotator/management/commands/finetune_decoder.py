@@ -1,5 +1,5 @@
 """`manage.py finetune_decoder --project NAME [--minutes M] [--status approved|all] [--holdout 0.2]
-[--seed S] [--promote auto|never|always]`
+[--seed S] [--promote auto|never|always] [--train-encoder]`
 
 Fine-tunes the project's decoder in this process (no worker needed), as a run recorded like those
 started on the project page. Progress goes to stderr; the last line on stdout is exactly
@@ -44,6 +44,12 @@ class Command(BaseCommand):
         parser.add_argument("--promote", choices=PROMOTE_CHOICES, default="auto")
         parser.add_argument("--max-epochs", type=int, default=PARAM_DEFAULTS["max_epochs"])
         parser.add_argument("--lr", type=float, default=PARAM_DEFAULTS["lr"], help="learning rate")
+        parser.add_argument(
+            "--train-encoder",
+            action="store_true",
+            help="train the image encoder too (GPU recommended; the version has its own encoder, and the "
+            "project's images are embedded again when it becomes the project's model)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = Project.objects.filter(name=options["project"]).first()
@@ -57,6 +63,7 @@ class Command(BaseCommand):
             "promote": options["promote"],
             "max_epochs": options["max_epochs"],
             "lr": options["lr"],
+            "train_encoder": options["train_encoder"],
         }
         try:
             run = finetune_start(project=project, user=None, params=params, enqueue=False)
