@@ -1,59 +1,43 @@
 /**
- * The annotator page's controller: turns pointer and keyboard events into commands on the
- * document store and the SAM session, and asks render/draw.ts for a frame when something changed.
- * Loading (image, annotations, model, embedding) lives in main.ts.
+ * The canvas host of the annotator page: owns the view (zoom, pan), draws a frame when something
+ * changed (render/draw.ts), and hands pointer events and keys to the active tool (tools/tool.ts,
+ * registered in tools/registry.ts). Keys no tool takes (GLOBAL_KEYS) do the same in every tool.
+ * UI state (tool, selection, hidden/locked, label class, display settings) lives in the UiStore;
+ * loading (image, annotations, model, embedding) lives in annotator/openImage.ts.
  */
 import { fitView, panBy, screenToImage, zoomAt, type Point, type View } from "../geometry/transforms";
 import { drawFrame, maskCanvas } from "../render/draw";
-import { normalizeBox, type Box } from "../sam/feeds";
-import { deleteVertex, insertVertex, moveVertex, type AnnotationDoc, type DocumentStore } from "../state/document";
-import { hitEdge, hitVertex, insidePolygons, type VertexHit } from "./polygonEdit";
-import { samAccepted } from "./samAccept";
 import type { SamSession } from "../sam/session";
+import type { Autosaver } from "../state/autosave";
+import type { AnnotationDoc, DocumentStore } from "../state/document";
+import { UiStore } from "../state/uiStore";
+import { hitVertex } from "./polygonEdit";
+import { GLOBAL_KEYS, TOOLS, toolByKey, type GlobalAction } from "./registry";
+import { removeVertex } from "./selectTool";
+import { HIT_PX, type EditPermissions, type LabelClassInfo, type Tool, type ToolContext, type ToolOverlay, type ToolPoint } from "./tool";
 
-export type ToolName = "sam" | "polygon" | "select";
+export type { EditPermissions, LabelClassInfo } from "./tool";
+export type ToolName = string;
 
-/** What the page lets this user do now (review mode: edit only; read-only: nothing). */
-export interface EditPermissions {
-  readonly create: boolean;
-  readonly edit: boolean;
-  readonly delete: boolean;
-}
-
-export interface LabelClassInfo {
-  readonly id: number;
-  readonly name: string;
-  readonly color: string;
-}
-
-const DRAG_THRESHOLD_PX = 5;
-const HIT_PX = 8;
 let localCounter = 0;
 export const newLocalId = (): string => `local-${Date.now().toString(36)}-${(localCounter += 1)}`;
 
+type MaskImage = NonNullable<ToolOverlay["mask"]>;
+
 export class AnnotatorApp {
-  tool: ToolName = "sam";
   view: View = { zoom: 1, panX: 0, panY: 0 };
   image: HTMLImageElement | null = null;
-  selected: string | null = null;
-  labelClass: number;
-  opacity = 0.45;
-  detail = 1;
-  showAnnotations = true;
-  draft: Point[] = [];
   permissions: EditPermissions = { create: true, edit: true, delete: true };
-  /** Local id of the annotation whose SAM session was reopened: Enter replaces its geometry. */
-  reopened: string | null = null;
+  autosaver: Autosaver | null = null;
+  readonly ui: UiStore;
+  private readonly tools = new Map<string, Tool>();
+  private active: Tool;
+  private readonly ctx: ToolContext;
   private cursor: Point | null = null;
-  private pointerDown: { screen: Point; image: Point; button: number; alt: boolean } | null = null;
-  private dragBox: Box | null = null;
-  private dragVertex: { localId: string; hit: VertexHit; moved: boolean } | null = null;
   private spaceHeld = false;
   private panning: Point | null = null;
   private frameRequested = false;
-  private accepting: Promise<void> | null = null;
-  private maskCache: { source: Uint8Array; canvas: HTMLCanvasElement } | null = null;
-  private hoverCache: { source: Uint8Array; canvas: HTMLCanvasElement } | null = null;
+  private readonly masks = new Map<"mask" | "hover", { source: Uint8Array; color: string; canvas: HTMLCanvasElement }>();
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -70,13 +54,38 @@ export class AnnotatorApp {
       /** Aborted when the page moves to another image in place: window listeners go with it. */
       signal?: AbortSignal;
     },
+    ui?: UiStore,
   ) {
-    this.labelClass = labelClasses[0]?.id ?? 0;
-    store.subscribe(() => this.changed());
+    this.ui = ui ?? new UiStore({ labelClass: labelClasses[0]?.id ?? 0 });
+    this.ctx = {
+      ui: this.ui,
+      document: store,
+      sam,
+      labelClasses,
+      imageSize,
+      canvas,
+      view: () => this.view,
+      permissions: () => this.permissions,
+      autosaver: () => this.autosaver,
+      changed: () => this.changed(),
+      colorOf: (labelClass) => this.colorOf(labelClass),
+      newLocalId,
+      replaceGeometry: (localId, polygons, prompts) => hooks.replaceGeometry?.(localId, polygons, prompts),
+    };
+    for (const registration of TOOLS) {
+      this.tools.set(registration.name, registration.create());
+    }
+    this.active = this.tools.get(this.ui.state.tool) ?? this.tools.values().next().value!;
+    this.active.activate(this.ctx);
+    store.subscribe(() => {
+      this.ui.retain(new Set(store.present.annotations.map((a) => a.localId)));
+      this.changed();
+    });
+    this.ui.subscribe(() => this.changed());
     canvas.addEventListener("pointerdown", (e) => this.onPointerDown(e));
     canvas.addEventListener("pointermove", (e) => this.onPointerMove(e));
     canvas.addEventListener("pointerup", (e) => this.onPointerUp(e));
-    canvas.addEventListener("pointerleave", () => this.sam.clearHover());
+    canvas.addEventListener("pointerleave", () => this.active.onPointerLeave?.());
     canvas.addEventListener("contextmenu", (e) => e.preventDefault());
     canvas.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
     const signal = hooks.signal;
@@ -90,6 +99,44 @@ export class AnnotatorApp {
     const observer = new ResizeObserver(() => this.resize());
     observer.observe(canvas);
     signal?.addEventListener("abort", () => observer.disconnect());
+  }
+
+  get tool(): ToolName {
+    return this.active.name;
+  }
+
+  /** The active tool instance (tests, the toolbar). */
+  get activeTool(): Tool {
+    return this.active;
+  }
+
+  get selected(): string | null {
+    return this.ui.state.selected;
+  }
+
+  set selected(localId: string | null) {
+    this.ui.set({ selected: localId });
+  }
+
+  get reopened(): string | null {
+    return this.ui.state.reopened;
+  }
+
+  set reopened(localId: string | null) {
+    this.ui.set({ reopened: localId });
+  }
+
+  get labelClass(): number {
+    return this.ui.state.labelClass;
+  }
+
+  set labelClass(id: number) {
+    this.ui.set({ labelClass: id });
+  }
+
+  /** An accept waits for the decode in flight (status line: "saving when the mask lands"). */
+  get acceptPending(): boolean {
+    return this.active.busy === true;
   }
 
   changed(): void {
@@ -121,11 +168,18 @@ export class AnnotatorApp {
     this.changed();
   }
 
-  setTool(tool: ToolName): void {
-    this.tool = tool;
-    this.draft = [];
-    this.reopened = null;
+  /** Switch tools (the same name again drops the unfinished work: Submit uses that). */
+  setTool(name: ToolName): void {
+    const next = this.tools.get(name);
+    if (next === undefined) {
+      return;
+    }
+    this.active.cancel();
+    this.active.deactivate();
     this.sam.cancel();
+    this.active = next;
+    this.ui.set({ tool: name, reopened: null });
+    next.activate(this.ctx);
     this.changed();
   }
 
@@ -133,136 +187,48 @@ export class AnnotatorApp {
     return this.labelClasses.find((c) => c.id === labelClass)?.color ?? "#e6194b";
   }
 
+  /** A label class for new annotations, and for the selected one (when it may be edited). */
   setLabelClass(id: number): void {
-    this.labelClass = id;
-    if (this.permissions.edit && this.selected !== null && this.store.find(this.selected)?.labelClass !== id) {
-      this.store.update(this.selected, { labelClass: id });
+    this.ui.set({ labelClass: id });
+    const selected = this.ui.state.selected;
+    if (this.permissions.edit && selected !== null && this.ui.selectable(selected) && this.store.find(selected)?.labelClass !== id) {
+      this.store.update(selected, { labelClass: id });
     }
     this.changed();
   }
 
-  /**
-   * Enter in SAM mode: the mask of the latest prompt set becomes polygons, saved as an annotation.
-   * While a click is still decoding, the accept waits for it (a second Enter meanwhile joins the
-   * same accept), so the stored prompts, mask, click count and time always belong together. The
-   * label class and detail are those at the time Enter was pressed.
-   */
+  /** Enter: the active tool commits its unfinished work. */
   acceptMask(): Promise<void> {
-    this.accepting ??= this.commitMask().finally(() => {
-      this.accepting = null;
-      this.changed();
-    });
-    this.changed();
-    return this.accepting;
+    return this.active.accept?.() ?? Promise.resolve();
   }
 
-  /** An accept waits for the decode in flight (status line: "saving when the mask lands"). */
-  get acceptPending(): boolean {
-    return this.accepting !== null;
-  }
-
-  private async commitMask(): Promise<void> {
-    const labelClass = this.labelClass;
-    const detail = this.detail;
-    const settled = await this.sam.settled();
-    if (settled === null) {
-      return; // cancelled meanwhile, or the decode failed (reported)
-    }
-    const accepted = samAccepted(settled, detail, performance.now());
-    if (accepted === null) {
-      return;
-    }
-    if (this.reopened !== null) {
-      const target = this.reopened;
-      this.reopened = null;
-      this.sam.cancel();
-      this.hooks.replaceGeometry?.(target, accepted.polygons, accepted.prompts);
-      return;
-    }
-    if (!this.permissions.create) {
-      return;
-    }
-    this.sam.cancel();
-    this.store.add({ localId: newLocalId(), labelClass, ...accepted });
-  }
-
-  closeDraft(): void {
-    if (this.draft.length < 3 || !this.permissions.create) {
-      return;
-    }
-    const ring = this.draft.flatMap((p) => [round2(p.x), round2(p.y)]);
-    this.draft = [];
-    this.store.add({
-      localId: newLocalId(),
-      labelClass: this.labelClass,
-      polygons: [[ring]],
-      source: "manual",
-      prompts: {},
-      timeSpentMs: 0,
-      clickCount: 0,
-    });
-  }
-
-  private imagePoint(e: MouseEvent): Point {
+  private point(e: MouseEvent): ToolPoint {
     const rect = this.canvas.getBoundingClientRect();
-    const p = screenToImage({ x: e.clientX - rect.left, y: e.clientY - rect.top }, this.view);
-    return { x: clamp(p.x, 0, this.imageSize.width), y: clamp(p.y, 0, this.imageSize.height) };
-  }
-
-  private screenPoint(e: MouseEvent): Point {
-    const rect = this.canvas.getBoundingClientRect();
-    return { x: e.clientX - rect.left, y: e.clientY - rect.top };
+    const screen = { x: e.clientX - rect.left, y: e.clientY - rect.top };
+    const p = screenToImage(screen, this.view);
+    return { screen, image: { x: clamp(p.x, 0, this.imageSize.width), y: clamp(p.y, 0, this.imageSize.height) } };
   }
 
   private onPointerDown(e: PointerEvent): void {
     this.canvas.focus();
+    const at = this.point(e);
     if (this.spaceHeld || e.button === 1) {
-      this.panning = this.screenPoint(e);
+      this.panning = at.screen;
       return;
     }
-    const image = this.imagePoint(e);
-    this.pointerDown = { screen: this.screenPoint(e), image, button: e.button, alt: e.altKey };
-    const tolerance = HIT_PX / this.view.zoom;
-    if (this.tool === "select" && this.permissions.edit && this.selected !== null && e.button === 0 && !e.altKey) {
-      const annotation = this.store.find(this.selected);
-      const hit = annotation ? hitVertex(annotation.polygons, image, tolerance) : null;
-      if (hit !== null) {
-        this.dragVertex = { localId: this.selected, hit, moved: false };
-        this.canvas.setPointerCapture(e.pointerId);
-      }
-    }
+    this.active.onPointerDown(e, at);
   }
 
   private onPointerMove(e: PointerEvent): void {
-    const screen = this.screenPoint(e);
+    const at = this.point(e);
     if (this.panning !== null) {
-      this.view = panBy(this.view, screen.x - this.panning.x, screen.y - this.panning.y);
-      this.panning = screen;
+      this.view = panBy(this.view, at.screen.x - this.panning.x, at.screen.y - this.panning.y);
+      this.panning = at.screen;
       this.changed();
       return;
     }
-    const image = this.imagePoint(e);
-    this.cursor = image;
-    const down = this.pointerDown;
-    if (this.dragVertex !== null) {
-      this.dragVertex.moved = true;
-      this.cursor = image;
-      this.changed();
-      return;
-    }
-    if (down !== null && this.tool === "sam" && down.button === 0) {
-      if (Math.hypot(screen.x - down.screen.x, screen.y - down.screen.y) > DRAG_THRESHOLD_PX) {
-        this.dragBox = { x0: down.image.x, y0: down.image.y, x1: image.x, y1: image.y };
-        this.changed();
-      }
-      return;
-    }
-    if (this.tool === "sam" && down === null && !this.sam.active && this.permissions.create) {
-      void this.sam.previewAt(image.x, image.y);
-    }
-    if (this.tool === "polygon" && this.draft.length > 0) {
-      this.changed();
-    }
+    this.cursor = at.image;
+    this.active.onPointerMove(e, at);
   }
 
   private onPointerUp(e: PointerEvent): void {
@@ -270,95 +236,12 @@ export class AnnotatorApp {
       this.panning = null;
       return;
     }
-    const down = this.pointerDown;
-    this.pointerDown = null;
-    if (down === null) {
-      return;
-    }
-    const image = this.imagePoint(e);
-    if (this.dragVertex !== null) {
-      const { localId, hit, moved } = this.dragVertex;
-      this.dragVertex = null;
-      const annotation = this.store.find(localId);
-      if (moved && annotation) {
-        // One undo step per drag: the store sees only the final position.
-        this.store.update(localId, { polygons: moveVertex(annotation.polygons, hit.part, hit.ring, hit.vertex, round2(image.x), round2(image.y)) });
-      }
-      return;
-    }
-    if ((this.tool === "sam" || this.tool === "polygon") && !this.permissions.create && this.reopened === null) {
-      this.dragBox = null; // nothing new may be drawn; a reopened SAM session still takes clicks
-      this.changed();
-      return;
-    }
-    if (this.tool === "sam") {
-      if (this.dragBox !== null) {
-        const box = normalizeBox(this.dragBox);
-        this.dragBox = null;
-        this.sam.setBox(box);
-      } else {
-        const negative = down.button === 2 || down.alt;
-        this.sam.addPoint({ x: image.x, y: image.y, positive: !negative });
-      }
-      this.changed();
-    } else if (this.tool === "polygon" && down.button === 0) {
-      const first = this.draft[0];
-      if (first !== undefined && this.draft.length >= 3 && Math.hypot(first.x - image.x, first.y - image.y) * this.view.zoom <= HIT_PX) {
-        this.closeDraft();
-      } else {
-        this.draft.push(image);
-      }
-      this.changed();
-    } else if (this.tool === "select") {
-      this.selectOrEdit(image, down.alt);
-    }
-  }
-
-  private selectOrEdit(image: Point, alt: boolean): void {
-    const tolerance = HIT_PX / this.view.zoom;
-    const selected = this.selected !== null ? this.store.find(this.selected) : undefined;
-    if (selected !== undefined && this.permissions.edit) {
-      const vertex = hitVertex(selected.polygons, image, tolerance);
-      if (vertex !== null && alt) {
-        this.removeVertex(selected, vertex);
-        return;
-      }
-      const edge = vertex === null ? hitEdge(selected.polygons, image, tolerance) : null;
-      if (edge !== null) {
-        this.store.update(selected.localId, {
-          polygons: insertVertex(selected.polygons, edge.part, edge.ring, edge.vertex, round2(image.x), round2(image.y)),
-        });
-        return;
-      }
-      if (vertex !== null) {
-        return;
-      }
-    }
-    const annotations = this.store.present.annotations;
-    const hit = [...annotations].reverse().find((a) => insidePolygons(a.polygons, image));
-    this.selected = hit?.localId ?? null;
-    if (hit !== undefined) {
-      this.labelClass = hit.labelClass;
-    }
-    this.changed();
-  }
-
-  private removeVertex(annotation: AnnotationDoc, vertex: VertexHit): void {
-    const polygons = deleteVertex(annotation.polygons, vertex.part, vertex.ring, vertex.vertex);
-    if (polygons === null && !this.permissions.delete) {
-      return; // the last vertex would delete the annotation
-    }
-    if (polygons === null) {
-      this.store.remove(annotation.localId);
-      this.selected = null;
-    } else {
-      this.store.update(annotation.localId, { polygons });
-    }
+    this.active.onPointerUp(e, this.point(e));
   }
 
   private onWheel(e: WheelEvent): void {
     e.preventDefault();
-    this.view = zoomAt(this.view, this.screenPoint(e), Math.exp(-e.deltaY * 0.0015));
+    this.view = zoomAt(this.view, this.point(e).screen, Math.exp(-e.deltaY * 0.0015));
     this.changed();
   }
 
@@ -378,70 +261,28 @@ export class AnnotatorApp {
       } else {
         this.store.undo();
       }
-      this.selected = this.selected !== null && this.store.find(this.selected) ? this.selected : null;
       return;
     }
-    if (ctrl) {
+    if (ctrl || e.altKey) {
       return;
     }
-    const handled = this.handleKey(e);
-    if (handled) {
+    if (this.active.onKey(e) || this.globalKey(e)) {
       e.preventDefault();
     }
   }
 
-  private handleKey(e: KeyboardEvent): boolean {
-    switch (e.key) {
-      case "Tab":
-        this.sam.cycle(e.shiftKey ? -1 : 1);
-        return true;
-      case "Enter":
-        if (this.tool === "polygon") {
-          this.closeDraft();
-        } else {
-          void this.acceptMask();
-        }
-        return true;
-      case "Escape":
-        this.draft = [];
-        this.reopened = null;
-        this.sam.cancel();
-        this.selected = null;
-        this.changed();
-        return true;
-      case "Delete":
-      case "Backspace":
-        return this.deleteSelection();
-      case "?":
-        this.hooks.toggleHelp();
-        return true;
-      case " ":
-        this.spaceHeld = true;
-        return true;
-      default:
-        break;
-    }
+  private globalKey(e: KeyboardEvent): boolean {
     const key = e.key.toLowerCase();
-    const tools: Record<string, ToolName> = { s: "sam", p: "polygon", v: "select" };
-    if (key in tools) {
-      this.setTool(tools[key]!);
+    const action = GLOBAL_KEYS[key];
+    if (action !== undefined) {
+      return this.run(action, e);
+    }
+    const tool = toolByKey(key);
+    if (tool !== undefined) {
+      this.setTool(tool.name);
       return true;
     }
-    if (key === "f") {
-      this.fit();
-      return true;
-    }
-    if (key === "h") {
-      this.showAnnotations = !this.showAnnotations;
-      this.changed();
-      return true;
-    }
-    if (key === "a" || key === "d") {
-      this.hooks.navigate(key === "a" ? -1 : 1);
-      return true;
-    }
-    const digit = Number.parseInt(e.key, 10);
-    const labelClass = this.labelClasses[digit - 1];
+    const labelClass = this.labelClasses[Number.parseInt(e.key, 10) - 1];
     if (labelClass !== undefined) {
       this.setLabelClass(labelClass.id);
       return true;
@@ -449,24 +290,70 @@ export class AnnotatorApp {
     return false;
   }
 
-  private deleteSelection(): boolean {
-    if (this.tool === "polygon" && this.draft.length > 0) {
-      this.draft.pop();
-      this.changed();
-      return true;
+  private run(action: GlobalAction, e: KeyboardEvent): boolean {
+    switch (action) {
+      case "cycle":
+        this.sam.cycle(e.shiftKey ? -1 : 1);
+        return true;
+      case "accept":
+        void this.acceptMask();
+        return true;
+      case "cancel":
+        this.active.cancel();
+        this.sam.cancel();
+        this.ui.set({ reopened: null, selected: null });
+        this.changed();
+        return true;
+      case "delete":
+        return this.deleteSelection();
+      case "help":
+        this.hooks.toggleHelp();
+        return true;
+      case "pan":
+        this.spaceHeld = true;
+        return true;
+      case "fit":
+        this.fit();
+        return true;
+      case "toggle-annotations":
+        this.ui.set({ showAnnotations: !this.ui.state.showAnnotations });
+        return true;
+      case "previous-image":
+      case "next-image":
+        this.hooks.navigate(action === "previous-image" ? -1 : 1);
+        return true;
     }
-    if (this.selected === null) {
+  }
+
+  /** Delete / Backspace: the selected annotation's vertex under the cursor, or the annotation. */
+  private deleteSelection(): boolean {
+    const selected = this.ui.state.selected;
+    if (selected === null) {
       return false;
     }
-    const annotation = this.store.find(this.selected);
+    const annotation = this.store.find(selected);
     const vertex = annotation && this.cursor ? hitVertex(annotation.polygons, this.cursor, HIT_PX / this.view.zoom) : null;
     if (annotation && vertex !== null && this.permissions.edit) {
-      this.removeVertex(annotation, vertex);
+      removeVertex(this.ctx, annotation, vertex);
     } else if (this.permissions.delete) {
-      this.store.remove(this.selected);
-      this.selected = null;
+      this.store.remove(selected);
+      this.ui.set({ selected: null });
     }
     return true;
+  }
+
+  /** The painted canvas of a mask, made again only when the mask or its colour changed. */
+  private painted(slot: "mask" | "hover", mask: MaskImage | null | undefined, color: string): HTMLCanvasElement | null {
+    if (mask === null || mask === undefined) {
+      return null;
+    }
+    const cached = this.masks.get(slot);
+    if (cached?.source === mask.data && cached.color === color) {
+      return cached.canvas;
+    }
+    const canvas = maskCanvas(mask.data, mask.width, mask.height, color);
+    this.masks.set(slot, { source: mask.data, color, canvas });
+    return canvas;
   }
 
   private draw(): void {
@@ -474,38 +361,31 @@ export class AnnotatorApp {
     if (ctx === null) {
       return;
     }
-    const shown = this.sam.shown;
-    const color = this.colorOf(this.labelClass);
-    if (shown !== null && this.maskCache?.source !== shown.mask) {
-      this.maskCache = { source: shown.mask, canvas: maskCanvas(shown.mask, shown.width, shown.height, color) };
-    }
-    const hover = this.sam.hover;
-    if (hover !== null && this.hoverCache?.source !== hover.mask) {
-      this.hoverCache = { source: hover.mask, canvas: maskCanvas(hover.mask, hover.width, hover.height, color) };
-    }
-    const dragging = this.dragVertex;
+    const ui = this.ui.state;
+    const overlay = this.active.overlay();
+    const color = this.colorOf(ui.labelClass);
+    const preview = overlay.preview ?? null;
     drawFrame(ctx, {
       view: this.view,
       image: this.image,
       imageSize: this.imageSize,
-      annotations: this.store.present.annotations.map((a) => ({
-        polygons: dragging?.localId === a.localId && dragging.moved && this.cursor
-          ? moveVertex(a.polygons, dragging.hit.part, dragging.hit.ring, dragging.hit.vertex, this.cursor.x, this.cursor.y)
-          : a.polygons,
-        color: this.colorOf(a.labelClass),
-        selected: a.localId === this.selected,
-      })),
-      showAnnotations: this.showAnnotations,
-      opacity: this.opacity,
-      mask: shown !== null ? this.maskCache!.canvas : null,
-      hover: hover !== null && shown === null ? this.hoverCache!.canvas : null,
-      points: this.sam.prompt.points,
-      box: this.dragBox !== null ? normalizeBox(this.dragBox) : this.sam.prompt.box,
-      draft: this.draft,
-      cursor: this.tool === "polygon" ? this.cursor : null,
+      annotations: this.store.present.annotations
+        .filter((a) => !ui.hidden.has(a.localId))
+        .map((a) => ({
+          polygons: preview?.localId === a.localId ? preview.polygons : a.polygons,
+          color: this.colorOf(a.labelClass),
+          selected: a.localId === ui.selected,
+        })),
+      showAnnotations: ui.showAnnotations,
+      opacity: ui.opacity,
+      mask: this.painted("mask", overlay.mask, color),
+      hover: this.painted("hover", overlay.hover, color),
+      points: overlay.points ?? [],
+      box: overlay.box ?? null,
+      draft: overlay.draft ?? [],
+      cursor: overlay.cursor ?? null,
     });
   }
 }
 
-const round2 = (value: number): number => Math.round(value * 100) / 100;
 const clamp = (value: number, low: number, high: number): number => Math.min(high, Math.max(low, value));

@@ -330,8 +330,8 @@ export class ReviewPanel {
     elements.banner.dataset["status"] = this.status;
     // Within this image's root: after an in-page move the document holds another image's toolbar.
     for (const toolButton of elements.root.querySelectorAll<HTMLButtonElement>("button[data-tool]")) {
-      const tool = toolButton.dataset["tool"];
-      toolButton.disabled = tool !== "select" && !app.permissions.create;
+      // Tools that only make new annotations (tools/registry.ts `creates`) need the create right.
+      toolButton.disabled = toolButton.dataset["creates"] === "true" && !app.permissions.create;
     }
     const labelSelect = elements.root.querySelector<HTMLSelectElement>("#label-class");
     if (labelSelect !== null) {

@@ -1,0 +1,101 @@
+/**
+ * The annotator page's chrome around the canvas: the toolbar (tool buttons made from
+ * tools/registry.ts, label class, opacity, detail, show, fit, help), the status line of the SAM
+ * candidate, and the root's data-* attributes the tests and the benchmark read.
+ */
+import { benchRecord } from "../sam/bench";
+import type { SamSession } from "../sam/session";
+import type { DocumentStore } from "../state/document";
+import type { AnnotatorApp } from "../tools/annotatorApp";
+import { TOOLS } from "../tools/registry";
+
+const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+/** Tool buttons, controls and their sync with the UI state; listeners end with `signal`. */
+export function wireToolbar(root: HTMLElement, app: AnnotatorApp, signal: AbortSignal, toggleHelp: () => void): void {
+  const group = root.querySelector<HTMLElement>(".tools");
+  group?.replaceChildren(...TOOLS.map((tool) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "tool";
+    button.dataset["tool"] = tool.name;
+    button.dataset["creates"] = String(tool.creates);
+    button.title = tool.title;
+    button.textContent = tool.label;
+    button.addEventListener("click", () => app.setTool(tool.name));
+    return button;
+  }));
+  const labelSelect = byId<HTMLSelectElement>("label-class");
+  labelSelect.addEventListener("change", () => app.setLabelClass(Number(labelSelect.value)));
+  const opacity = byId<HTMLInputElement>("opacity");
+  opacity.addEventListener("input", () => app.ui.set({ opacity: Number(opacity.value) }));
+  const detail = byId<HTMLInputElement>("detail");
+  detail.addEventListener("input", () => app.ui.set({ detail: Number(detail.value) }));
+  const show = byId<HTMLInputElement>("show-annotations");
+  show.addEventListener("change", () => app.ui.set({ showAnnotations: show.checked }));
+  byId("fit-view").addEventListener("click", () => app.fit());
+  byId("help-button").addEventListener("click", toggleHelp);
+  const sync = (): void => {
+    if (signal.aborted) {
+      return; // the store of an image left behind: the toolbar on screen is another image's
+    }
+    for (const button of root.querySelectorAll<HTMLButtonElement>("button[data-tool]")) {
+      button.classList.toggle("active", button.dataset["tool"] === app.tool);
+    }
+    labelSelect.value = String(app.labelClass);
+    show.checked = app.ui.state.showAnnotations;
+  };
+  sync();
+  const unsubscribe = [app.ui.subscribe(sync), app.store.subscribe(sync)];
+  signal.addEventListener("abort", () => unsubscribe.forEach((stop) => stop()));
+}
+
+/**
+ * Updates after every change: the candidate status line, the root's data-* attributes, the list,
+ * and (benchmark) the time the frame drawing a new mask ran.
+ */
+export function chromeUpdater(root: HTMLElement, deps: {
+  readonly app: () => AnnotatorApp | null;
+  readonly sam: SamSession;
+  readonly store: DocumentStore;
+  readonly candidate: HTMLElement;
+  readonly signal: AbortSignal;
+  renderList(): void;
+}): () => void {
+  const bench = benchRecord();
+  let benchShown: unknown = null;
+  let benchStart = 0;
+  if (bench !== undefined) {
+    byId("canvas").addEventListener("pointerdown", (e) => (benchStart = e.timeStamp), { capture: true });
+  }
+  const { sam, store, candidate, signal } = deps;
+  return () => {
+    const app = deps.app();
+    if (signal.aborted || app === null) {
+      return; // a late result for the image left behind
+    }
+    const shown = sam.shown;
+    if (bench !== undefined && sam.result !== null && sam.result !== benchShown) {
+      const start = benchStart;
+      const decodeMs = sam.result.decodeMs;
+      // After changed() has queued the app's draw frame, so this frame callback runs after the draw.
+      queueMicrotask(() => requestAnimationFrame(() => bench.clicks.push({ start, drawn: performance.now(), decodeMs })));
+    }
+    benchShown = sam.result;
+    candidate.textContent = shown
+      ? `mask ${shown.candidates.indexOf(shown.index) + 1}/${shown.candidates.length} · predicted IoU ${shown.iou.toFixed(3)}${shown.candidates.length > 1 ? " (Tab for others)" : ""}`
+      : "";
+    if (app.acceptPending) {
+      candidate.textContent = "saving this object as soon as its mask is decoded…";
+    }
+    // The mask shown is an older prompt's while a click decodes; an Enter meanwhile waits for it.
+    root.dataset["samDecoding"] = String(sam.decoding);
+    root.dataset["acceptPending"] = String(app.acceptPending);
+    root.dataset["maskIndex"] = shown ? String(shown.index) : "";
+    root.dataset["maskArea"] = shown ? String(shown.mask.reduce((a, b) => a + b, 0)) : "";
+    root.dataset["annotationCount"] = String(store.present.annotations.length);
+    root.dataset["selected"] = app.selected ?? "";
+    root.dataset["tool"] = app.tool;
+    deps.renderList();
+  };
+}
