@@ -1,5 +1,6 @@
 /** Typed calls the annotator page makes (paths as in annotator/api/urls.py and segmentation/api/urls.py). */
 import type { Polygons } from "../geometry/maskToPolygons";
+import type { Rle } from "../geometry/rle";
 import { ApiError, requestJson } from "./http";
 import type { components } from "./schema";
 
@@ -22,18 +23,27 @@ export type ServerAnnotation = Pick<
   | "status"
   | "review_comment"
   | "edited_after_sam"
->;
+> &
+  // Box annotations and the effort counts (optional: older fixtures and copies lack them).
+  Partial<Pick<Schemas["Annotation"], "kind" | "bbox" | "rle" | "vertex_count" | "stroke_count">>;
 
 /** The annotator page's config (annotator/api/page_config.py), embedded in the page as JSON. */
 export type AnnotatePageConfig = Schemas["AnnotatePageConfig"];
 
 export interface AnnotationWrite {
   readonly label_class: number;
-  readonly polygons: Polygons;
+  /** A mask as polygons (the server rasterises them), or as `rle` (the mask of record, e.g. brushed). */
+  readonly polygons?: Polygons;
+  readonly rle?: Rle;
+  /** "box": give `bbox` [x, y, width, height] instead of polygons. */
+  readonly kind?: "mask" | "box";
+  readonly bbox?: readonly number[];
   readonly source?: string;
   readonly prompts?: Record<string, unknown>;
   readonly time_spent_ms?: number;
   readonly click_count?: number;
+  readonly vertex_count?: number;
+  readonly stroke_count?: number;
 }
 
 /** A reviewer's correction (PATCH): geometry and the prompts that made it, nothing that counts work. */

@@ -17,6 +17,43 @@ interface Saved {
   labelClass: number;
   polygons: string; // JSON, to compare cheaply
   prompts: string; // canonical JSON (the database may reorder an object's keys)
+  effort: Effort; // the server's counts
+}
+
+type Effort = Required<Pick<api.AnnotationWrite, "time_spent_ms" | "click_count" | "vertex_count" | "stroke_count">>;
+
+/** How a document annotation's geometry is sent: a box as its bbox, a brushed mask as its RLE. */
+export function geometryBody(annotation: AnnotationDoc): Pick<api.AnnotationWrite, "polygons" | "rle" | "bbox"> {
+  if (annotation.kind === "box") {
+    return { bbox: annotation.bbox ?? boundsOf(annotation.polygons) };
+  }
+  return annotation.rle !== undefined ? { rle: annotation.rle } : { polygons: annotation.polygons };
+}
+
+/** The effort the metrics count (docs/annotator.md "Metrics"); counts the document lacks are left out. */
+export function effortBody(annotation: AnnotationDoc): Partial<Effort> {
+  return {
+    time_spent_ms: Math.round(annotation.timeSpentMs),
+    click_count: annotation.clickCount,
+    ...(annotation.vertexCount !== undefined ? { vertex_count: annotation.vertexCount } : {}),
+    ...(annotation.strokeCount !== undefined ? { stroke_count: annotation.strokeCount } : {}),
+  };
+}
+
+/** The effort counts this page changed since the server's copy (a reviewer's correction changes none). */
+export function effortChanges(annotation: AnnotationDoc, saved: Effort): Partial<Effort> {
+  const body = effortBody(annotation);
+  return Object.fromEntries(
+    (Object.keys(body) as (keyof Effort)[]).filter((key) => body[key] !== saved[key]).map((key) => [key, body[key]]),
+  );
+}
+
+/** [x, y, width, height] around every vertex (a box whose rectangle was edited vertex by vertex). */
+export function boundsOf(polygons: AnnotationDoc["polygons"]): [number, number, number, number] {
+  const xs = polygons.flatMap((part) => part.flatMap((ring) => ring.filter((_, i) => i % 2 === 0)));
+  const ys = polygons.flatMap((part) => part.flatMap((ring) => ring.filter((_, i) => i % 2 === 1)));
+  const x0 = Math.min(...xs), y0 = Math.min(...ys);
+  return [x0, y0, Math.max(...xs) - x0, Math.max(...ys) - y0];
 }
 
 export interface Conflict {
@@ -55,6 +92,12 @@ export class Autosaver {
       labelClass: server.label_class,
       polygons: JSON.stringify(server.polygons),
       prompts: canonicalJson(server.prompts),
+      effort: {
+        time_spent_ms: server.time_spent_ms ?? 0,
+        click_count: server.click_count ?? 0,
+        vertex_count: server.vertex_count ?? 0,
+        stroke_count: server.stroke_count ?? 0,
+      },
     });
   }
 
@@ -174,13 +217,22 @@ export class Autosaver {
   private async create(annotation: AnnotationDoc): Promise<void> {
     const server = await api.createAnnotation(this.imageId, {
       label_class: annotation.labelClass,
-      polygons: annotation.polygons,
+      ...geometryBody(annotation),
+      ...(annotation.kind === "box" ? { kind: "box" } : {}),
       source: annotation.source,
       prompts: annotation.prompts,
-      time_spent_ms: Math.round(annotation.timeSpentMs),
-      click_count: annotation.clickCount,
+      ...effortBody(annotation),
     });
     this.adopt(annotation.localId, server);
+    this.keepSentGeometry(annotation);
+  }
+
+  /** The server spells RLE-derived polygons its own way: compare later edits with what was sent. */
+  private keepSentGeometry(annotation: AnnotationDoc): void {
+    const saved = this.saved.get(annotation.localId);
+    if (saved !== undefined) {
+      saved.polygons = JSON.stringify(annotation.polygons);
+    }
   }
 
   private async update(annotation: AnnotationDoc, saved: Saved): Promise<void> {
@@ -188,12 +240,16 @@ export class Autosaver {
       // Prompts go along only when they changed (a reopened SAM session): after "reload and
       // reapply" the new mask's prompts must reach the server with it.
       const prompts = canonicalJson(annotation.prompts) === saved.prompts ? {} : { prompts: annotation.prompts };
+      // Effort counts go along only when this page added to them (a reviewer's correction adds none).
+      const effort = effortChanges(annotation, saved.effort);
       const server = await api.updateAnnotation(saved.serverId, saved.version, {
         label_class: annotation.labelClass,
-        polygons: annotation.polygons,
+        ...geometryBody(annotation),
         ...prompts,
+        ...effort,
       });
       this.adopt(annotation.localId, server);
+      this.keepSentGeometry(annotation);
       // What was sent is what the server holds, even if it spells it differently: never PATCH in a loop.
       this.saved.get(annotation.localId)!.prompts = canonicalJson(annotation.prompts);
     } catch (error) {

@@ -4,6 +4,7 @@
  * Saving is not done here: the autosaver compares the present document with what the server holds.
  */
 import type { Polygons } from "../geometry/maskToPolygons";
+import type { Rle } from "../geometry/rle";
 import { UndoStack } from "./undoStack";
 
 export type AnnotationSourceName = "manual" | "sam_click" | "sam_box";
@@ -17,6 +18,15 @@ export interface AnnotationDoc {
   readonly prompts: Record<string, unknown>;
   readonly timeSpentMs: number;
   readonly clickCount: number;
+  /** "box": a plain bounding box (tools/boxTool.ts); its polygons are the rectangle. Default "mask". */
+  readonly kind?: "mask" | "box";
+  /** A box annotation's [x, y, width, height] in image pixels. */
+  readonly bbox?: readonly [number, number, number, number];
+  /** The mask of record once brushed (tools/brushTool.ts): saved as RLE, `polygons` its exact trace. */
+  readonly rle?: Rle;
+  /** Polygon vertices placed and brush/eraser strokes (the metrics; clicks are clickCount). */
+  readonly vertexCount?: number;
+  readonly strokeCount?: number;
 }
 
 export interface ImageDocument {
