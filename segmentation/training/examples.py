@@ -68,7 +68,8 @@ class FinetuneResult:
     history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch
     epochs: int = 0
     stopped: str = ""  # "epochs", "time" or "patience"
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole call: training, its per-epoch scoring and the final report
+    training_seconds: float = 0.0  # until training stopped (what the time budget bounds), without the report
 
 
 def is_heldout(key: str, share: float) -> bool:

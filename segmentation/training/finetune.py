@@ -306,6 +306,7 @@ def finetune(
     else:
         result.stopped = "epochs"
     result.state_dict = best_state
+    result.training_seconds = time.monotonic() - started
     if params.report_clicks > params.eval_clicks:
         # The record's comparison runs the full simulator (NoC needs more than a few clicks).
         sam.load_state_dict(base_state, strict=False)

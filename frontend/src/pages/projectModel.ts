@@ -110,7 +110,12 @@ class ModelPanel {
   private async startRun(form: HTMLFormElement): Promise<void> {
     const data = new FormData(form);
     const statuses = data.get("statuses") === "all" ? ["draft", "submitted", "approved"] : ["approved"];
-    const body = { minutes: Number(data.get("minutes")), statuses, promote: (data.get("promote") ?? "auto") as PromoteRule };
+    const body = {
+      minutes: Number(data.get("minutes")),
+      statuses,
+      promote: (data.get("promote") ?? "auto") as PromoteRule,
+      train_encoder: data.get("train_encoder") === "on",
+    };
     const submit = form.querySelector("button");
     submit?.setAttribute("disabled", "");
     this.showError("");
