@@ -4,6 +4,7 @@
  * page load and again after every in-place move; everything here ends with `leave`'s signal.
  */
 import * as api from "../api/annotator";
+import type { Rle } from "../geometry/rle";
 import type { DicomConfig } from "../api/dicom";
 import { ImageSam, SamRuntime } from "../sam/runtime";
 import { SamSession } from "../sam/session";
@@ -189,6 +190,11 @@ export function openImage(root: HTMLElement, config: PageConfig, runtime: SamRun
           prompts: server.prompts,
           timeSpentMs: server.time_spent_ms,
           clickCount: server.click_count,
+          vertexCount: server.vertex_count ?? 0,
+          strokeCount: server.stroke_count ?? 0,
+          // Boxes keep their box; a mask keeps its RLE, the mask of record brushes start from.
+          ...(server.kind === "box" ? { kind: "box" as const, bbox: server.bbox as [number, number, number, number] } : {}),
+          ...(server.kind !== "box" && server.rle ? { rle: { rle: server.rle as Rle, polygons: server.polygons } } : {}),
         };
         saver.adopt(doc.localId, server);
         return doc;

@@ -22,6 +22,8 @@ export interface Simplified {
 }
 
 export const DEFAULT_MIN_IOU = 0.99;
+/** The Detail slider's leftmost step: "auto" = simplifyMask with DEFAULT_MIN_IOU (the default). */
+export const AUTO_DETAIL = -0.25;
 
 export function vertexCount(polygons: Polygons): number {
   let count = 0;

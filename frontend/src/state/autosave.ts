@@ -7,6 +7,7 @@
 import type { ServerAnnotation } from "../api/annotator";
 import { ApiError } from "../api/http";
 import * as api from "../api/annotator";
+import type { Rle } from "../geometry/rle";
 import type { AnnotationDoc, DocumentStore } from "./document";
 
 export type SaveState = "saved" | "unsaved" | "saving" | "error" | "conflict";
@@ -27,7 +28,13 @@ export function geometryBody(annotation: AnnotationDoc): Pick<api.AnnotationWrit
   if (annotation.kind === "box") {
     return { bbox: annotation.bbox ?? boundsOf(annotation.polygons) };
   }
-  return annotation.rle !== undefined ? { rle: annotation.rle } : { polygons: annotation.polygons };
+  const rle = currentRle(annotation);
+  return rle !== null ? { rle } : { polygons: annotation.polygons };
+}
+
+/** The annotation's RLE when it is still the mask of its polygons, else null (see AnnotationDoc.rle). */
+export function currentRle(annotation: AnnotationDoc): Rle | null {
+  return annotation.rle !== undefined && annotation.rle.polygons === annotation.polygons ? annotation.rle.rle : null;
 }
 
 /** The effort the metrics count (docs/annotator.md "Metrics"); counts the document lacks are left out. */

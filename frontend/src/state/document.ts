@@ -22,8 +22,12 @@ export interface AnnotationDoc {
   readonly kind?: "mask" | "box";
   /** A box annotation's [x, y, width, height] in image pixels. */
   readonly bbox?: readonly [number, number, number, number];
-  /** The mask of record once brushed (tools/brushTool.ts): saved as RLE, `polygons` its exact trace. */
-  readonly rle?: Rle;
+  /**
+   * The mask of record as COCO RLE (the server's, or a brush result, tools/brushTool.ts) and the
+   * polygons it belongs to. Current while `polygons` is that very array (an edit of the vertices
+   * makes new polygons, so the RLE is stale then and the polygons are saved instead).
+   */
+  readonly rle?: { readonly rle: Rle; readonly polygons: Polygons };
   /** Polygon vertices placed and brush/eraser strokes (the metrics; clicks are clickCount). */
   readonly vertexCount?: number;
   readonly strokeCount?: number;

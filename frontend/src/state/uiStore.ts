@@ -4,6 +4,8 @@
  * state/document.ts); listeners hear every change. Tools, the canvas host, the side panel and the
  * toolbar all read and write it here instead of each other's fields.
  */
+import { AUTO_DETAIL } from "../geometry/simplify";
+
 export interface UiState {
   /** The active tool's name (tools/registry.ts). */
   readonly tool: string;
@@ -21,7 +23,7 @@ export interface UiState {
   /** Brush / eraser diameter in image pixels. */
   readonly brushSize: number;
   readonly opacity: number;
-  /** Polygon simplification tolerance (the Detail slider). */
+  /** Polygon simplification tolerance (the Detail slider); AUTO_DETAIL (< 0) = fewest vertices with IoU ≥ 0.99. */
   readonly detail: number;
   readonly showAnnotations: boolean;
 }
@@ -37,7 +39,7 @@ export const INITIAL_UI: UiState = {
   helpOpen: false,
   brushSize: 20,
   opacity: 0.45,
-  detail: 1,
+  detail: AUTO_DETAIL,
   showAnnotations: true,
 };
 

@@ -16,6 +16,7 @@ import { maskToPolygons } from "../geometry/maskToPolygons";
 import { polygonsToMask } from "../geometry/rasterize";
 import { maskArea, rleDecode, rleEncode } from "../geometry/rle";
 import type { Point } from "../geometry/transforms";
+import { currentRle } from "../state/autosave";
 import type { AnnotationDoc } from "../state/document";
 import { EffortClock, type Effort } from "./effort";
 import type { Tool, ToolContext, ToolOverlay, ToolPoint } from "./tool";
@@ -29,8 +30,9 @@ interface Stroke {
 
 /** The annotation's mask as a row-major raster of the image's size. */
 export function annotationMask(annotation: AnnotationDoc, size: { width: number; height: number }): Uint8Array {
-  if (annotation.rle !== undefined && annotation.rle.size[0] === size.height && annotation.rle.size[1] === size.width) {
-    return rleDecode(annotation.rle).mask;
+  const rle = currentRle(annotation);
+  if (rle !== null && rle.size[0] === size.height && rle.size[1] === size.width) {
+    return rleDecode(rle).mask;
   }
   return polygonsToMask(annotation.polygons, size);
 }
@@ -140,11 +142,12 @@ export class BrushTool implements Tool {
       }
       const localId = ctx.newLocalId();
       this.session = { localId, base: { timeSpentMs: 0, clickCount: 0, vertexCount: 0, strokeCount: 0 } };
+      const polygons = maskToPolygons(stroke.mask, size, 0, 1);
       ctx.document.add({
         localId,
         labelClass: ctx.ui.state.labelClass,
-        polygons: maskToPolygons(stroke.mask, size, 0, 1),
-        rle: rleEncode(stroke.mask, size),
+        polygons,
+        rle: { rle: rleEncode(stroke.mask, size), polygons },
         source: "manual",
         prompts: {},
         ...this.clock.effort(this.session.base),
@@ -174,9 +177,10 @@ export class BrushTool implements Tool {
       ctx.changed();
       return;
     }
+    const polygons = maskToPolygons(stroke.mask, size, 0, 1);
     ctx.document.update(stroke.localId, {
-      polygons: maskToPolygons(stroke.mask, size, 0, 1),
-      rle: rleEncode(stroke.mask, size),
+      polygons,
+      rle: { rle: rleEncode(stroke.mask, size), polygons },
       ...(counts ? this.clock.effort(this.session.base) : {}),
     });
     ctx.changed();

@@ -1,8 +1,10 @@
 /**
  * Polygon drawing: click adds a vertex, a click on the first vertex (or Enter) closes the polygon
- * into an annotation, Delete/Backspace removes the last vertex, Esc drops the draft.
+ * into an annotation, Delete/Backspace removes the last vertex, Esc drops the draft. Its time runs
+ * from the first vertex to the close, and every vertex placed counts (tools/effort.ts).
  */
 import type { Point } from "../geometry/transforms";
+import { EffortClock } from "./effort";
 import { HIT_PX, round2, type Tool, type ToolContext, type ToolOverlay, type ToolPoint } from "./tool";
 
 export class PolygonTool implements Tool {
@@ -11,6 +13,11 @@ export class PolygonTool implements Tool {
   private ctx: ToolContext | null = null;
   private cursor: Point | null = null;
   private downButton: number | null = null;
+  private readonly clock: EffortClock;
+
+  constructor(now?: () => number) {
+    this.clock = new EffortClock(now);
+  }
 
   activate(ctx: ToolContext): void {
     this.ctx = ctx;
@@ -52,6 +59,7 @@ export class PolygonTool implements Tool {
       this.close();
     } else {
       this.draft.push(image);
+      this.clock.action("vertex");
     }
     ctx.changed();
   }
@@ -71,6 +79,7 @@ export class PolygonTool implements Tool {
 
   cancel(): void {
     this.draft = [];
+    this.clock.reset();
     this.ctx?.changed();
   }
 
@@ -87,15 +96,18 @@ export class PolygonTool implements Tool {
     }
     const ring = this.draft.flatMap((p) => [round2(p.x), round2(p.y)]);
     this.draft = [];
+    const effort = this.clock.effort();
+    this.clock.reset();
+    const localId = ctx.newLocalId();
     ctx.document.add({
-      localId: ctx.newLocalId(),
+      localId,
       labelClass: ctx.ui.state.labelClass,
       polygons: [[ring]],
       source: "manual",
       prompts: {},
-      timeSpentMs: 0,
-      clickCount: 0,
+      ...effort,
     });
+    ctx.ui.set({ selected: localId }); // a digit now relabels this one
   }
 
   overlay(): ToolOverlay {

@@ -5,6 +5,8 @@
  * instance per image). The toolbar's tool buttons are made from this list, in this order.
  * A tool file (brush, eraser, box) adds its entry here.
  */
+import { BoxTool } from "./boxTool";
+import { BrushTool } from "./brushTool";
 import { PolygonTool } from "./polygonTool";
 import { SamTool } from "./samTool";
 import { SelectTool } from "./selectTool";
@@ -25,6 +27,10 @@ export const TOOLS: readonly ToolRegistration[] = [
   { name: "sam", key: "s", label: "SAM", title: "Click to segment (S)", creates: true, create: () => new SamTool() },
   { name: "polygon", key: "p", label: "Polygon", title: "Polygon (P)", creates: true, create: () => new PolygonTool() },
   { name: "select", key: "v", label: "Select", title: "Select / edit (V)", creates: false, create: () => new SelectTool() },
+  // Touch-up: on the selected mask ([ and ] size); edits, so reviewers may correct with them too.
+  { name: "brush", key: "b", label: "Brush", title: "Brush: add to the selected mask (B, size [ ])", creates: false, create: () => new BrushTool("add") },
+  { name: "eraser", key: "e", label: "Eraser", title: "Eraser: remove from the selected mask (E, size [ ])", creates: false, create: () => new BrushTool("erase") },
+  { name: "box", key: "r", label: "Box", title: "Bounding box annotation (R)", creates: true, create: () => new BoxTool() },
 ];
 
 /**

@@ -3,16 +3,22 @@
  * settled mask (sam/session.ts `settled()`), all taken from the same prompt set. Pure.
  */
 import { maskToPolygons } from "../geometry/maskToPolygons";
+import { AUTO_DETAIL, simplifyMask } from "../geometry/simplify";
 import { normalizeBox, type Box } from "../sam/feeds";
 import type { AnnotationDoc } from "../state/document";
 import type { SettledMask } from "../sam/session";
 
 export type SamAccepted = Pick<AnnotationDoc, "polygons" | "prompts" | "source" | "timeSpentMs" | "clickCount">;
 
-/** The annotation fields of a settled mask at `detail`, accepted at `now`; null when it has no area. */
+/**
+ * The annotation fields of a settled mask at `detail`, accepted at `now`; null when it has no area.
+ * `detail` below 0 (AUTO_DETAIL, the default) = the fewest vertices that keep IoU ≥ 0.99 with the
+ * mask (geometry/simplify.ts); 0 and up = the Detail slider's fixed Douglas–Peucker tolerance.
+ */
 export function samAccepted(settled: SettledMask, detail: number, now: number): SamAccepted | null {
   const { shown, prompt } = settled;
-  const polygons = maskToPolygons(shown.mask, { width: shown.width, height: shown.height }, detail);
+  const size = { width: shown.width, height: shown.height };
+  const polygons = detail <= AUTO_DETAIL ? simplifyMask(shown.mask, size).polygons : maskToPolygons(shown.mask, size, detail);
   if (polygons.length === 0) {
     return null;
   }

@@ -48,7 +48,8 @@ function square(localId: string): AnnotationDoc {
   };
 }
 
-const area = (annotation: AnnotationDoc | undefined): number => rleDecode(annotation!.rle!).mask.reduce((a, b) => a + b, 0);
+const area = (annotation: AnnotationDoc | undefined): number =>
+  rleDecode(annotation!.rle!.rle).mask.reduce((a, b) => a + b, 0);
 
 describe("BoxTool", () => {
   it("a drag makes a box annotation, selected, timed from the drag start, one click", () => {
@@ -108,11 +109,14 @@ describe("BrushTool", () => {
     expect(brush.overlay().mask?.data[10 * 40 + 20]).toBe(1);
     brush.onPointerUp(left, at(28, 10));
     const after = document.find("a")!;
-    const mask = rleDecode(after.rle!).mask;
+    const mask = rleDecode(after.rle!.rle).mask;
     expect(mask[10 * 40 + 25]).toBe(1);
     expect(mask[7 * 40 + 7]).toBe(1);
     // The polygons are the new mask's exact trace; the RLE is what gets saved.
-    expect(geometryBody(after)).toEqual({ rle: after.rle });
+    expect(geometryBody(after)).toEqual({ rle: after.rle!.rle });
+    // A vertex edit afterwards makes new polygons: the RLE is stale, the polygons are sent.
+    const edited = { ...after, polygons: after.polygons.map((part) => part.map((ring) => ring.slice())) };
+    expect(geometryBody(edited)).toEqual({ polygons: edited.polygons });
     expect(after.strokeCount).toBe(1);
     expect(after.timeSpentMs).toBe(2300);
     // A second stroke 10 s later on the same object: the gap counts, strokes add up.
@@ -204,5 +208,25 @@ describe("EffortClock", () => {
     clock.action("vertex");
     time.advance(500);
     expect(clock.effort()).toEqual({ timeSpentMs: 2500, clickCount: 0, vertexCount: 3, strokeCount: 0 });
+  });
+});
+
+describe("PolygonTool effort", () => {
+  it("a hand-drawn polygon is stored with its time from the first vertex and its vertex count", async () => {
+    const { PolygonTool } = await import("./polygonTool");
+    const time = fakeTime();
+    const { ctx, document } = context();
+    const tool = new PolygonTool(time.now);
+    tool.activate(ctx);
+    for (const [x, y] of [[5, 5], [20, 5], [20, 20], [5, 20]] as const) {
+      tool.onPointerDown(left);
+      tool.onPointerUp(left, at(x, y));
+      time.advance(1500);
+    }
+    tool.onKey(key("Enter"));
+    const [drawn] = document.present.annotations;
+    expect(drawn!.timeSpentMs).toBe(6000); // 3 gaps between vertices + 1.5 s to Enter
+    expect(drawn!.vertexCount).toBe(4);
+    expect(drawn!.clickCount).toBe(0);
   });
 });
