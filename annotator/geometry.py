@@ -217,6 +217,12 @@ def polygons_to_mask(polygons: Polygons, *, width: int, height: int) -> np.ndarr
 
 
 def polygons_to_rle(polygons: Polygons, *, width: int, height: int) -> Rle:
+    if polygons and all(len(part) == 1 for part in polygons):
+        # No holes (the usual save): pycocotools unions the rings' RLEs without a dense mask, giving
+        # the runs that encoding polygons_to_mask's mask gives, in ~0.03 ms instead of ~10 ms for a
+        # 1024 x 768 image (bench/load_saves.py; tests/annotator/test_geometry.py compares the two).
+        merged = coco_mask.merge(coco_mask.frPyObjects([list(part[0]) for part in polygons], height, width), 0)
+        return {"size": [int(merged["size"][0]), int(merged["size"][1])], "counts": merged["counts"].decode("ascii")}
     return rle_encode(polygons_to_mask(polygons, width=width, height=height))
 
 

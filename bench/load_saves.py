@@ -31,6 +31,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -147,6 +148,7 @@ class Run:
     created: list[int] = field(default_factory=list)
     non_monotonic: int = 0
     load: list[float] = field(default_factory=list)
+    web_cpu_s: float = 0.0  # CPU seconds the gunicorn processes spent during the run
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def percentile(self, q: int) -> float:
@@ -245,11 +247,33 @@ def _record_error(run: Run, message: str) -> None:
             run.error_samples.append(message)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children (gunicorn's master and workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def run_clients(
-    clients: int, labelers: list[Labeler], label_class: int, port: int, seconds: float, think_s: float, create_share
+    clients: int,
+    labelers: list[Labeler],
+    label_class: int,
+    port: int,
+    seconds: float,
+    think_s: float,
+    create_share: float,
+    web_pid: int,
 ) -> Run:
     """`clients` threads for `seconds`; client i is labeler i // 2's (two per labeler)."""
     run = Run(clients=clients)
+    cpu_before = tree_cpu_seconds(web_pid)
     deadline = time.monotonic() + seconds
     threads = [
         threading.Thread(
@@ -267,6 +291,7 @@ def run_clients(
         run.load.append(os.getloadavg()[0])
         time.sleep(1.0)
     run.seconds = time.monotonic() - started
+    run.web_cpu_s = tree_cpu_seconds(web_pid) - cpu_before
     return run
 
 
@@ -339,7 +364,8 @@ def summary(run: Run) -> str:
     return (
         f"clients {run.clients}: {requests} requests in {run.seconds:.1f} s, {run.ok / run.seconds:.1f} saves/s; "
         f"p50 {run.percentile(50):.1f} ms p95 {run.percentile(95):.1f} ms p99 {run.percentile(99):.1f} ms; "
-        f"409 conflicts {run.conflicts}; errors {run.errors}; load avg {statistics.median(run.load or [0]):.2f} "
+        f"409 conflicts {run.conflicts}; errors {run.errors}; "
+        f"web CPU {1000 * run.web_cpu_s / max(1, requests):.1f} ms per request; load avg {statistics.median(run.load or [0]):.2f} "
         f"(max {max(run.load or [0]):.2f})"
     )
 
@@ -381,11 +407,15 @@ def main() -> int:
         print(f"SQL queries per save: PATCH {patch_queries}, create {create_queries}", flush=True)
         with run_gunicorn(env=env, run_dir=var_dir / "web", workers=args.web_workers) as web:
             think_s = args.think_ms / 1000
-            run_clients(2, labelers, label_class, web.port, 3, think_s, args.create_share)  # warm-up: imports, caches
-            baseline = run_clients(1, labelers, label_class, web.port, args.seconds, think_s, args.create_share)
+            run_clients(
+                2, labelers, label_class, web.port, 3, think_s, args.create_share, web.process.pid
+            )  # warm-up: imports, caches
+            baseline = run_clients(
+                1, labelers, label_class, web.port, args.seconds, think_s, args.create_share, web.process.pid
+            )
             print(summary(baseline), flush=True)
             loaded = run_clients(
-                args.clients, labelers, label_class, web.port, args.seconds, think_s, args.create_share
+                args.clients, labelers, label_class, web.port, args.seconds, think_s, args.create_share, web.process.pid
             )
             print(summary(loaded), flush=True)
         lost, notes = lost_updates([baseline, loaded])
@@ -401,7 +431,12 @@ def main() -> int:
             f"throughput {loaded.ok / loaded.seconds:.0f}/s (1 client p50 {baseline.percentile(50):.1f} ms, "
             f"ratio {ratio:.1f}); load avg {statistics.median(loaded.load or [0]):.2f}; think {args.think_ms:.0f} ms"
         )
-        return 0 if (lost == 0) else 1
+        failed = lost or loaded.errors or baseline.errors
+        if failed:
+            print(f"  logs kept in {var_dir}")
+        else:
+            shutil.rmtree(var_dir, ignore_errors=True)
+        return 1 if failed else 0
     finally:
         database_drop(args.database)
 
