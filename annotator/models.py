@@ -134,6 +134,7 @@ class AnnotationSource(models.TextChoices):
     SAM_BOX = "sam_box", "SAM box"
     AUTO = "auto", "Segment everything"
     IMPORT = "import", "Imported"
+    PROPAGATED = "propagated", "Propagated through a series"
 
 
 class AnnotationKind(models.TextChoices):
@@ -176,6 +177,10 @@ class Annotation(models.Model):
     stroke_count = models.PositiveIntegerField(default=0)
     # True once the geometry was changed after SAM produced it.
     edited_after_sam = models.BooleanField(default=False)
+    # Slice propagation (docs/dicom.md): the seed a propagated mask came from, and whether the
+    # labeler has still to accept it (a proposal is left out of exports until accepted).
+    propagated_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    proposed = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=AnnotationStatus.choices, default=AnnotationStatus.DRAFT)
     review_comment = models.TextField(blank=True)
     # Optimistic locking: every update must name the version it was based on.
@@ -379,3 +384,6 @@ class FinetuneRun(models.Model):
 
     def __str__(self) -> str:
         return f"fine-tune #{self.pk} of project {self.project_id} ({self.status})"
+
+
+from annotator.models_propagation import PropagationRun  # noqa: E402, F401 - registered with the app

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from annotator.dicom.window import WINDOW_PRESETS, window_presets
 from annotator.models import Image, Project, Role
+from annotator.services.series import series_slices
 
 
 def dicom_frame_siblings(image: Image) -> list[tuple[int, int]]:
@@ -58,4 +59,17 @@ def dicom_annotator_config(image: Image, project: Project, role: str) -> dict | 
         "frame_position": [pk for _, pk in siblings].index(image.pk)
         if any(pk == image.pk for _, pk in siblings)
         else 0,
+        "series": _series_config(image),
+    }
+
+
+def _series_config(image: Image) -> dict:
+    """The image's series in slice order (annotator.services.series): PageUp / PageDown and the
+    wheel step through it, propagation walks it."""
+    slices = series_slices(image)
+    ids = [s.pk for s in slices]
+    return {
+        "image_ids": ids,
+        "urls": [reverse("image-annotate", args=[pk]) for pk in ids],
+        "position": ids.index(image.pk) if image.pk in ids else 0,
     }

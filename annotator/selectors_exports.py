@@ -43,7 +43,8 @@ def _annotations(
     label_class_ids: Sequence[int] | None,
     job_id: int | None = None,
 ):
-    annotations = Annotation.objects.filter(image__project=project)
+    # A propagated proposal the labeler has not accepted yet is not part of any export (docs/dicom.md).
+    annotations = Annotation.objects.filter(image__project=project, proposed=False)
     if job_id:
         annotations = annotations.filter(image__job_id=job_id)
     if statuses:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotator.services import auto_masks, dicom_renditions, exports, finetuning_run, reconcile, renditions
+from annotator.services import (
+    auto_masks,
+    dicom_renditions,
+    exports,
+    finetuning_run,
+    propagation,
+    reconcile,
+    renditions,
+)
 
 
 @shared_task(acks_late=True)
@@ -29,6 +37,12 @@ def display_renditions_make(image_ids: list[int]) -> None:
 def auto_masks_compute(job_id: int) -> None:
     """Segment everything for a job (services.auto_masks); needs the SAM model: "embeddings" queue."""
     auto_masks.auto_masks_compute(job_id)
+
+
+@shared_task(acks_late=True)
+def propagation_run(run_id: int) -> None:
+    """Propagate an accepted object through its DICOM series (services.propagation); bulk queue."""
+    propagation.propagation_run(run_id)
 
 
 @shared_task(acks_late=True)

@@ -253,6 +253,7 @@ CELERY_TASK_ROUTES = {
     "annotator.tasks.auto_masks_compute": {"queue": "default"},
     "annotator.tasks.export_run": {"queue": "default"},
     "annotator.tasks.dicom_render": {"queue": "default"},
+    "annotator.tasks.propagation_run": {"queue": "default"},
     "annotator.tasks.finetune_run": {"queue": "training"},
 }
 # How often celery beat runs the reconciler (annotator.services.reconcile), in seconds; default 60.

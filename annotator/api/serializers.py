@@ -248,6 +248,8 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "vertex_count",
             "stroke_count",
             "edited_after_sam",
+            "proposed",
+            "propagated_from",
             "status",
             "review_comment",
             "version",
@@ -327,6 +329,12 @@ class WindowPresetSerializer(DicomWindowSerializer):
     name = serializers.CharField()
 
 
+class DicomSeriesSerializer(serializers.Serializer):
+    image_ids = serializers.ListField(child=serializers.IntegerField())
+    urls = serializers.ListField(child=serializers.CharField())
+    position = serializers.IntegerField(help_text="This image's index in image_ids.")
+
+
 class DicomPageConfigSerializer(serializers.Serializer):
     """What the annotator's window/level control and frame stepper need (frontend/src/tools/windowLevel.ts)."""
 
@@ -344,6 +352,7 @@ class DicomPageConfigSerializer(serializers.Serializer):
     frames = serializers.IntegerField()
     frame_urls = serializers.ListField(child=serializers.CharField())
     frame_position = serializers.IntegerField()
+    series = DicomSeriesSerializer(help_text="The image's DICOM series in slice order (just the image without one).")
 
 
 class PageImageSerializer(serializers.Serializer):

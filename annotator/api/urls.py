@@ -131,3 +131,26 @@ urlpatterns += [
         name="api-model-version-activate",
     ),
 ]
+
+# DICOM series: embeddings ahead, slice propagation and its drafts (issue 14 items 5-6).
+from annotator.api import propagation as propagation_views  # noqa: E402
+
+urlpatterns += [
+    path("images/<int:image_id>/series-ahead/", propagation_views.SeriesAheadView.as_view(), name="api-series-ahead"),
+    path(
+        "annotations/<int:annotation_id>/propagate/",
+        propagation_views.PropagateView.as_view(),
+        name="api-annotation-propagate",
+    ),
+    path(
+        "annotations/<int:annotation_id>/accept/",
+        propagation_views.AnnotationAcceptView.as_view(),
+        name="api-annotation-accept",
+    ),
+    path("propagations/<int:run_id>/", propagation_views.PropagationRunView.as_view(), name="api-propagation"),
+    path(
+        "propagations/<int:run_id>/accept/",
+        propagation_views.PropagationAcceptView.as_view(),
+        name="api-propagation-accept",
+    ),
+]

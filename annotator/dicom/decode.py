@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from annotator.dicom.errors import DicomError
+from annotator.dicom.series import frame_plane
 
 
 def frame_count(ds: Any) -> int:
@@ -107,6 +108,8 @@ def frame_metadata(ds: Any, *, frame: int) -> dict[str, Any]:
         "signed": ds.get("PixelRepresentation", 0) == 1,
         # (0028,0301) YES/NO, "" when absent: annotator.dicom.burned_in reads it.
         "burned_in_annotation": str(ds.get("BurnedInAnnotation", "") or ""),
+        # Where the frame lies (annotator.dicom.series orders a series by them); None when absent.
+        **frame_plane(ds, frame),
     }
 
 

@@ -231,6 +231,8 @@ def annotation_update(*, annotation: Annotation, version: int, actor=None, **cha
             values["edited_after_sam"] = True
         if changed_mask:
             corrected.append("geometry")
+        if changed_mask and annotation.proposed:
+            values["proposed"] = False  # editing a propagated proposal accepts it (services.propagation)
     # An approved annotation changed before the image is (re)submitted must be reviewed again; the
     # version condition below guarantees the status read here is still the row's status.
     back_to_draft = (
