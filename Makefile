@@ -1,5 +1,5 @@
 # Shortcuts for the scripts in scripts/ (the scripts are the source of truth; make is optional).
-.PHONY: run test lint bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-refinement bench-refinement-speed bench-click
+.PHONY: run test lint bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-refinement bench-refinement-speed bench-click bench-load
 
 PY := .venv/bin/python
 
@@ -39,6 +39,9 @@ bench-refinement:  ## mask quality along a click chain: int8 vs fp32 refinement 
 
 bench-refinement-speed:  ## refinement-click graph: ConvTranspose vs token-layout output upscaling, native, same process
 	$(PY) bench/refinement_graph_speed.py
+
+bench-load:  ## 50 clients saving annotations with versions against gunicorn on PostgreSQL: p50/p95/p99, errors, lost updates
+	$(PY) bench/load_saves.py
 
 bench-decoder-graphs:  ## decoder graph variants (low-res, first-click, int8 schemes) in native onnxruntime: time + IoU
 	$(PY) bench/decoder_graphs.py
