@@ -13,7 +13,7 @@ from annotator import geometry
 from annotator.models import Annotation, AnnotationSource, PropagationRun, Role
 from annotator.models_propagation import PropagationRunStatus
 from annotator.services.annotations import annotation_create
-from annotator.services.propagation import proposals_accept, propagation_run, propagation_start
+from annotator.services.propagation import propagation_run, propagation_start, proposals_accept
 from annotator.services.series import series_slices
 from segmentation.services.models import default_sam_model
 from tests.annotator.dicom.samples import generated_ct, ingest
@@ -101,7 +101,7 @@ def test_run_makes_linked_proposed_drafts_on_neighbouring_slices(series, django_
     assert len(read_seg(archive.read(member)).get_source_image_uids()) == 1  # the seed's slice only
     accepted = proposals_accept(seed=seed)
     assert accepted == again.progress["created"]
-    archive, summary = export_zip(project)
+    archive, _summary = export_zip(project)
     (member,) = seg_members(archive)
     data = archive.read(member)
     seg = read_seg(data)
