@@ -20,6 +20,38 @@ export interface paths {
         patch: operations["annotations_partial_update"];
         trace?: never;
     };
+    "/api/annotations/{annotation_id}/accept/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["annotations_accept_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/annotations/{annotation_id}/propagate/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["annotations_propagate_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/annotations/{annotation_id}/review/": {
         parameters: {
             query?: never;
@@ -284,6 +316,22 @@ export interface paths {
          *     undecided annotations).
          */
         post: operations["images_review_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/{image_id}/series-ahead/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["images_series_ahead_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -721,10 +769,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/propagations/{run_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["propagations_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/propagations/{run_id}/accept/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["propagations_accept_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcceptedCount: {
+            accepted: number;
+        };
         /** @description The annotator page's config (frontend/src/main.ts reads it from the page). */
         AnnotatePageConfig: {
             image: components["schemas"]["PageCurrentImage"];
@@ -766,6 +849,8 @@ export interface components {
             readonly vertex_count: number;
             readonly stroke_count: number;
             readonly edited_after_sam: boolean;
+            readonly proposed: boolean;
+            readonly propagated_from: number | null;
             readonly status: components["schemas"]["AnnotationStatusEnum"];
             readonly review_comment: string;
             readonly version: number;
@@ -946,6 +1031,14 @@ export interface components {
             frames: number;
             frame_urls: string[];
             frame_position: number;
+            /** @description The image's DICOM series in slice order (just the image without one). */
+            series: components["schemas"]["DicomSeries"];
+        };
+        DicomSeries: {
+            image_ids: number[];
+            urls: string[];
+            /** @description This image's index in image_ids. */
+            position: number;
         };
         DicomWindow: {
             /** Format: double */
@@ -1449,6 +1542,35 @@ export interface components {
          * @enum {string}
          */
         PromoteEnum: "auto" | "never" | "always";
+        PropagateRequest: {
+            /** @description Slices tried each way from the seed (default 20). */
+            max_slices?: number;
+        };
+        PropagationRun: {
+            readonly id: number;
+            readonly seed: number | null;
+            readonly status: components["schemas"]["PropagationRunStatusEnum"];
+            readonly params: {
+                [key: string]: unknown;
+            };
+            /** @description {"done", "total", "created", "stopped": {"after", "before"}} */
+            readonly progress: {
+                [key: string]: unknown;
+            };
+            readonly error: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+        };
+        /**
+         * @description * `queued` - Queued
+         *     * `running` - Running
+         *     * `done` - Done
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        PropagationRunStatusEnum: "queued" | "running" | "done" | "failed";
         QueueImage: {
             readonly id: number;
             readonly original_name: string;
@@ -1477,15 +1599,20 @@ export interface components {
          * @enum {string}
          */
         SegmentationEnum: "rle" | "polygon";
+        SeriesAhead: {
+            /** @description Requested, nearest first. */
+            image_ids: number[];
+        };
         /**
          * @description * `manual` - Manual polygon
          *     * `sam_click` - SAM click
          *     * `sam_box` - SAM box
          *     * `auto` - Segment everything
          *     * `import` - Imported
+         *     * `propagated` - Propagated through a series
          * @enum {string}
          */
-        SourceEnum: "manual" | "sam_click" | "sam_box" | "auto" | "import";
+        SourceEnum: "manual" | "sam_click" | "sam_box" | "auto" | "import" | "propagated";
         Transition: {
             readonly id: number;
             readonly image: number;
@@ -1718,6 +1845,135 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Conflict"];
+                };
+            };
+            /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    annotations_accept_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                annotation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Annotation"];
+                };
+            };
+            /** @description Invalid input: `detail` and one list of messages per invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    annotations_propagate_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                annotation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PropagateRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PropagateRequest"];
+                "multipart/form-data": components["schemas"]["PropagateRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PropagationRun"];
+                };
+            };
+            /** @description Invalid input: `detail` and one list of messages per invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
@@ -2798,6 +3054,63 @@ export interface operations {
             };
             /** @description The request body is too large (ANNOTATOR_MAX_BODY_BYTES besides uploaded files) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    images_series_ahead_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesAhead"];
+                };
+            };
+            /** @description Invalid input: `detail` and one list of messages per invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5191,6 +5504,111 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedTransitionList"];
+                };
+            };
+            /** @description Invalid input: `detail` and one list of messages per invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    propagations_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PropagationRun"];
+                };
+            };
+            /** @description Not signed in (no session and no valid token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your role in the project does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or page), or not in a project you are a member of */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    propagations_accept_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedCount"];
                 };
             };
             /** @description Invalid input: `detail` and one list of messages per invalid field */
