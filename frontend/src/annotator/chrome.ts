@@ -12,7 +12,7 @@ import { TOOLS } from "../tools/registry";
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 /** Tool buttons, controls and their sync with the UI state; listeners end with `signal`. */
-export function wireToolbar(root: HTMLElement, app: AnnotatorApp, signal: AbortSignal, toggleHelp: () => void): void {
+export function wireToolbar(root: HTMLElement, app: AnnotatorApp, signal: AbortSignal): void {
   const group = root.querySelector<HTMLElement>(".tools");
   group?.replaceChildren(...TOOLS.map((tool) => {
     const button = document.createElement("button");
@@ -26,7 +26,19 @@ export function wireToolbar(root: HTMLElement, app: AnnotatorApp, signal: AbortS
     return button;
   }));
   const labelSelect = byId<HTMLSelectElement>("label-class");
-  labelSelect.addEventListener("change", () => app.setLabelClass(Number(labelSelect.value)));
+  labelSelect.addEventListener("change", () => {
+    app.setLabelClass(Number(labelSelect.value));
+    labelSelect.blur(); // picked: the keys are the canvas's again (a focused select eats digits)
+  });
+  // A button clicked with the mouse gives the focus back, so Space / Enter never press it again.
+  root.querySelector(".annotator-bar")?.addEventListener("click", (event) => {
+    const button = (event.target as HTMLElement).closest("button");
+    if (button !== null && (event as MouseEvent).detail > 0) {
+      button.blur();
+    }
+  });
+  const panelToggle = root.querySelector<HTMLButtonElement>("#panel-toggle");
+  panelToggle?.addEventListener("click", () => app.ui.set({ panelOpen: !app.ui.state.panelOpen }));
   const opacity = byId<HTMLInputElement>("opacity");
   opacity.addEventListener("input", () => app.ui.set({ opacity: Number(opacity.value) }));
   const detail = byId<HTMLInputElement>("detail");
@@ -34,7 +46,7 @@ export function wireToolbar(root: HTMLElement, app: AnnotatorApp, signal: AbortS
   const show = byId<HTMLInputElement>("show-annotations");
   show.addEventListener("change", () => app.ui.set({ showAnnotations: show.checked }));
   byId("fit-view").addEventListener("click", () => app.fit());
-  byId("help-button").addEventListener("click", toggleHelp);
+  byId("help-button").addEventListener("click", () => app.ui.set({ helpOpen: !app.ui.state.helpOpen }));
   const sync = (): void => {
     if (signal.aborted) {
       return; // the store of an image left behind: the toolbar on screen is another image's
@@ -44,6 +56,13 @@ export function wireToolbar(root: HTMLElement, app: AnnotatorApp, signal: AbortS
     }
     labelSelect.value = String(app.labelClass);
     show.checked = app.ui.state.showAnnotations;
+    const { panelOpen } = app.ui.state;
+    if (root.dataset["panel"] !== (panelOpen ? "open" : "closed")) {
+      root.dataset["panel"] = panelOpen ? "open" : "closed";
+      panelToggle?.setAttribute("aria-expanded", String(panelOpen));
+      savePanelOpen(panelOpen);
+      app.resize(); // the stage changed width: the canvas follows at once
+    }
   };
   sync();
   const unsubscribe = [app.ui.subscribe(sync), app.store.subscribe(sync)];
@@ -98,4 +117,60 @@ export function chromeUpdater(root: HTMLElement, deps: {
     root.dataset["tool"] = app.tool;
     deps.renderList();
   };
+}
+
+const PANEL_KEY = "annotator.panelOpen";
+
+/** Whether the side panel was open when last left (kept per browser, across images). */
+export function savedPanelOpen(): boolean {
+  try {
+    return window.localStorage.getItem(PANEL_KEY) !== "false";
+  } catch {
+    return true;
+  }
+}
+
+function savePanelOpen(open: boolean): void {
+  try {
+    window.localStorage.setItem(PANEL_KEY, String(open));
+  } catch {
+    // storage refused (private mode): the panel is open on the next image
+  }
+}
+
+/**
+ * Overlays (the help, and any `[data-overlay]`): Esc closes every open one (and does nothing else:
+ * the SAM prompt stays), and so does a pointer press outside them (which then reaches nothing
+ * else: no point is added by the click that closes the help).
+ */
+export function wireOverlays(root: HTMLElement, app: AnnotatorApp, signal: AbortSignal): void {
+  const help = byId("help-overlay");
+  const showHelp = (): void => void (help.hidden = !app.ui.state.helpOpen);
+  const stop = app.ui.subscribe(showHelp);
+  signal.addEventListener("abort", stop);
+  showHelp();
+  const open = (): HTMLElement[] => [...root.querySelectorAll<HTMLElement>("[data-overlay]")].filter((o) => !o.hidden);
+  const closeAll = (): void => {
+    for (const overlay of open()) {
+      overlay.hidden = true;
+    }
+    app.ui.set({ helpOpen: false });
+  };
+  window.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && open().length > 0) {
+      closeAll();
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, { capture: true, signal });
+  window.addEventListener("pointerdown", (event) => {
+    const target = event.target as Element | null;
+    const overlays = open();
+    if (overlays.length === 0 || target === null || overlays.some((o) => o.contains(target)) || target.closest("[aria-haspopup]") !== null) {
+      return;
+    }
+    closeAll();
+    event.stopPropagation();
+    event.preventDefault();
+  }, { capture: true, signal });
 }

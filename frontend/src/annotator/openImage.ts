@@ -14,7 +14,8 @@ import { UiStore } from "../state/uiStore";
 import { AnnotatorApp, newLocalId, type LabelClassInfo } from "../tools/annotatorApp";
 import { ReviewPanel, type ReviewConfig } from "../tools/reviewPanel";
 import { WindowLevelControl } from "../tools/windowLevel";
-import { chromeUpdater, wireToolbar } from "./chrome";
+import { chromeUpdater, savedPanelOpen, wireOverlays, wireToolbar } from "./chrome";
+import { showImageList } from "./imageList";
 
 export interface PageConfig {
   image: { id: number; width: number; height: number; name: string; url: string };
@@ -77,9 +78,8 @@ export function openImage(root: HTMLElement, config: PageConfig, runtime: SamRun
   const updateChrome = chromeUpdater(root, {
     app: () => app, sam, store, candidate: byId("candidate-status"), signal, renderList: () => review?.render(),
   });
-  const help = byId("help-overlay");
-  const toggleHelp = (): void => void (help.hidden = !help.hidden);
-  const ui = new UiStore({ labelClass: config.label_classes[0]?.id ?? 0 });
+  const ui = new UiStore({ labelClass: config.label_classes[0]?.id ?? 0, panelOpen: savedPanelOpen() });
+  const toggleHelp = (): void => ui.set({ helpOpen: !ui.state.helpOpen });
   app = new AnnotatorApp(byId<HTMLCanvasElement>("canvas"), store, sam, config.label_classes, config.image, {
     onChange: () => updateChrome(),
     navigate: (step) => {
@@ -127,7 +127,8 @@ export function openImage(root: HTMLElement, config: PageConfig, runtime: SamRun
   });
   controller.autosaver = saver;
 
-  wireToolbar(root, controller, signal, toggleHelp);
+  wireToolbar(root, controller, signal);
+  wireOverlays(root, controller, signal);
   if (config.dicom) {
     // The shown image only: the embedding keeps the stored rendition (the project's window).
     new WindowLevelControl(config.dicom, { root, bar: byId("dicom-bar"), stage: byId("stage") }, {
@@ -177,6 +178,7 @@ export function openImage(root: HTMLElement, config: PageConfig, runtime: SamRun
     () => showError("The image could not be loaded."),
   );
   void loadAnnotations();
+  showImageList(byId("image-list"), config.project.id, config.image.id, hooks.moveTo, signal);
 
   async function loadAnnotations(): Promise<void> {
     try {

@@ -7,6 +7,8 @@ export interface DrawnAnnotation {
   readonly polygons: Polygons;
   readonly color: string;
   readonly selected: boolean;
+  /** Draw the vertex handles of the selected annotation (the select tool); default true. */
+  readonly handles?: boolean;
 }
 
 export interface Frame {
@@ -40,7 +42,7 @@ export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame): void {
   if (frame.showAnnotations) {
     for (const annotation of frame.annotations) {
       drawPolygons(ctx, annotation.polygons, annotation.color, frame.opacity, annotation.selected ? line * 2 : line);
-      if (annotation.selected) {
+      if (annotation.selected && annotation.handles !== false) {
         drawVertices(ctx, annotation.polygons, 3.5 / zoom);
       }
     }

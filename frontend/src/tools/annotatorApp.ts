@@ -246,9 +246,8 @@ export class AnnotatorApp {
   }
 
   private onKeyDown(e: KeyboardEvent): void {
-    const target = e.target as HTMLElement | null;
-    if (target !== null && ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName) && e.key !== "Escape") {
-      return;
+    if (isTyping(e.target) && e.key !== "Escape") {
+      return; // typed into a text field (a slider, a checkbox or a button keeps the shortcuts)
     }
     const ctrl = e.ctrlKey || e.metaKey;
     if (ctrl && e.key.toLowerCase() === "z") {
@@ -375,6 +374,7 @@ export class AnnotatorApp {
           polygons: preview?.localId === a.localId ? preview.polygons : a.polygons,
           color: this.colorOf(a.labelClass),
           selected: a.localId === ui.selected,
+          handles: this.active.name === "select", // vertex handles only where they can be dragged
         })),
       showAnnotations: ui.showAnnotations,
       opacity: ui.opacity,
@@ -388,4 +388,17 @@ export class AnnotatorApp {
   }
 }
 
+/** Keys go to this element, not to the shortcuts: text inputs, text areas, selects, editable content. */
+export function isTyping(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  if (element === null || typeof element.tagName !== "string") {
+    return false;
+  }
+  if (element.tagName === "INPUT") {
+    return !NOT_TYPED.has((element as HTMLInputElement).type);
+  }
+  return element.tagName === "TEXTAREA" || element.tagName === "SELECT" || element.isContentEditable;
+}
+
+const NOT_TYPED = new Set(["range", "checkbox", "radio", "button", "submit", "reset", "color", "file", "image"]);
 const clamp = (value: number, low: number, high: number): number => Math.min(high, Math.max(low, value));

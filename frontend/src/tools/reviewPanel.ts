@@ -234,6 +234,8 @@ export class ReviewPanel {
       this.mode,
       app.selected,
       app.reopened,
+      [...app.ui.state.hidden],
+      [...app.ui.state.locked],
       rows.map(({ doc, serverId, server }) => [doc.localId, doc.labelClass, doc.source, doc.prompts, serverId, server?.status,
         server?.review_comment, server?.edited_after_sam, server?.version]),
     ]);
@@ -269,6 +271,17 @@ export class ReviewPanel {
     const name = labelClasses.find((c) => c.id === doc.labelClass)?.name ?? "?";
     head.append(swatch, `${name}${serverId !== null ? ` #${serverId}` : ""} `);
     head.append(badge("origin", origin.text), " ", badge("review-state", status));
+    const hidden = app.ui.state.hidden.has(localId);
+    const locked = app.ui.state.locked.has(localId);
+    li.classList.toggle("hidden-object", hidden);
+    li.classList.toggle("locked-object", locked);
+    const toggles = document.createElement("span");
+    toggles.className = "object-toggles";
+    toggles.append(
+      toggle("toggle-hidden", hidden ? "show" : "hide", hidden, `${hidden ? "Show" : "Hide"} this object on the canvas`, () => app.ui.toggleHidden(localId)),
+      toggle("toggle-locked", locked ? "unlock" : "lock", locked, `${locked ? "Unlock" : "Lock"} this object (a locked one cannot be selected or edited)`, () => app.ui.toggleLocked(localId)),
+    );
+    head.prepend(toggles);
     li.append(head);
     if (server?.review_comment) {
       const comment = document.createElement("div");
@@ -277,10 +290,8 @@ export class ReviewPanel {
       li.append(comment);
     }
     li.addEventListener("click", (event) => {
-      if ((event.target as HTMLElement).closest("button, input") === null) {
-        app.selected = localId;
-        app.labelClass = doc.labelClass;
-        app.changed();
+      if ((event.target as HTMLElement).closest("button, input") === null && app.ui.selectable(localId)) {
+        app.ui.set({ selected: localId, labelClass: doc.labelClass });
       }
     });
     if (this.mode === "review" && serverId !== null) {
@@ -504,4 +515,19 @@ function badge(className: string, text: string): HTMLSpanElement {
   span.className = `badge ${className}`;
   span.textContent = text;
   return span;
+}
+
+function toggle(className: string, text: string, pressed: boolean, title: string, onClick: () => void): HTMLButtonElement {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = className;
+  element.textContent = text;
+  element.title = title;
+  element.setAttribute("aria-pressed", String(pressed));
+  element.addEventListener("click", (event) => {
+    event.stopPropagation();
+    onClick();
+    element.blur(); // the keys stay the canvas's
+  });
+  return element;
 }
