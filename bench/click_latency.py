@@ -1,20 +1,29 @@
-"""Click → mask drawn in real headless Chromium, against the same click answered by a server round trip.
+"""Click → mask drawn in real headless Chromium, as a labeler feels it, against a server round trip.
 
 One command (`make bench-click`). Everything lives in a temporary folder (SQLite DB, media, decoder
 cache): ./var is never touched. Steps:
 1. seed the demo data, register a model whose decoder is the size of official vit_b's (MobileSAM
-   vit_t with random weights: its prompt encoder + mask decoder are exactly vit_b's, 4.06M parameters)
-   and precompute the "shapes" image's embedding under it and under the default model;
-2. start `manage.py runserver` on a free loopback port in a subprocess (it also serves the
-   server-side decoder, POST /api/images/<id>/decode/);
-3. drive headless Chromium (Debian's, fresh profile) through the annotator page: clicks are
-   pointer events dispatched on the canvas; each is timed from the pointerdown's timestamp to the end
-   of the animation frame that drew the new mask (the page's window.__samBench hook, see main.ts).
-   Before every click Esc clears the prompt, so each is a fresh one-point prompt;
-4. the baseline from the same page: fetch() to the decode endpoint → PNG → createImageBitmap →
+   vit_t with random weights: its prompt encoder + mask decoder are exactly vit_b's, 4.06M parameters),
+   add the demo "shapes" scene scaled to 1024×768, 2048×1536 and 4096×3072 (uploaded through the
+   upload service) and precompute their embeddings;
+2. serve the app with gunicorn exactly as `scripts/run.sh` starts it (config.wsgi, 2 workers × 4
+   threads, timeout 120; WEB_WORKERS overrides the worker count as there) on a free loopback port:
+   the page, its files and the server-side decoder (POST /api/images/<id>/decode/) all come from it;
+3. drive headless Chromium (Debian's, fresh profile) through the annotator page of each image:
+   clicks are pointer events dispatched on the canvas, each timed from the pointerdown's timestamp to
+   the end of the animation frame that drew its mask (window.__samBench, frontend/src/sam/bench.ts).
+   Each round: Esc, a first click, then a refinement click (a second positive point, fed the first
+   mask) — both after a cursor dwell of 150 ms at the click point (pointermove, 150 ms, click: the
+   page may decode the hovered point before the click) and with none (pointermove and click in the
+   same task); rounds alternate between the two;
+4. open image → first mask drawn: from navigation start (a fresh page load) to the frame that drew
+   the mask of a click dispatched as soon as the page said the decoder is ready;
+5. the baseline from the same page: fetch() to the decode endpoint → PNG → createImageBitmap →
    drawn in the next animation frame, alone and while 4 simulated labelers (threads here) POST random
-   clicks to the same server at 5 Hz each;
-5. open image → first mask possible: navigation start → decoder warmed up with the embedding loaded.
+   clicks to the same server at 5 Hz each.
+The last line is the headline: click = first clicks with dwell (all three image sizes),
+first-mask = open → first mask drawn (all sizes). Goals (issue 13, this 2-core machine): click p50
+≤ 50 ms, p95 ≤ 70 ms, refinement p50 ≤ 100 ms, first mask ≤ 300 ms.
 """
 
 from __future__ import annotations
@@ -52,53 +61,79 @@ CHROMIUM_ARGS = [
 VITB_SIZE_NAME = "vit_b-size decoder (vit_t weights, random init)"
 USERNAME = "annotator1"
 WARMUP_CLICKS = 5
+IMAGE_SIZES = ((1024, 768), (2048, 1536), (4096, 3072))
+DWELL_MS = 150
 
-# The page's start-up timeline: navigation milestones and the "sam:*" marks, ms since navigation start.
-PHASES_JS = """
-() => {
-  const out = {};
-  const nav = performance.getEntriesByType("navigation")[0];
-  if (nav) { out["nav:response-end"] = nav.responseEnd; out["nav:dom-content-loaded"] = nav.domContentLoadedEventEnd; }
-  for (const mark of performance.getEntriesByType("mark")) {
-    if (mark.name.startsWith("sam:")) out[mark.name] = mark.startTime;
-  }
-  return out;
-}
-"""
-
-# Runs inside the page: n fresh one-point prompts at random image positions; returns [latency, worker ms] pairs.
+# Runs inside the page: n rounds of Esc, a first click, a refinement click (second positive point) at
+# random image positions, each after `dwell` ms of the cursor resting on its point (0 = moved there
+# and clicked in the same task); returns [[first latency, first worker ms], [refinement ...]] per round.
 CLICK_LOOP_JS = """
-async ({n, seed, width, height}) => {
+async ({n, seed, width, height, dwell, refine}) => {
   const canvas = document.getElementById("canvas");
   const bench = window.__samBench;
   let notify = null;
-  const push = bench.clicks.push.bind(bench.clicks);
-  bench.clicks.push = (...items) => { const r = push(...items); if (notify) notify(); return r; };
+  if (!bench.__patched) {
+    const push = bench.clicks.push.bind(bench.clicks);
+    bench.clicks.push = (...items) => { const r = push(...items); if (bench.__notify) bench.__notify(); return r; };
+    bench.__patched = true;
+  }
   const rect = canvas.getBoundingClientRect();
   const zoom = Math.min(rect.width / width, rect.height / height);
   const panX = (rect.width - width * zoom) / 2, panY = (rect.height - height * zoom) / 2;
   let state = seed;
   const rand = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
   const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-  const out = [];
-  for (let i = 0; i < n; i += 1) {
-    window.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", code: "Escape", bubbles: true}));
-    await frame();
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const click = async () => {
     const x = rect.left + panX + (0.05 + 0.9 * rand()) * width * zoom;
     const y = rect.top + panY + (0.05 + 0.9 * rand()) * height * zoom;
+    const init = {clientX: x, clientY: y, button: 0, pointerId: 1, pointerType: "mouse", isPrimary: true, bubbles: true};
+    canvas.dispatchEvent(new PointerEvent("pointermove", {...init, buttons: 0}));
+    if (dwell > 0) await sleep(dwell);
     const before = bench.clicks.length;
     const drawn = new Promise((resolve, reject) => {
-      notify = resolve;
-      setTimeout(() => reject(new Error("no mask drawn within 10 s")), 10000);
+      bench.__notify = () => { if (bench.clicks.length > before) resolve(); };
+      setTimeout(() => reject(new Error("no mask drawn within 30 s")), 30000);
     });
-    const init = {clientX: x, clientY: y, button: 0, pointerId: 1, pointerType: "mouse", isPrimary: true, bubbles: true};
     canvas.dispatchEvent(new PointerEvent("pointerdown", {...init, buttons: 1}));
     canvas.dispatchEvent(new PointerEvent("pointerup", {...init, buttons: 0}));
     await drawn;
     const c = bench.clicks[before];
-    out.push([c.drawn - c.start, c.decodeMs]);
+    return [c.drawn - c.start, c.decodeMs];
+  };
+  const out = [];
+  for (let i = 0; i < n; i += 1) {
+    window.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", code: "Escape", bubbles: true}));
+    await frame();
+    const first = await click();
+    const second = refine ? await click() : null;
+    out.push([first, second]);
+    await frame();
   }
   return out;
+}
+"""
+
+# A fresh page load: as soon as the decoder is ready, click the image's centre; the frame that drew
+# that mask, in ms since navigation start (performance.now()'s origin on a new document).
+FIRST_MASK_JS = """
+async ({width, height}) => {
+  const canvas = document.getElementById("canvas");
+  const bench = window.__samBench;
+  const rect = canvas.getBoundingClientRect();
+  const zoom = Math.min(rect.width / width, rect.height / height);
+  const x = rect.left + (rect.width - width * zoom) / 2 + 0.5 * width * zoom;
+  const y = rect.top + (rect.height - height * zoom) / 2 + 0.5 * height * zoom;
+  const init = {clientX: x, clientY: y, button: 0, pointerId: 1, pointerType: "mouse", isPrimary: true, bubbles: true};
+  canvas.dispatchEvent(new PointerEvent("pointermove", {...init, buttons: 0}));
+  canvas.dispatchEvent(new PointerEvent("pointerdown", {...init, buttons: 1}));
+  canvas.dispatchEvent(new PointerEvent("pointerup", {...init, buttons: 0}));
+  const deadline = performance.now() + 20000;
+  while (bench.clicks.length === 0) {
+    if (performance.now() > deadline) throw new Error("no first mask within 20 s");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return [bench.ready, bench.clicks[0].drawn];
 }
 """
 
@@ -156,11 +191,14 @@ def prepare(var_dir: Path) -> dict:
         (var_dir / "broker" / folder).mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(REPO))
     django.setup()
+    import cv2
     import torch
     from django.core.management import call_command
+    from PIL import Image as PILImage
 
-    from annotator.management.commands.seed_demo import SHAPES_IMAGE
+    from annotator.management.commands.seed_demo import demo_shapes_scene
     from annotator.models import Project
+    from annotator.services.images import images_ingest
     from segmentation.models import Architecture, Embedding
     from segmentation.sam.loader import build_sam
     from segmentation.services.embeddings import embedding_compute
@@ -169,59 +207,59 @@ def prepare(var_dir: Path) -> dict:
     call_command("migrate", verbosity=0)
     call_command("seed_demo", stdout=io.StringIO(), stderr=io.StringIO())
     project = Project.objects.get(name="Demo")
-    image = project.images.get(original_name=f"{SHAPES_IMAGE}.png")
     default = default_sam_model()
     checkpoint = var_dir / "vitb-size-decoder.pt"
     torch.manual_seed(0)
     torch.save(build_sam("vit_t").state_dict(), checkpoint)
     vitb_size = sam_model_register(name=VITB_SIZE_NAME, architecture=Architecture.VIT_T, checkpoint_path=checkpoint)
-    # The image before it, for moving between images in place (A/D).
-    previous = project.images.filter(pk__lt=image.pk).order_by("-pk").first()
-    for model, target in ((default, image), (vitb_size, image), (vitb_size, previous)):
+    # The demo's shapes scene at the three sizes, uploaded as a person would (PNG through the ingest service).
+    scene, _ = demo_shapes_scene()
+    files = []
+    for width, height in IMAGE_SIZES:
+        buffer = io.BytesIO()
+        PILImage.fromarray(cv2.resize(scene, (width, height), interpolation=cv2.INTER_CUBIC)).save(buffer, "PNG")
+        buffer.seek(0)
+        files.append((f"shapes-{width}x{height}.png", buffer))
+    report = images_ingest(project=project, files=files, user=None)
+    if len(report.accepted) != len(IMAGE_SIZES):
+        raise RuntimeError(f"upload refused: {report.rejected}")
+    images = sorted(report.accepted, key=lambda image: image.width)
+    for model, target in [(vitb_size, image) for image in images] + [(default, images[0])]:
         embedding, _ = Embedding.objects.get_or_create(
             image_sha256=target.sha256, model_sha256=model.checkpoint_sha256, defaults={"model": model}
         )
+        # The encoder reads the image's display rendition (what the upload path names as the source).
+        Embedding.objects.filter(pk=embedding.pk).update(source_name=target.display.name, status="pending", error="")
         embedding_compute(embedding.pk)
+    Project.objects.filter(pk=project.pk).update(sam_model=vitb_size)
     return {
         "project": project.pk,
-        "image": image.pk,
-        "previous": previous.pk,
-        "width": image.width,
-        "height": image.height,
+        "images": [{"image": image.pk, "width": image.width, "height": image.height} for image in images],
         "models": {"vit_b-size": vitb_size.pk, "default": default.pk},
     }
 
 
-def move_in_place(page, key: str, image_id: int, wait_ahead: bool) -> float:
-    """Press A or D on a ready annotator page; ms from the move's start to the other image's "ready"
-    (both on the page's clock: window.__samBench.navigationStart and .ready)."""
-    page.wait_for_selector("#annotator-root[data-decoder=ready]", timeout=60_000)
-    page.wait_for_selector("#annotator-root[data-image-loaded=true]", timeout=60_000)
-    page.wait_for_timeout(1500)  # a labeler's time on the image: the page's own start-up work is done
-    if wait_ahead:
-        page.wait_for_selector("#annotator-root[data-next-ahead=ready]", timeout=60_000)
-    page.keyboard.press(key)
-    page.wait_for_selector(f"#annotator-root[data-image-id='{image_id}'][data-decoder=ready]", timeout=60_000)
-    # Polled through evaluate: the app's Content-Security-Policy refuses wait_for_function's eval.
-    for _ in range(1200):
-        if page.evaluate("window.__samBench.ready !== null"):
-            break
-        page.wait_for_timeout(50)
-    return float(page.evaluate("window.__samBench.ready - window.__samBench.navigationStart"))
-
-
-def use_model(project_id: int, model_id: int) -> None:
-    from annotator.models import Project
-
-    Project.objects.filter(pk=project_id).update(sam_model_id=model_id)
-
-
 def start_server(var_dir: Path, port: int) -> subprocess.Popen:
+    """gunicorn as scripts/run.sh starts it (same module, workers, threads, timeout, own control socket)."""
     env = {**os.environ, "ANNOTATOR_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "config.settings"}
     env.pop("DATABASE_URL", None)
     log = open(var_dir / "server.log", "wb")  # noqa: SIM115 (the server process writes it until stopped)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [
+            str(gunicorn),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            os.environ.get("WEB_WORKERS", "2"),
+            "--threads",
+            "4",
+            "--timeout",
+            "120",
+            "--control-socket",
+            str(var_dir / "gunicorn.ctl"),
+        ],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -290,10 +328,9 @@ class Labelers:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--clicks", type=int, default=200, help="timed clicks per configuration (>= 200 for the record)"
-    )
-    parser.add_argument("--opens", type=int, default=7, help="page opens for open image → first mask")
+    parser.add_argument("--rounds", type=int, default=60, help="timed rounds per image size and dwell setting")
+    parser.add_argument("--opens", type=int, default=5, help="page opens per image size for open → first mask")
+    parser.add_argument("--roundtrips", type=int, default=100, help="timed server round trips (alone, and loaded)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, DB)")
     args = parser.parse_args()
     logging.getLogger().setLevel(logging.WARNING)  # onnxruntime's quantizer logs every tensor at INFO
@@ -311,8 +348,9 @@ def main() -> None:
     server = start_server(var_dir, port)
     base = f"http://localhost:{port}"  # the resolver rules let Chromium resolve only localhost
     rows: list[tuple[str, list[float]]] = []
+    series: dict[str, list[float]] = {"first dwell": [], "first none": [], "refine dwell": [], "refine none": []}
     first_mask: list[float] = []
-    phases: dict[str, list[float]] = {}
+    loads: list[float] = []
     try:
         from playwright.sync_api import sync_playwright
 
@@ -323,102 +361,116 @@ def main() -> None:
             context.set_default_timeout(60_000)
             context.add_init_script("window.__samBench = { clicks: [], ready: null };")
             page = context.pages[0] if context.pages else context.new_page()
-            page.set_viewport_size({"width": 1280, "height": 860})
+            page.set_viewport_size({"width": 1920, "height": 1080})
             page.goto(f"{base}/login/")
             page.fill("input[name=username]", USERNAME)
             page.fill("input[name=password]", DEMO_PASSWORD)
             with page.expect_navigation():
                 page.click("button[type=submit]")
-            annotate = f"{base}/images/{info['image']}/annotate/"
-            loop_args = {"seed": 12345, "width": info["width"], "height": info["height"]}
 
-            def open_page(variant: str, first_click: bool = True, extra: str = "") -> float:
-                page.goto(f"{annotate}?decoder={variant}{'' if first_click else '&firstclick=0'}{extra}")
+            def open_page(image: dict) -> None:
+                page.goto(f"{base}/images/{image['image']}/annotate/")
                 page.wait_for_selector("#annotator-root[data-decoder=ready]", timeout=60_000)
                 if not page.evaluate("crossOriginIsolated"):
                     raise RuntimeError("the page is not cross-origin isolated: the decoder would run on 1 thread")
-                ready = float(page.evaluate("window.__samBench.ready"))
-                # The page's performance marks (frontend/src/sam/phases.ts), ms since navigation start.
-                for name, at in page.evaluate(PHASES_JS).items():
-                    phases.setdefault(name, []).append(at)
-                return ready
 
-            # Registered graphs are low-res; "full graph" = ?firstclick=0 (no prep / first-click split).
-            configs = [
-                ("vit_b-size", "fp32", True),
-                ("vit_b-size", "int8", True),
-                ("vit_b-size", "int8", False),
-                ("default", "fp32", True),
-                ("default", "int8", True),
-            ]
-            for model_name, variant, first_click in configs:
-                use_model(info["project"], info["models"][model_name])
-                open_page(variant, first_click)
-                page.evaluate(CLICK_LOOP_JS, {**loop_args, "n": WARMUP_CLICKS})
-                pairs = page.evaluate(CLICK_LOOP_JS, {**loop_args, "n": args.clicks})
-                times = [total for total, _ in pairs]
-                rows.append((f"in-browser {model_name} {variant}{'' if first_click else ' full graph'}", times))
-                print(f"  {rows[-1][0]}: p50 {stats(times)[0]:.1f} ms", flush=True)
-                # The profile: the worker's own time (feeds + session.run + threshold/upscale).
-                rows.append(("  (of which in the worker)", [worker for _, worker in pairs]))
-
-            use_model(info["project"], info["models"]["vit_b-size"])
-            # Open → ready, then the first click on that page (it pays what start-up left undone),
-            # without a warm-up run before "ready" (the default) and with one (?warmup=1).
-            for label, extra in (("", ""), (", with warm-up", "&warmup=1")):
-                phases.clear()  # this set's opens only (same page, cached files: the 2nd+ open)
-                readies, clicks = [], []
+            for image in info["images"]:
+                size = f"{image['width']}×{image['height']}"
+                loop_args = {"seed": 12345, "width": image["width"], "height": image["height"], "refine": True}
+                open_page(image)
+                page.evaluate(CLICK_LOOP_JS, {**loop_args, "n": WARMUP_CLICKS, "dwell": DWELL_MS})
+                per: dict[str, list[float]] = {key: [] for key in series}
+                worker: list[float] = []
+                # Alternate dwell / no dwell in blocks of 10 rounds, so both see the same machine load.
+                done = 0
+                while done < args.rounds:
+                    block = min(10, args.rounds - done)
+                    for dwell, tag in ((DWELL_MS, "dwell"), (0, "none")):
+                        out = page.evaluate(
+                            CLICK_LOOP_JS, {**loop_args, "n": block, "dwell": dwell, "seed": 1000 + done}
+                        )
+                        per[f"first {tag}"] += [first[0] for first, _ in out]
+                        per[f"refine {tag}"] += [second[0] for _, second in out]
+                        worker += [first[1] for first, _ in out]
+                    loads.append(os.getloadavg()[0])
+                    done += block
+                for key, values in per.items():
+                    series[key] += values
+                label = {
+                    "first dwell": "first click, 150 ms dwell",
+                    "first none": "first click, no dwell",
+                    "refine dwell": "refinement click, 150 ms dwell",
+                    "refine none": "refinement click, no dwell",
+                }
+                for key, values in per.items():
+                    rows.append((f"{size} {label[key]}", values))
+                rows.append((f"{size} (first clicks: decoder run in the worker)", worker))
+                print(
+                    f"  {size}: first click p50 {stats(per['first dwell'])[0]:.1f} ms (dwell), "
+                    f"{stats(per['first none'])[0]:.1f} ms (none); refinement p50 {stats(per['refine dwell'])[0]:.1f} / "
+                    f"{stats(per['refine none'])[0]:.1f} ms",
+                    flush=True,
+                )
+                readies, masks = [], []
                 for _ in range(args.opens):
-                    readies.append(open_page("int8", extra=extra))
-                    clicks.append(page.evaluate(CLICK_LOOP_JS, {**loop_args, "n": 1})[0][0])
-                if not label:
-                    first_mask = readies
-                rows.append((f"open image → first mask (vit_b-size int8{label})", readies))
-                rows.append((f"  first click after open{label}", clicks))
-                rows.append((f"  open → first click's mask drawn{label}", [r + c for r, c in zip(readies, clicks)]))
-                for name, values in sorted(phases.items(), key=lambda item: float(np.median(item[1]))):
-                    rows.append((f"  phase {name}{label}", values))
+                    open_page(image)
+                    ready, drawn = page.evaluate(FIRST_MASK_JS, {"width": image["width"], "height": image["height"]})
+                    readies.append(float(ready))
+                    masks.append(float(drawn))
+                first_mask += masks
+                rows.append((f"{size} open image → decoder ready", readies))
+                rows.append((f"{size} open image → first mask drawn", masks))
 
-            # Moving between images in place (A/D): the tab's worker, runtime and sessions stay; the
-            # next image's embedding was handed to the worker while the labeler was on this one.
-            ahead_moves, back_moves = [], []
-            page.goto(f"{base}/images/{info['previous']}/annotate/")
-            for _ in range(args.opens):
-                ahead_moves.append(move_in_place(page, "d", info["image"], wait_ahead=True))
-                back_moves.append(move_in_place(page, "a", info["previous"], wait_ahead=False))
-            rows.append(("next image in place → first mask (vit_b-size int8, embedding handed ahead)", ahead_moves))
-            rows.append(("previous image in place → first mask (its embedding still in the worker)", back_moves))
-
-            decode_url = f"/api/images/{info['image']}/decode/"
-            rt_args = {**loop_args, "url": decode_url, "variant": "int8"}
+            first = info["images"][0]
+            open_page(first)
+            decode_url = f"/api/images/{first['image']}/decode/"
+            rt_args = {
+                "seed": 12345,
+                "width": first["width"],
+                "height": first["height"],
+                "url": decode_url,
+                "variant": "int8",
+            }
             page.evaluate(ROUNDTRIP_LOOP_JS, {**rt_args, "n": WARMUP_CLICKS})
-            roundtrip = page.evaluate(ROUNDTRIP_LOOP_JS, {**rt_args, "n": args.clicks})
-            rows.append(("server round trip vit_b-size int8", roundtrip))
+            roundtrip = page.evaluate(ROUNDTRIP_LOOP_JS, {**rt_args, "n": args.roundtrips})
+            rows.append(("server round trip (gunicorn) 1024×768 int8", roundtrip))
             cookies = {c["name"]: c["value"] for c in context.cookies(base)}
-            with Labelers(port, info, cookies) as labelers:
-                loaded = page.evaluate(ROUNDTRIP_LOOP_JS, {**rt_args, "n": args.clicks})
+            with Labelers(port, first, cookies) as labelers:
+                loaded = page.evaluate(ROUNDTRIP_LOOP_JS, {**rt_args, "n": args.roundtrips})
             rows.append(("server round trip, + 4 labelers at 5 Hz", loaded))
             rows.append(("  (the 4 labelers' own requests)", labelers.latencies))
             context.close()
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
         if not args.keep:
             shutil.rmtree(var_dir, ignore_errors=True)
 
     load_after = os.getloadavg()
     print()
-    print(f"{'measurement (ms)':<46} {'n':>5} {'p50':>8} {'p95':>8}")
+    print(f"{'measurement (ms)':<58} {'n':>5} {'p50':>8} {'p95':>8}")
     for name, values in rows:
         p50, p95 = stats(values)
-        print(f"{name:<46} {len(values):>5} {p50:>8.1f} {p95:>8.1f}")
+        print(f"{name:<58} {len(values):>5} {p50:>8.1f} {p95:>8.1f}")
     print(
         f"\nChromium {subprocess.run([CHROMIUM_PATH, '--version'], capture_output=True, text=True).stdout.strip()}, "
-        f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
-        f"total {time.monotonic() - t_all:.0f} s"
+        f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / during {min(loads):.2f}–{max(loads):.2f} "
+        f"/ after {load_after[0]:.2f}, total {time.monotonic() - t_all:.0f} s"
     )
-    click = dict(rows)["in-browser vit_b-size int8"]
-    print("headline click = vit_b-size decoder, int8")
+    print(
+        "vit_b-size decoder, int8, first-click graph; all three image sizes pooled below; goals: click p50 ≤ 50, "
+        "p95 ≤ 70, refinement p50 ≤ 100, first mask ≤ 300"
+    )
+    print(
+        f"refinement p50 {stats(series['refine dwell'])[0]:.1f} p95 {stats(series['refine dwell'])[1]:.1f} (dwell), "
+        f"p50 {stats(series['refine none'])[0]:.1f} (no dwell); first click no-dwell p50 "
+        f"{stats(series['first none'])[0]:.1f} p95 {stats(series['first none'])[1]:.1f}"
+    )
+    click = series["first dwell"]
     print(
         f"click p50 {stats(click)[0]:.1f} p95 {stats(click)[1]:.1f}; roundtrip p50 {stats(roundtrip)[0]:.1f}; "
         f"roundtrip-loaded p50 {stats(loaded)[0]:.1f}; first-mask p50 {stats(first_mask)[0]:.1f}"
