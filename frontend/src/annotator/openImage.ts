@@ -13,6 +13,7 @@ import { DocumentStore, type AnnotationDoc, type AnnotationSourceName } from "..
 import { UiStore } from "../state/uiStore";
 import { AnnotatorApp, newLocalId, type LabelClassInfo } from "../tools/annotatorApp";
 import { ReviewPanel, type ReviewConfig } from "../tools/reviewPanel";
+import { startSeries } from "../tools/series";
 import { WindowLevelControl } from "../tools/windowLevel";
 import { chromeUpdater, savedPanelOpen, wireOverlays, wireToolbar } from "./chrome";
 import { showImageList } from "./imageList";
@@ -131,7 +132,7 @@ export function openImage(root: HTMLElement, config: PageConfig, runtime: SamRun
   wireOverlays(root, controller, signal);
   if (config.dicom) {
     // The shown image only: the embedding keeps the stored rendition (the project's window).
-    new WindowLevelControl(config.dicom, { root, bar: byId("dicom-bar"), stage: byId("stage") }, {
+    const windowLevel = new WindowLevelControl(config.dicom, { root, bar: byId("dicom-bar"), stage: byId("stage") }, {
       setImage: (image) => {
         controller.image = image;
         controller.changed();
@@ -139,6 +140,17 @@ export function openImage(root: HTMLElement, config: PageConfig, runtime: SamRun
       showError,
       navigate: (target) => hooks.moveTo(target),
       signal,
+    });
+    // Series hook (tools/series.ts): slice stepping with the window kept, embeddings ahead, propagation.
+    startSeries(config.dicom, {
+      imageId: config.image.id, stage: byId("stage"), bar: byId("dicom-bar"), root, windowLevel, signal, showError,
+      navigate: (target) => hooks.moveTo(target),
+      selectedServerId: () => (controller.selected === null ? null : saver.serverIdOf(controller.selected) ?? null),
+      proposedHere: async () =>
+        (await api.listAnnotations(config.image.id)).filter((a) => a.proposed).map((a) => ({
+          id: a.id, runId: typeof a.prompts["propagation_run"] === "number" ? a.prompts["propagation_run"] : null,
+        })),
+      reload: () => hooks.moveTo(window.location.href),
     });
   }
   review = new ReviewPanel({
@@ -178,7 +190,7 @@ export function openImage(root: HTMLElement, config: PageConfig, runtime: SamRun
     () => showError("The image could not be loaded."),
   );
   void loadAnnotations();
-  showImageList(byId("image-list"), config.project.id, config.image.id, hooks.moveTo, signal);
+  showImageList(byId("image-list"), config.project.id, config.image.id, (target) => hooks.moveTo(target), signal);
 
   async function loadAnnotations(): Promise<void> {
     try {

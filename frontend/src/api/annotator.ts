@@ -25,7 +25,9 @@ export type ServerAnnotation = Pick<
   | "edited_after_sam"
 > &
   // Box annotations and the effort counts (optional: older fixtures and copies lack them).
-  Partial<Pick<Schemas["Annotation"], "kind" | "bbox" | "rle" | "vertex_count" | "stroke_count">>;
+  Partial<Pick<Schemas["Annotation"], "kind" | "bbox" | "rle" | "vertex_count" | "stroke_count">> &
+  // Slice propagation (tools/series.ts): a draft still to accept, and its seed.
+  Partial<Pick<Schemas["Annotation"], "proposed" | "propagated_from">>;
 
 /** The annotator page's config (annotator/api/page_config.py), embedded in the page as JSON. */
 export type AnnotatePageConfig = Schemas["AnnotatePageConfig"];

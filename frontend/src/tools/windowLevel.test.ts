@@ -17,6 +17,7 @@ const config = (overrides: Partial<DicomConfig> = {}): DicomConfig => ({
   frames: 1,
   frame_urls: ["/images/1/annotate/"],
   frame_position: 0,
+  series: { image_ids: [1], urls: ["/images/1/annotate/"], position: 0 },
   ...overrides,
 });
 
