@@ -109,6 +109,9 @@ export function chromeUpdater(root: HTMLElement, deps: {
     }
     // The mask shown is an older prompt's while a click decodes; an Enter meanwhile waits for it.
     root.dataset["samDecoding"] = String(sam.decoding);
+    // Zero-wait clicks: the resting cursor's mask is decoded; the mask shown came from such a decode.
+    root.dataset["hoverReady"] = String(sam.hoverReady);
+    root.dataset["maskFromHover"] = String(shown !== null && sam.fromHover);
     root.dataset["acceptPending"] = String(app.acceptPending);
     root.dataset["maskIndex"] = shown ? String(shown.index) : "";
     root.dataset["maskArea"] = shown ? String(shown.mask.reduce((a, b) => a + b, 0)) : "";

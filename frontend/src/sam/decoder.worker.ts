@@ -42,7 +42,7 @@ interface ImageEntry {
 }
 
 interface Graphs {
-  /** The full graph (refinement): created at init without the split, else after the first decode. */
+  /** The full graph (refinement): created at init beside the others, warmed after the first-click graph. */
   readonly full: () => Promise<InferenceSession>;
   readonly prep: InferenceSession | null;
   readonly firstClick: InferenceSession | null;
@@ -181,18 +181,16 @@ async function startRuntime(request: Pick<BootRequest, "wasmBase" | "threads">):
 async function init(request: InitRequest): Promise<WorkerResponse> {
   const phases: Phases = { ...(await boot(request)) };
   const split = request.firstClick;
-  // The graphs the first click needs are created together (downloads in parallel); with the split,
-  // the full graph (refinement only) is created after the first decode, or when a refinement needs it.
-  let full: Promise<InferenceSession> | null = split === null ? openSession(request.modelUrl) : null;
-  const fullSession = (): Promise<InferenceSession> => {
-    if (full === null) {
-      full = openSession(request.modelUrl);
-      void full.then((session) => warmUp(session)).catch(() => undefined);
-    }
-    return full;
-  };
+  firstClickWarmed = false; // new sessions (another model): warmed after this init's first prep run
+  // Every graph is created at init, together (downloads in parallel): the full graph (refinement
+  // clicks and their hover decodes) too, so the first refinement in a tab never waits for a session
+  // (it used to cost 1.4 s). With the split, "ready" does not wait for the full graph; it is warmed
+  // up in the background after the first-click graph (see storeEmbedding), never during a click.
+  const full = openSession(request.modelUrl);
+  full.catch(() => undefined); // reported by the refinement that needs it
+  const fullSession = (): Promise<InferenceSession> => full;
   current = Promise.all([
-    full,
+    split === null ? full : null,
     split === null ? null : openSession(split.prepUrl),
     split === null ? null : openSession(split.decoderUrl),
   ]).then(([, prep, firstClick]) => ({ full: fullSession, prep, firstClick }));
@@ -290,7 +288,8 @@ async function storeEmbedding(request: EmbeddingRequest): Promise<WorkerResponse
     if (!firstClickWarmed && graphs.firstClick !== null) {
       // After the first prep run (which "ready" waits for), not before it.
       firstClickWarmed = true;
-      void warmUp(graphs.firstClick).catch(() => undefined);
+      // Then the refinement graph: a refinement click (or its hover) never meets a cold session.
+      void warmUp(graphs.firstClick).then(() => graphs.full()).then((session) => warmUp(session)).catch(() => undefined);
     }
   }
   images.delete(request.key);
@@ -365,10 +364,6 @@ async function decode(request: DecodeRequest): Promise<[WorkerResponse, Transfer
     for (let i = 0; i < plane; i += 1) {
       masks[i] = logits[i]! > 0 ? 1 : 0;
     }
-  }
-  if (useFirstClick) {
-    // A refinement click comes next: have the full graph ready (created off this click's path).
-    setTimeout(() => void graphs.full().catch(() => undefined), 0);
   }
   const response: WorkerResponse = {
     type: "decode",

@@ -38,6 +38,23 @@ export interface SettledMask {
   readonly startedAt: number;
 }
 
+/** A click within this many image pixels of the hover point uses the hover's decode. */
+export const HOVER_MATCH_PX = 0.75;
+
+interface HoverRequest {
+  readonly point: PromptPoint;
+  readonly prompt: Prompt;
+  /** `SamSession.base` and `epoch` when asked: the previous mask and the session it was decoded on. */
+  readonly base: number;
+  readonly epoch: number;
+}
+
+interface HoverJob extends HoverRequest {
+  result: DecodeResult | null;
+  done: boolean;
+  promise: Promise<DecodeResult | null>;
+}
+
 export class SamSession {
   prompt: Prompt = EMPTY_PROMPT;
   result: DecodeResult | null = null;
@@ -56,6 +73,13 @@ export class SamSession {
    * click, click gives exactly the mask that clicking slowly gives.
    */
   private pending: Promise<void> | null = null;
+  /** Bumped whenever `result` or `shownIndex` changes: hover decodes made on another base are stale. */
+  private base = 0;
+  /** The latest hover decode started (in flight or landed); at most one is waiting behind it. */
+  private hoverJob: HoverJob | null = null;
+  private hoverNext: HoverRequest | null = null;
+  /** The mask shown came from a hover decode done before the click (zero-wait click). */
+  fromHover = false;
 
   constructor(
     private readonly decoder: () => DecoderClient | null,
@@ -99,10 +123,14 @@ export class SamSession {
   }
 
   addPoint(point: PromptPoint): void {
+    // The resting cursor's decode of exactly this prompt (same point, same previous mask), if any:
+    // the click shows its mask at once (landed) or as soon as it lands (in flight), no second run.
+    const ready = this.hoverFor(point);
+    this.hoverNext = null; // a click supersedes the hover waiting to run
     this.begin();
     this.clickCount += 1;
-    this.prompt = { points: [...this.prompt.points, point], box: this.prompt.box };
-    void this.run();
+    this.prompt = { points: [...this.prompt.points, ready?.point ?? point], box: this.prompt.box };
+    void this.run(ready);
   }
 
   setBox(box: Box): void {
@@ -140,6 +168,7 @@ export class SamSession {
     const candidates = cycleCandidates(this.result.outputCount, promptPointCount(this.resultPrompt ?? this.prompt));
     const at = candidates.indexOf(this.shownIndex);
     this.shownIndex = candidates[(at + step + candidates.length) % candidates.length] ?? this.shownIndex;
+    this.base += 1; // another mask is fed back on the next click: hovers decoded on this one are stale
     this.onChange();
   }
 
@@ -152,28 +181,92 @@ export class SamSession {
     this.resultPrompt = null;
     this.clickCount = 0;
     this.startedAt = 0;
+    this.hoverJob = null;
+    this.hoverNext = null;
+    this.fromHover = false;
     this.onChange();
   }
 
-  /** Hover preview: the mask a click here would give (at most one pending run, latest wins). */
-  async previewAt(x: number, y: number): Promise<void> {
+  /**
+   * The cursor rests at (x, y): decode what a click there would give, before the click. Without
+   * prompts that is a first click (its mask is also shown as the hover preview); with prompts it is
+   * the refinement "add a positive (negative) point here" with the current prompts and the shown
+   * mask's low-res logits. Never more than one hover decode waits behind the one running (the
+   * latest wins, older ones are dropped unrun); none starts while a click is decoding, so a hover
+   * never replaces a click's decode in the decoder's queue.
+   */
+  hoverAt(x: number, y: number, positive = true): void {
     const decoder = this.decoder();
     const key = this.embeddingKey();
-    if (decoder === null || key === null || this.active) {
+    if (decoder === null || key === null || this.pending !== null || this.decoding) {
       return;
     }
-    const generation = this.generation;
-    try {
-      const result = await decoder.decode(key, { points: [{ x, y, positive: true }], box: null }, null);
-      if (generation === this.generation && !this.active) {
-        this.hover = maskOf(result, officialMaskIndex(result.ious, 2), 2);
-        this.onChange();
-      }
-    } catch (error) {
-      if (!(error instanceof Superseded)) {
-        this.onError(`Preview failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
+    const point = { x, y, positive };
+    if (this.hoverJob !== null && this.matches(this.hoverJob, point)) {
+      this.hoverNext = null; // back where the running one was asked: the waiting one is stale
+      return;
     }
+    const request: HoverRequest = {
+      point, prompt: { points: [...this.prompt.points, point], box: this.prompt.box }, base: this.base, epoch: this.epoch,
+    };
+    if (this.hoverJob !== null && !this.hoverJob.done) {
+      this.hoverNext = request; // replaces any older waiting hover: dropped without a run
+      return;
+    }
+    this.startHover(decoder, key, request);
+  }
+
+  /** Is the mask for a click at the cursor decoded already (tests and the status line)? */
+  get hoverReady(): boolean {
+    const job = this.hoverJob;
+    return job !== null && job.result !== null && job.epoch === this.epoch && job.base === this.base;
+  }
+
+  private startHover(decoder: DecoderClient, key: string, request: HoverRequest): void {
+    const previous = this.active && this.result !== null ? lowResOf(this.result, this.shownIndex) : null;
+    const job: HoverJob = { ...request, result: null, done: false, promise: Promise.resolve(null) };
+    job.promise = decoder.decode(key, request.prompt, previous).then(
+      (result) => (job.result = result),
+      (error: unknown) => {
+        if (!(error instanceof Superseded) && request.epoch === this.epoch) {
+          this.onError(`Preview failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        return null;
+      },
+    ).finally(() => {
+      job.done = true;
+      this.afterHover(job);
+    });
+    this.hoverJob = job;
+  }
+
+  private afterHover(job: HoverJob): void {
+    const current = job === this.hoverJob && job.epoch === this.epoch && job.base === this.base;
+    if (current && job.result !== null) {
+      if (!this.active) {
+        this.hover = maskOf(job.result, officialMaskIndex(job.result.ious, 2), 2);
+      }
+      this.onChange();
+    }
+    const next = this.hoverNext;
+    this.hoverNext = null;
+    const decoder = this.decoder();
+    const key = this.embeddingKey();
+    if (next !== null && next.epoch === this.epoch && next.base === this.base && this.pending === null && !this.decoding &&
+        decoder !== null && key !== null) {
+      this.startHover(decoder, key, next);
+    }
+  }
+
+  /** The hover decode a click at `point` can use: same session, same shown mask, same point. */
+  private hoverFor(point: PromptPoint): HoverJob | null {
+    const job = this.hoverJob;
+    return job !== null && this.pending === null && !this.decoding && this.matches(job, point) ? job : null;
+  }
+
+  private matches(request: HoverRequest, point: PromptPoint): boolean {
+    return request.epoch === this.epoch && request.base === this.base && request.point.positive === point.positive &&
+      Math.abs(request.point.x - point.x) <= HOVER_MATCH_PX && Math.abs(request.point.y - point.y) <= HOVER_MATCH_PX;
   }
 
   clearHover(): void {
@@ -192,7 +285,7 @@ export class SamSession {
   }
 
   /** Decode the latest prompt after the decode before it has landed (see `pending`). */
-  private run(): Promise<void> {
+  private run(ready: HoverJob | null = null): Promise<void> {
     const decoder = this.decoder();
     const key = this.embeddingKey();
     if (decoder === null || key === null) {
@@ -214,12 +307,16 @@ export class SamSession {
       // the previous prompt's, since it has landed by now.
       const previous = this.result === null ? null : lowResOf(this.result, this.shownIndex);
       try {
-        const result = await decoder.decode(key, prompt, previous);
+        // Landed: no await at all, so the mask is drawn in the frame after the click.
+        const early = ready === null ? null : (ready.result ?? (await ready.promise));
+        const result = early ?? (await decoder.decode(key, prompt, previous));
         if (epoch !== this.epoch) {
           return;
         }
         this.result = result;
         this.resultPrompt = prompt;
+        this.fromHover = early !== null;
+        this.base += 1;
         this.shownIndex = officialMaskIndex(result.ious, promptPointCount(prompt));
         if (generation === this.generation) {
           this.onChange(); // intermediate masks of a quick click chain are not drawn

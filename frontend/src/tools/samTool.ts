@@ -34,7 +34,7 @@ export class SamTool implements Tool {
     this.down = { screen: at.screen, image: at.image, button: ev.button, alt: ev.altKey };
   }
 
-  onPointerMove(_ev: PointerEvent, at: ToolPoint): void {
+  onPointerMove(ev: PointerEvent, at: ToolPoint): void {
     const ctx = this.ctx;
     const down = this.down;
     if (ctx === null) {
@@ -47,8 +47,10 @@ export class SamTool implements Tool {
       }
       return;
     }
-    if (!ctx.sam.active && ctx.permissions().create) {
-      void ctx.sam.previewAt(at.image.x, at.image.y);
+    // Zero-wait clicks: the mask a click here would give (first click, or the refinement with a
+    // positive point; Alt held: negative) is decoded while the cursor rests.
+    if (ctx.permissions().create || ctx.ui.state.reopened !== null) {
+      ctx.sam.hoverAt(at.image.x, at.image.y, !ev.altKey);
     }
   }
 
