@@ -31,7 +31,7 @@ bench-embedding:  ## embedding pipeline vs bare encoder forward, default model a
 bench-encoder:  ## default model encoder time per 1024-px image vs MobileSAM vit_t, CPU
 	$(PY) bench/default_encoder_speed.py
 
-bench-click:  ## click → mask drawn in headless Chromium (vit_b-size and default decoders) vs a server round trip
+bench-click:  ## first / refinement clicks (150 ms dwell and none) at 1024-4096 px, open → first mask, vs a gunicorn round trip
 	$(PY) bench/click_latency.py
 
 bench-refinement:  ## mask quality along a click chain: int8 vs fp32 refinement graph against the official-style export
