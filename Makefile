@@ -1,5 +1,5 @@
 # Shortcuts for the scripts in scripts/ (the scripts are the source of truth; make is optional).
-.PHONY: run test lint bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-refinement bench-refinement-speed bench-click bench-load
+.PHONY: run test lint bootstrap frontend frontend-test ci bench-embedding bench-encoder bench-decoder-graphs bench-propagation bench-refinement bench-refinement-speed bench-click bench-load
 
 PY := .venv/bin/python
 
@@ -45,3 +45,6 @@ bench-load:  ## 50 clients saving annotations with versions against gunicorn on 
 
 bench-decoder-graphs:  ## decoder graph variants (low-res, first-click, int8 schemes) in native onnxruntime: time + IoU
 	$(PY) bench/decoder_graphs.py
+
+bench-propagation:  ## DICOM slice propagation on a generated phantom series: IoU per slice, stops, clicks saved
+	$(PY) bench/propagation.py

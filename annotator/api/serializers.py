@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotator.api.fields import BoxField, effort_field
+from annotator.api.serializers_dicom import DicomSeriesSerializer
 from annotator.models import (
     Annotation,
     AnnotationKind,
@@ -327,12 +328,6 @@ class ProjectWindowField(serializers.JSONField):
 
 class WindowPresetSerializer(DicomWindowSerializer):
     name = serializers.CharField()
-
-
-class DicomSeriesSerializer(serializers.Serializer):
-    image_ids = serializers.ListField(child=serializers.IntegerField())
-    urls = serializers.ListField(child=serializers.CharField())
-    position = serializers.IntegerField(help_text="This image's index in image_ids.")
 
 
 class DicomPageConfigSerializer(serializers.Serializer):
