@@ -61,7 +61,9 @@ def test_canvas_does_not_move_when_a_mask_appears_or_is_accepted(browser, live_s
 
 
 @pytest.mark.parametrize("width,height", [(1280, 720), (1366, 768), (1400, 900), (1920, 1080)])
-def test_canvas_fits_the_viewport_beside_the_panel_with_a_one_row_toolbar(browser, live_server, shapes_image, width, height):
+def test_canvas_fits_the_viewport_beside_the_panel_with_a_one_row_toolbar(
+    browser, live_server, shapes_image, width, height
+):
     page = open_annotator(browser, live_server, shapes_image)
     page.set_viewport_size({"width": width, "height": height})
     settle(page)
