@@ -26,6 +26,8 @@ export interface Frame {
   readonly box: Box | null;
   readonly draft: readonly Point[];
   readonly cursor: Point | null;
+  /** The brush / eraser outline at the cursor (tools/brushTool.ts), radius in image pixels. */
+  readonly brush?: { readonly at: Point; readonly radius: number } | null;
 }
 
 export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame): void {
@@ -84,6 +86,13 @@ export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame): void {
       ctx.fillStyle = "#ffdc00";
       ctx.fillRect(p.x - 3 / zoom, p.y - 3 / zoom, 6 / zoom, 6 / zoom);
     }
+  }
+  if (frame.brush) {
+    ctx.beginPath();
+    ctx.arc(frame.brush.at.x, frame.brush.at.y, frame.brush.radius, 0, Math.PI * 2);
+    ctx.lineWidth = line;
+    ctx.strokeStyle = "#fff";
+    ctx.stroke();
   }
 }
 

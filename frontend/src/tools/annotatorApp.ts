@@ -384,6 +384,7 @@ export class AnnotatorApp {
       box: overlay.box ?? null,
       draft: overlay.draft ?? [],
       cursor: overlay.cursor ?? null,
+      brush: overlay.brush ?? null,
     });
   }
 }
