@@ -63,7 +63,7 @@ from annotator.media import (
     sniff_format,
 )
 from annotator.models import Image, Project
-from annotator.services.blobs import blob_store, blob_store_by_hash, blobs_delete_unreferenced
+from annotator.services.blobs import BlobJournal, blob_store, blob_store_by_hash, blobs_delete_unreferenced
 from annotator.services.dicom_renditions import dicom_render_enqueue, frame_sha256, rendition_key
 from annotator.services.embeddings import embeddings_request
 from annotator.services.renditions import renditions_request
@@ -186,7 +186,7 @@ def _ingest_one(
         raise MediaError(f"refused: {burned_in}, and this project refuses such images; nothing was kept")
     if dicom and deidentify:
         name = _neutral_name(frames[0].metadata.get("sop_instance_uid", ""), sha256)
-    written: list[str] = []
+    written = BlobJournal()  # the blobs this file writes, listed in storage until its row commits
     try:
         with transaction.atomic():
             if instance_uid:
@@ -231,13 +231,16 @@ def _ingest_one(
     except IntegrityError as exc:
         # A concurrent upload of the same content won the race for (project, sha256).
         blobs_delete_unreferenced(written)
+        written.close()
         raise MediaError(
             _existing_duplicate(project, sha256, frame_sha256(file_hash, 0)) or "duplicate of an image in this project"
         ) from exc
     except Exception as exc:
         blobs_delete_unreferenced(written)
+        written.close()
         logger.exception("Storing %s failed", name)  # neutral when de-identifying (set above)
         raise MediaError(f"could not be stored ({type(exc).__name__}); nothing was kept") from exc
+    written.close()  # committed: the rows reference the blobs
     seen_in_upload[sha256] = name
     if instance_uid:
         seen_in_upload[f"sop:{instance_uid}"] = name

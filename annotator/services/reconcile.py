@@ -41,6 +41,7 @@ from annotator.models import (
 )
 from annotator.selectors_embeddings import project_model
 from annotator.services.auto_masks import AUTO_MASKS_COMPUTE_TASK
+from annotator.services.blobs import blob_journals_sweep
 from annotator.services.dicom_renditions import dicom_render_enqueue
 from annotator.services.embeddings import embeddings_request
 from annotator.services.finetuning import FINETUNE_TASK, STALE_AFTER
@@ -63,6 +64,7 @@ class ReconcileReport:
     auto_mask_jobs: list[int] = field(default_factory=list)
     finetune_runs: list[int] = field(default_factory=list)
     dicom_renders: list[int] = field(default_factory=list)  # Project ids
+    blob_journals: list[str] = field(default_factory=list)  # journals of killed ingests, blobs deleted
 
     def total(self) -> int:
         return sum(len(v) for v in vars(self).values())
@@ -82,6 +84,7 @@ def reconcile(*, stale_after: timedelta | None = None) -> ReconcileReport:
     report.finetune_runs = _finetune_runs_requeue(now, stale_after)
     report.exports = _exports_requeue(now, stale_after)
     report.dicom_renders = _dicom_renders_requeue(now, stale_after)
+    report.blob_journals = blob_journals_sweep(older_than=stale_after)
     if report.total():
         logger.warning("Reconciler sent lost work again: %s", report)
     return report
