@@ -27,6 +27,7 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 
 from annotator.models import EmbeddingStatus, Image, Role
+from annotator.selectors_embeddings import project_model
 from annotator.services.reconcile import reconcile
 from segmentation.models import Embedding, EmbeddingState
 from tests.celery_worker import test_database_url
@@ -96,9 +97,11 @@ def _media_files() -> set[str]:
     return {name for name in names if not name.startswith("decoders/")}
 
 
+@pytest.mark.timeout(1200)  # bounded, but generous: each wait below fails on its own first
 def test_sigterm_during_a_zip_upload_leaves_every_committed_image_ready_and_nothing_orphaned(broker, tmp_path):
     manager = make_user()
     project = make_project(members={manager: Role.MANAGER})
+    project_model(project)  # registers the default model now, not inside the upload the test times
     token = Token.objects.create(user=manager).key
     zip_path = _zip(tmp_path / "batch.zip")
     assert zip_path.stat().st_size > settings.FILE_UPLOAD_MAX_MEMORY_SIZE  # streamed to a temporary file
