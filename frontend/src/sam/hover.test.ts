@@ -66,11 +66,25 @@ describe("hover decodes (zero-wait clicks)", () => {
   it("keeps at most one hover waiting: the latest; stale ones never run", async () => {
     const decoder = new GatedDecoder();
     const sam = session(decoder);
+    // Seen by the page when (1, 1) lands while the cursor is at (2, 2) already: not ready.
+    const seen: boolean[] = [];
+    const watched: SamSession = new SamSession(() => decoder as unknown as DecoderClient, () => "1:m",
+      () => seen.push(watched.hoverReady), () => undefined);
+    watched.hoverAt(1, 1);
+    watched.hoverAt(2, 2);
+    decoder.runs[0]!.release(1);
+    await flush();
+    expect(seen).toEqual([false]);
+    decoder.runs[1]!.release(2);
+    await flush();
+    expect(watched.hoverReady).toBe(true);
+    decoder.runs.length = 0;
     sam.hoverAt(1, 1);
     sam.hoverAt(2, 2);
     sam.hoverAt(3, 3);
     sam.hoverAt(3, 3); // the same point again: nothing more
     expect(decoder.runs).toHaveLength(1);
+    expect(sam.hoverReady).toBe(false);
     decoder.runs[0]!.release(1);
     await flush();
     expect(decoder.runs).toHaveLength(2); // (2, 2) was dropped unrun, (3, 3) runs

@@ -216,10 +216,10 @@ export class SamSession {
     this.startHover(decoder, key, request);
   }
 
-  /** Is the mask for a click at the cursor decoded already (tests and the status line)? */
+  /** Is the mask for a click at the cursor (the latest hover asked) decoded already (tests)? */
   get hoverReady(): boolean {
     const job = this.hoverJob;
-    return job !== null && job.result !== null && job.epoch === this.epoch && job.base === this.base;
+    return this.hoverNext === null && job !== null && job.result !== null && job.epoch === this.epoch && job.base === this.base;
   }
 
   private startHover(decoder: DecoderClient, key: string, request: HoverRequest): void {
