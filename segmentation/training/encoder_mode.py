@@ -44,7 +44,7 @@ class PixelBank:
         require_images(examples)
         self.sam, self.device = sam, device
         self.index: dict[str, int] = {}
-        tensors = []
+        tensors: list[torch.Tensor] = []
         with torch.no_grad():
             for example in examples:
                 if example.key not in self.index:

@@ -19,7 +19,7 @@ from annotator.models import FinetuneRun, FinetuneRunStatus, Role
 from annotator.services.finetuning import finetune_cancel, finetune_start
 from annotator.services.finetuning_run import finetune_execute
 from config.celery import app as celery_app
-from segmentation.models import SamModel
+from segmentation.models import Embedding, SamModel
 from segmentation.sam.encoder import encode_images
 from segmentation.sam.loader import load_sam
 from segmentation.services.models import committed_default_checkpoint, default_sam_model
@@ -177,3 +177,42 @@ def test_a_cancelled_run_leaves_no_version(cells):
     assert not list(cells["checkpoints"].glob("finetuned-*"))
     cells["project"].refresh_from_db()
     assert cells["project"].sam_model is None
+
+
+@pytest.mark.timeout(1500)  # encoder passes, five decoder graphs exported and checked: minutes on a busy CPU
+def test_the_command_line_trains_the_encoder_too_and_the_project_is_embedded_again(
+    cells, django_capture_on_commit_callbacks
+):
+    """--train-encoder: the version has an encoder of its own; promoted, it makes every image of the
+    project wait for an embedding under that encoder (requested after the commit)."""
+    out, err = StringIO(), StringIO()
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        call_command(
+            "finetune_decoder",
+            "--project",
+            "Cells",
+            "--minutes",
+            "3",
+            "--holdout",
+            "0.5",
+            "--max-epochs",
+            "1",
+            "--lr",
+            "5e-4",
+            "--promote",
+            "always",
+            "--train-encoder",
+            stdout=out,
+            stderr=err,
+        )
+    match = LAST_LINE.match(out.getvalue().strip().splitlines()[-1])
+    assert match and match.group(5) == "promoted", out.getvalue() + err.getvalue()
+    run = FinetuneRun.objects.select_related("result_model").get()
+    version = run.result_model
+    assert run.params["train_encoder"] is True and version.training["params"]["train_encoder"] is True
+    assert version.encoder_sha256 == version.checkpoint_sha256 != cells["base"].encoder_sha256
+    project = cells["project"]
+    project.refresh_from_db()
+    assert project.sam_model == version
+    waiting = Embedding.objects.filter(model_sha256=version.encoder_sha256)
+    assert waiting.count() == project.images.count() and len(sent) >= project.images.count()
