@@ -131,4 +131,6 @@ def test_propagate_accept_and_export_a_series(browser, live_server, series, work
     }
     if shutil.which("dciodvfy"):
         assert dciodvfy_errors(tmp_path / "seg.dcm", data) == []
-    assert browser.failed_responses == []
+    # A slice opened before the worker embedded it answers 409 "not ready" to the page's embedding
+    # fetch, which polls until ready: expected here, any other failure is not.
+    assert [r for r in browser.failed_responses if not (r.startswith("409 ") and r.endswith("/embedding/"))] == []
