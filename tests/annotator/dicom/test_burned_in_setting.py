@@ -53,7 +53,7 @@ def test_only_managers_change_the_burned_in_rule():
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_manager_sets_refuse_on_the_project_page(browser, live_server):  # noqa: F811 - the fixture
+def test_manager_sets_refuse_on_the_project_page(browser, live_server):
     manager = make_user(password="pw-burned-in")
     project = make_project(members={manager: Role.MANAGER})
     log_in(browser, live_server, manager.username, "pw-burned-in")
