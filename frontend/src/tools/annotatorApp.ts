@@ -37,6 +37,8 @@ export class AnnotatorApp {
   private spaceHeld = false;
   private panning: Point | null = null;
   private frameRequested = false;
+  /** The view is the fit view (no zoom or pan since): a resize fits again. */
+  private fitted = false;
   private readonly masks = new Map<"mask" | "hover", { source: Uint8Array; color: string; canvas: HTMLCanvasElement }>();
 
   constructor(
@@ -156,14 +158,15 @@ export class AnnotatorApp {
       const first = this.canvas.width === 300 && this.canvas.height === 150; // the canvas default size
       this.canvas.width = clientWidth;
       this.canvas.height = clientHeight;
-      if (first) {
-        this.fit();
+      if (first || this.fitted) {
+        this.fit(); // still the fit view (not zoomed or panned): stays fitted when the layout changes
       }
       this.changed();
     }
   }
 
   fit(): void {
+    this.fitted = true;
     this.view = fitView(this.imageSize, { width: this.canvas.width, height: this.canvas.height });
     this.changed();
   }
@@ -223,6 +226,7 @@ export class AnnotatorApp {
     const at = this.point(e);
     if (this.panning !== null) {
       this.view = panBy(this.view, at.screen.x - this.panning.x, at.screen.y - this.panning.y);
+      this.fitted = false;
       this.panning = at.screen;
       this.changed();
       return;
@@ -242,6 +246,7 @@ export class AnnotatorApp {
   private onWheel(e: WheelEvent): void {
     e.preventDefault();
     this.view = zoomAt(this.view, this.point(e).screen, Math.exp(-e.deltaY * 0.0015));
+    this.fitted = false;
     this.changed();
   }
 
